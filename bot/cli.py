@@ -1,0 +1,131 @@
+"""`etl-triage run | demo | validate | explain | serve | eval`. A BotError is one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.errors import BotError
+from bot.settings import Settings
+
+
+def _parser(settings: Settings) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="etl-triage", description="Triage failed ETL runs: data, infra or code.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(sp: argparse.ArgumentParser, provider: bool = True) -> None:
+        sp.add_argument("--topology", default=settings.topology, help="topology file (default: %(default)s)")
+        sp.add_argument("--log-root", default=settings.log_root, help="= --var log_root=DIR")
+        sp.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="override a [vars] entry")
+        if provider:
+            sp.add_argument("--provider", default=settings.provider, help="offline (default) | anthropic[:model]")
+
+    run = sub.add_parser("run", help="triage one failed run")
+    common(run)
+    run.add_argument("--log", help="the failed run's log (default: newest *.log for --job)")
+    run.add_argument("--job", help="job name, as in [jobs] (default: the log's directory name)")
+    run.add_argument("--run-id", help="run id, to pick the log and the partition date")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+
+    demo = sub.add_parser("demo", help="triage every bundled example job offline and print the reports")
+    demo.add_argument("--examples", default="examples", help="examples directory (default: %(default)s)")
+    demo.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    for name, text in (("validate", "check a topology file"), ("explain", "print the pipeline for a newcomer")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("topology_file", nargs="?", default=None)
+        common(sp, provider=False)
+
+    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http)")
+    common(serve)
+    serve.add_argument("--http", action="store_true", help="HTTP mode on /slack/events instead of Socket Mode")
+    serve.add_argument("--port", type=int, default=3000)
+
+    ev = sub.add_parser("eval", help="score a provider on a labeled corpus")
+    common(ev)
+    ev.add_argument("corpus", nargs="?", default="eval/cases")
+    ev.add_argument("--split", default="all", help="dev | test | all (default: %(default)s)")
+    ev.add_argument("--json", action="store_true")
+    return p
+
+
+def _vars(args: argparse.Namespace) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in args.var:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise BotError(f"--var {item!r}: expected NAME=VALUE")
+        out[name.strip()] = value
+    if args.log_root:
+        out["log_root"] = str(Path(args.log_root).resolve())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        args = _parser(settings).parse_args(argv)
+        return asyncio.run(_dispatch(args, settings))
+    except BotError as e:
+        print(f"etl-triage: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.topology import load_topology
+
+    if args.cmd in ("validate", "explain"):
+        topo = load_topology(args.topology_file or args.topology, _vars(args))
+        if args.cmd == "validate":
+            print(f"{topo.path}: ok ({len(topo.stages)} stages)")
+        else:
+            from bot.render import explain_text
+            from bot.sandbox import SandboxManager
+
+            print(explain_text(topo, SandboxManager().enforcement))
+        return 0
+    if args.cmd == "run":
+        return await _run(args, load_topology(args.topology, _vars(args)))
+    if args.cmd == "demo":
+        from bot.demo import demo
+
+        return await demo(Path(args.examples), as_json=args.json)
+    if args.cmd == "serve":
+        from bot.slack.serve import serve
+
+        return await serve(args, settings, load_topology(args.topology, _vars(args)))
+    if args.cmd == "eval":
+        from bot.evaluate import main as eval_main
+
+        return await eval_main(args, settings)
+    raise BotError(f"unknown command {args.cmd!r}")
+
+
+async def _run(args: argparse.Namespace, topo) -> int:
+    from bot.engine import run_triage
+    from bot.providers import get_provider
+    from bot.render import report_text
+    from bot.report import Alert
+
+    if not args.log and not args.job:
+        raise BotError("give --log PATH or --job NAME (the newest log under the job's [jobs] logs is used)")
+    job = args.job or (Path(args.log).parent.name if args.log else None)
+    provider = get_provider(args.provider)
+    try:
+        report = await run_triage(topo, Alert(job=job, run_id=args.run_id, source="cli"),
+                                  provider=provider, log_path=args.log)
+    finally:
+        await provider.aclose()
+    print(report.model_dump_json(indent=2) if args.json else report_text(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

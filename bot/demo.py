@@ -1,0 +1,27 @@
+"""`etl-triage demo`: triage every bundled example job with the offline engine and print the reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.engine import run_triage
+from bot.errors import BotError
+from bot.providers.offline import OfflineProvider
+from bot.render import report_text
+from bot.report import Alert
+from bot.topology import load_topology
+
+
+async def demo(examples: Path, as_json: bool = False) -> int:
+    logs = examples / "logs"
+    if not logs.is_dir():
+        raise BotError(f"{logs} not found; run from the repository root or pass --examples DIR")
+    root = examples.resolve()
+    topo_file = examples / "topology.toml"
+    topo = load_topology(topo_file if topo_file.is_file() else "topology.toml", {
+        "log_root": str(root / "logs"), "data_root": str(root / "data"), "repo_root": str(root / "repo")})
+    provider = OfflineProvider()
+    for job_dir in sorted(p for p in logs.iterdir() if p.is_dir()):
+        report = await run_triage(topo, Alert(job=job_dir.name, source="cli"), provider=provider)
+        print(report.model_dump_json() if as_json else report_text(report) + "\n")
+    return 0

@@ -1,0 +1,253 @@
+"""Run a topology's stages as an asyncio DAG and assemble the TriageReport.
+
+A stage starts when everything it depends on has finished; independent stages run concurrently.
+Each stage has a timeout and the triage a total budget. A failed stage's dependents are skipped with
+the reason, and a partial report is still produced. A model provider that fails hands the stage to the
+offline engine. The engine imports nothing from Slack or any model SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from bot.errors import BotError, LogNotFound
+from bot.escalation import escalation_for
+from bot.jobs import Job, resolve_job
+from bot.providers.base import Provider, StageOutcome, StageRequest
+from bot.report import (
+    OUTPUT_MODELS,
+    Alert,
+    Classification,
+    Investigation,
+    Recommendation,
+    StageResult,
+    TriageReport,
+)
+from bot.sandbox import Audit, Sandbox, SandboxManager
+from bot.tools import Toolbox, build_toolbox
+from bot.topology import StageSpec, Topology
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[str, str], Awaitable[None] | None]
+FALLBACK_TIMEOUT_S = 10.0
+
+
+async def run_triage(
+    topology: Topology,
+    alert: Alert,
+    *,
+    provider: Provider,
+    log_path: str | Path | None = None,
+    sandboxes: SandboxManager | None = None,
+    fallback: Provider | None = None,
+    on_progress: ProgressFn | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TriageReport:
+    """Triage one failed run. Raises BotError only for bad input (log missing or outside the allowlist)."""
+    own_sandboxes = sandboxes is None
+    sandboxes = sandboxes or SandboxManager(redactor=_redactor(topology))
+    try:
+        return await _Run(topology, alert, provider, fallback, sandboxes, on_progress, clock).run(log_path)
+    finally:
+        if own_sandboxes:
+            await sandboxes.aclose()
+
+
+def _redactor(topology: Topology):
+    from bot.sandbox import Redactor
+
+    return Redactor([(p.name, p.pattern) for p in topology.redaction.patterns], enabled=topology.redaction.enabled)
+
+
+class _Run:
+    def __init__(self, topo: Topology, alert: Alert, provider: Provider, fallback: Provider | None,
+                 sandboxes: SandboxManager, on_progress: ProgressFn | None, clock: Callable[[], float]) -> None:
+        self.topo, self.alert, self.provider, self.sandboxes = topo, alert, provider, sandboxes
+        self._fallback = fallback
+        self.on_progress, self.clock = on_progress, clock
+        self.audit = Audit()
+        self.job: Job | None = resolve_job(topo, alert.job) if alert.job else None
+        self.results: dict[str, StageResult] = {}
+        self.outputs: dict[str, BaseModel] = {}
+        self.done = {s.name: asyncio.Event() for s in topo.stages}
+        self.log_path: Path | None = None
+
+    @property
+    def fallback(self) -> Provider | None:
+        if self.provider.name == "offline":
+            return None
+        if self._fallback is None:
+            from bot.providers.offline import OfflineProvider
+
+            self._fallback = OfflineProvider()
+        return self._fallback
+
+    async def run(self, log_path: str | Path | None) -> TriageReport:
+        t0 = self.clock()
+        self.log_path = await self._locate_log(log_path)
+        try:
+            async with asyncio.timeout(self.topo.pipeline.timeout_s), asyncio.TaskGroup() as tg:
+                for spec in self.topo.stages:
+                    tg.create_task(self._stage(spec))
+        except TimeoutError:
+            budget = self.topo.pipeline.timeout_s
+            for spec in self.topo.stages:
+                if spec.name not in self.results:
+                    status = "timeout" if self._started(spec) else "skipped"
+                    self.results[spec.name] = self._result(spec, status, reason=f"triage budget of {budget:g}s ran out")
+        return self._compose((self.clock() - t0) * 1000)
+
+    def _started(self, spec: StageSpec) -> bool:
+        return all(self.done[d].is_set() for d in spec.depends_on)
+
+    # ---------------------------------------------------------------- log
+
+    async def _locate_log(self, explicit: str | Path | None) -> Path | None:
+        """The failed run's log, checked against the first reading stage's allowlist before any read."""
+        reader = next((s for s in self.topo.order() if s.read), None)
+        if reader is None:
+            return None
+        sandbox = self._sandbox(reader, None)
+        candidate = explicit or self.alert.log_hint
+        if candidate:
+            return sandbox.check(candidate)
+        if self.job is None or not self.job.logs:
+            return None
+        from bot.logs import newest_log
+
+        found = await newest_log(sandbox, self.job.logs, self.alert.run_id)
+        if found is None:
+            raise LogNotFound(f"no *.log for job '{self.job.name}' under {self.job.logs}"
+                              + (f" matching run {self.alert.run_id!r}" if self.alert.run_id else "")
+                              + "; pass --log PATH or check [jobs] logs / --log-root")
+        return found
+
+    def _sandbox(self, spec: StageSpec, branch: str | None) -> Sandbox:
+        return self.sandboxes.for_stage(spec.name, self.topo.read_globs(spec, branch), self.audit)
+
+    # ---------------------------------------------------------------- stages
+
+    async def _stage(self, spec: StageSpec) -> None:
+        try:
+            for dep in spec.depends_on:
+                await self.done[dep].wait()
+            bad = next((self.results[d] for d in spec.depends_on if self.results[d].status != "ok"), None)
+            if bad is not None:
+                self.results[spec.name] = self._result(
+                    spec, "skipped", reason=f"'{bad.name}' {bad.status}" + (f": {bad.reason}" if bad.reason else ""))
+                return
+            await self._notify(spec.name, "running")
+            self.results[spec.name] = await self._execute(spec)
+        finally:
+            if spec.name in self.results:
+                self.done[spec.name].set()
+                await self._notify(spec.name, self.results[spec.name].status)
+
+    async def _execute(self, spec: StageSpec) -> StageResult:
+        branch = None
+        if spec.branch_on:
+            cls = self.outputs.get(spec.branch_on)
+            branch = cls.category if isinstance(cls, Classification) else None
+        req = StageRequest(
+            topology=self.topo, stage=spec, branch=branch, prompt=self.topo.prompt_text(spec, branch),
+            alert=self.alert, inputs={d: self.outputs[d] for d in spec.depends_on if d in self.outputs},
+            tools=build_toolbox(self.topo, spec.name, self._sandbox(spec, branch), self.alert,
+                                self.log_path, self.job),
+            output_model=OUTPUT_MODELS[spec.output_kind],
+        )
+        t0 = self.clock()
+        try:
+            async with asyncio.timeout(spec.timeout_s):
+                outcome = await self.provider.run_stage(req)
+            self._check_output(req, outcome)
+        except (Exception, TimeoutError) as e:
+            why = f"timed out after {spec.timeout_s:g}s" if isinstance(e, TimeoutError) else _brief(e)
+            if self.fallback is None:
+                if not isinstance(e, (TimeoutError, BotError)):
+                    log.exception("stage %s failed", spec.name)
+                status = "timeout" if isinstance(e, TimeoutError) else "failed"
+                return self._result(spec, status, reason=why, branch=branch, ms=(self.clock() - t0) * 1000)
+            try:
+                async with asyncio.timeout(FALLBACK_TIMEOUT_S):
+                    outcome = await self.fallback.run_stage(req)
+                outcome.fallback = f"{self.provider.name}: {why}"
+            except Exception as e2:
+                log.exception("offline fallback for stage %s failed", spec.name)
+                return self._result(spec, "failed", reason=f"{why}; offline fallback: {_brief(e2)}",
+                                    branch=branch, ms=(self.clock() - t0) * 1000)
+        self.outputs[spec.name] = outcome.output
+        used = self.fallback if outcome.fallback and self.fallback else self.provider
+        u = outcome.usage
+        return StageResult(
+            name=spec.name, status="ok", output_kind=spec.output_kind, output=outcome.output.model_dump(),
+            branch=branch, provider=used.name, model=u.model, fallback=outcome.fallback,
+            round_trips=u.round_trips, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+            duration_ms=(self.clock() - t0) * 1000)
+
+    @staticmethod
+    def _check_output(req: StageRequest, outcome: StageOutcome) -> None:
+        if not isinstance(outcome.output, req.output_model):
+            raise TypeError(f"provider returned {type(outcome.output).__name__}, "
+                            f"stage needs {req.output_model.__name__}")
+
+    def _result(self, spec: StageSpec, status: str, *, reason: str | None = None, branch: str | None = None,
+                ms: float = 0.0) -> StageResult:
+        return StageResult(name=spec.name, status=status, output_kind=spec.output_kind, reason=reason,  # type: ignore[arg-type]
+                           branch=branch, provider=self.provider.name, duration_ms=ms)
+
+    async def _notify(self, stage: str, status: str) -> None:
+        if self.on_progress is None:
+            return
+        try:
+            r = self.on_progress(stage, status)
+            if inspect.isawaitable(r):
+                await r
+        except Exception:
+            log.exception("progress callback failed")
+
+    # ---------------------------------------------------------------- report
+
+    def _compose(self, duration_ms: float) -> TriageReport:
+        stages = [self.results[s.name] for s in self.topo.stages if s.name in self.results]
+        rec = _last(self.outputs, Recommendation)
+        inv = _last(self.outputs, Investigation)
+        cls = _last(self.outputs, Classification)
+        complete = all(r.status == "ok" for r in stages)
+        failed = "; ".join(f"{r.name} {r.status}: {r.reason}" for r in stages if r.status != "ok")
+        if rec is not None:
+            category, confidence = rec.category, rec.confidence
+            root_cause, action, escalation, evidence = rec.root_cause, rec.action, rec.escalation, rec.evidence
+        else:
+            decided = inv or cls
+            category = decided.category if decided else "unknown"
+            confidence = decided.confidence if decided else 0.0
+            root_cause = (decided.summary if decided else "Triage did not reach a conclusion.")
+            action = f"Read the evidence and the log yourself; the triage is partial ({failed})."
+            escalation = escalation_for(self.topo, category, self.job)
+            evidence = cls.evidence if cls else []
+        return TriageReport(
+            job=self.alert.job, run_id=self.alert.run_id,
+            log_path=str(self.log_path) if self.log_path else None,
+            category=category, confidence=round(confidence, 2), root_cause=root_cause, action=action,
+            escalation=escalation, evidence=evidence, stages=stages,
+            files_read=self.audit.files_read, denied=self.audit.denied, provider=self.provider.name,
+            duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
+            complete=complete,
+        )
+
+
+def _last(outputs: dict[str, BaseModel], kind: type) -> object | None:
+    found = [o for o in outputs.values() if isinstance(o, kind)]
+    return found[-1] if found else None
+
+
+def _brief(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}"[:300] if text else type(e).__name__

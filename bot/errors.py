@@ -1,0 +1,40 @@
+"""One exception tree. Every message says what went wrong, where, and what to do next."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """A user or configuration error: the CLI prints it as one line and exits 2."""
+
+    exit_code = 2
+
+
+class TopologyError(BotError):
+    """The topology file is broken. The message names the file, the stage and the field."""
+
+    def __init__(self, file: str, where: str, message: str, hint: str | None = None) -> None:
+        self.file, self.where, self.detail, self.hint = file, where, message, hint
+        text = f"{file}: {where}: {message}" if where else f"{file}: {message}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class AccessDenied(BotError):
+    """A path is outside the stage's read allowlist, or is not a regular file."""
+
+    def __init__(self, path: str, stage: str, reason: str) -> None:
+        self.path, self.stage, self.reason = path, stage, reason
+        super().__init__(f"read denied for stage '{stage}': {path!r}: {reason}")
+
+
+class LogNotFound(BotError):
+    """No log could be found for the failed run."""
+
+
+class SettingsError(BotError):
+    """A required setting (environment variable or flag) is missing or invalid."""
+
+
+class ProviderError(Exception):
+    """A model provider failed (timeout, HTTP error, garbage answer). The engine falls back to offline."""

@@ -1,0 +1,6 @@
+"""Providers produce one stage's typed output. `get_provider("offline" | "anthropic[:model]")`."""
+
+from bot.providers.base import Provider, StageOutcome, StageRequest
+from bot.providers.registry import get_provider
+
+__all__ = ["Provider", "StageOutcome", "StageRequest", "get_provider"]

@@ -1,0 +1,144 @@
+"""The contract between stages, providers, the CLI and Slack: typed, serialisable results."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Category = Literal["data", "infra", "code", "unknown"]
+CATEGORIES: tuple[Category, ...] = ("data", "infra", "code", "unknown")
+OutputKind = Literal["classification", "investigation", "recommendation", "text"]
+StageStatus = Literal["ok", "failed", "timeout", "skipped"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Alert(_Model):
+    """What we know about the failed run before reading anything."""
+
+    job: str | None = None
+    run_id: str | None = None
+    task: str | None = None
+    log_hint: str | None = Field(None, description="a log path or URL mentioned by the alert")
+    source: str = Field("cli", description="cli | slack | airflow | dagster | dbt | datadog | webhook | …")
+    text: str = Field("", description="the alert's text as posted, for context only")
+
+
+class Evidence(_Model):
+    """One log (or file) line that supports a conclusion. `line` is 1-based; None when unknown."""
+
+    path: str
+    line: int | None = None
+    text: str
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+class Classification(_Model):
+    """Output of `classify`: which team's problem this is, and why."""
+
+    category: Category
+    confidence: float = Field(ge=0, le=1)
+    signature: str | None = Field(None, description="id of the rule or pattern that decided it")
+    summary: str = Field(description="one line: what failed, with specifics")
+    evidence: list[Evidence] = Field(default_factory=list)
+    facts: dict[str, str] = Field(default_factory=dict, description="column, table, host, exit_code, …")
+
+
+class Finding(_Model):
+    """One fact established while investigating (a deploy, a missing partition, a changed header)."""
+
+    source: str = Field(description="log | upstream | deploys | config | previous_run | …")
+    summary: str
+    action: str | None = Field(None, description="what this finding suggests doing, if anything")
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Investigation(_Model):
+    """Output of `investigate`: the evidence gathered, and the category it supports."""
+
+    category: Category
+    confidence: float = Field(ge=0, le=1)
+    summary: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class Escalation(_Model):
+    team: str
+    channel: str | None = None
+    mention: str | None = None
+    owners: list[str] = Field(default_factory=list)
+
+
+class Recommendation(_Model):
+    """Output of `recommend`: what broke, what to do, and who should do it."""
+
+    category: Category
+    confidence: float = Field(ge=0, le=1)
+    root_cause: str
+    action: str
+    escalation: Escalation
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Text(_Model):
+    """Output of a free-form stage (`output = "text"`)."""
+
+    text: str
+
+
+OUTPUT_MODELS: dict[str, type[BaseModel]] = {
+    "classification": Classification,
+    "investigation": Investigation,
+    "recommendation": Recommendation,
+    "text": Text,
+}
+
+
+class StageResult(_Model):
+    name: str
+    status: StageStatus
+    output_kind: OutputKind
+    output: dict | None = None
+    reason: str | None = Field(None, description="why the stage failed or was skipped")
+    branch: str | None = None
+    provider: str
+    model: str | None = None
+    fallback: str | None = Field(None, description="why the offline engine produced this stage, if it did")
+    round_trips: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: float = 0.0
+
+
+class AuditEntry(_Model):
+    stage: str
+    path: str
+    allowed: bool
+    reason: str | None = None
+    bytes_read: int = 0
+
+
+class TriageReport(_Model):
+    """Everything one triage produced. Top-level fields come from the last stage that decided them."""
+
+    job: str | None
+    run_id: str | None = None
+    log_path: str | None = None
+    category: Category
+    confidence: float
+    root_cause: str
+    action: str
+    escalation: Escalation
+    evidence: list[Evidence] = Field(default_factory=list)
+    stages: list[StageResult] = Field(default_factory=list)
+    files_read: list[str] = Field(default_factory=list)
+    denied: list[AuditEntry] = Field(default_factory=list)
+    provider: str
+    duration_ms: float
+    sandbox: dict[str, str] = Field(default_factory=dict)
+    complete: bool = Field(True, description="False when a stage failed and the report is partial")
