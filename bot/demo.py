@@ -9,10 +9,10 @@ from bot.errors import BotError
 from bot.providers.offline import OfflineProvider
 from bot.render import report_text
 from bot.report import Alert
-from bot.topology import load_topology
+from bot.topology import Topology, load_topology
 
 
-async def demo(examples: Path, as_json: bool = False) -> int:
+def _setup(examples: Path) -> tuple[Topology, list[str]]:
     logs = examples / "logs"
     if not logs.is_dir():
         raise BotError(f"{logs} not found; run from the repository root or pass --examples DIR")
@@ -20,8 +20,13 @@ async def demo(examples: Path, as_json: bool = False) -> int:
     topo_file = examples / "topology.toml"
     topo = load_topology(topo_file if topo_file.is_file() else "topology.toml", {
         "log_root": str(root / "logs"), "data_root": str(root / "data"), "repo_root": str(root / "repo")})
+    return topo, sorted(p.name for p in logs.iterdir() if p.is_dir())
+
+
+async def demo(examples: Path, as_json: bool = False) -> int:
+    topo, jobs = _setup(examples)
     provider = OfflineProvider()
-    for job_dir in sorted(p for p in logs.iterdir() if p.is_dir()):
-        report = await run_triage(topo, Alert(job=job_dir.name, source="cli"), provider=provider)
+    for job in jobs:
+        report = await run_triage(topo, Alert(job=job, source="cli"), provider=provider)
         print(report.model_dump_json() if as_json else report_text(report) + "\n")
     return 0

@@ -31,7 +31,7 @@ from bot.report import (
     TriageReport,
 )
 from bot.sandbox import Audit, Sandbox, SandboxManager
-from bot.tools import Toolbox, build_toolbox
+from bot.tools import build_toolbox
 from bot.topology import StageSpec, Topology
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ def report_text(r: TriageReport) -> str:
         lines.append("evidence")
         lines += [f"  {e.where()}  {e.text.strip()[:200]}" for e in r.evidence[:8]]
     stages = "  ".join(
-        f"{s.name} {s.status}{'' if s.status == 'ok' else ''} {s.duration_ms:.0f}ms"
+        f"{s.name} {s.status} {s.duration_ms:.0f}ms"
         + (f" [fallback: {s.fallback}]" if s.fallback else "")
         + (f" ({s.reason})" if s.reason and s.status != "ok" else "")
         for s in r.stages
@@ -63,8 +63,8 @@ def explain_text(topo: Topology, enforcement: str) -> str:
         for cat, e in topo.escalation.items():
             out.append(f"  {cat}: {e.team}" + (f" in {e.channel}" if e.channel else "")
                        + (f", pings {e.mention}" if e.mention else ""))
-    jobs = [j for j in topo.jobs if j != "*"]
-    out.append("")
-    out.append(f"Jobs: {len(jobs)} registered" + (f" ({', '.join(sorted(jobs)[:10])}{'…' if len(jobs) > 10 else ''})"
-                                                   if jobs else "") + ("; defaults from [jobs.\"*\"]" if "*" in topo.jobs else ""))
+    jobs = sorted(j for j in topo.jobs if j != "*")
+    listed = f" ({', '.join(jobs[:10])}{'…' if len(jobs) > 10 else ''})" if jobs else ""
+    defaults = '; defaults from [jobs."*"]' if "*" in topo.jobs else ""
+    out += ["", f"Jobs: {len(jobs)} registered{listed}{defaults}"]
     return "\n".join(out)

@@ -1,0 +1,153 @@
+"""topology.toml loading: the seed form loads as written; every malformation gives a located one-line error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import TopologyError
+from bot.topology import load_topology
+from tests.conftest import ROOT
+
+SEED = """
+[[pipeline.stages]]
+name = "classify"
+prompt_file = "prompts/classify-failure.md"
+[[pipeline.stages]]
+name = "investigate"
+prompt_file = "prompts/investigate.md"
+depends_on = ["classify"]
+[[pipeline.stages]]
+name = "recommend"
+prompt_file = "prompts/recommend.md"
+depends_on = ["classify", "investigate"]
+"""
+
+PROMPTS = ["classify-failure.md", "investigate.md", "recommend.md", "investigate-data.md"]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "prompts").mkdir(exist_ok=True)
+    for name in PROMPTS:
+        (tmp_path / "prompts" / name).write_text(f"# {name}\n")
+    path = tmp_path / "topology.toml"
+    path.write_text(text)
+    return path
+
+
+def test_topology_seed_form_loads_exactly_as_written(tmp_path):
+    topo = load_topology(_write(tmp_path, SEED))
+    assert [s.name for s in topo.order()] == ["classify", "investigate", "recommend"]
+    assert [s.output_kind for s in topo.stages] == ["classification", "investigation", "recommendation"]
+    assert topo.stage("recommend").depends_on == ["classify", "investigate"]
+
+
+def test_topology_repo_default_validates_and_expands_vars():
+    topo = load_topology(ROOT / "topology.toml", {"log_root": "/tmp/logs"})
+    assert topo.read_globs(topo.stage("classify")) == ["/tmp/logs/**"]
+    assert "code" in topo.stage("investigate").branches
+    assert topo.prompt_text(topo.stage("investigate"), "data").count("\n") > 2
+
+
+def test_topology_branch_prompt_and_reads_are_added(tmp_path):
+    topo = load_topology(_write(tmp_path, SEED.replace(
+        'depends_on = ["classify"]',
+        'depends_on = ["classify"]\nbranch_on = "classify"\nread = ["/logs/**"]\n'
+        '[pipeline.stages.branches.data]\nprompt_file = "prompts/investigate-data.md"\nread = ["/data/**"]', 1)))
+    inv = topo.stage("investigate")
+    assert topo.read_globs(inv, "data") == ["/logs/**", "/data/**"]
+    assert topo.read_globs(inv, "infra") == ["/logs/**"]
+    assert "investigate-data.md" in topo.prompt_text(inv, "data")
+    assert "investigate-data.md" not in topo.prompt_text(inv, "code")
+
+
+STAGE_A = '[[pipeline.stages]]\nname = "a"\nprompt_file = "prompts/recommend.md"\n'
+
+MALFORMED: list[tuple[str, str, list[str]]] = [
+    ("broken toml", '[[pipeline.stages]]\nname = "a\n', ["invalid TOML", "line 2"]),
+    ("unknown stage key", SEED.replace('name = "investigate"', 'name = "investigate"\ndepend_on = ["classify"]'),
+     ["stage 'investigate'", "unknown key 'depend_on'", "did you mean 'depends_on'?"]),
+    ("unknown pipeline key", "[pipeline]\ntimeout = 3\n" + SEED,
+     ["[pipeline]", "unknown key 'timeout'", "did you mean 'timeout_s'?"]),
+    ("unknown top-level table", "[pipelines]\nname='x'\n" + SEED, ["unknown key 'pipelines'", "did you mean 'pipeline'?"]),
+    ("unknown depends_on", SEED.replace('depends_on = ["classify"]', 'depends_on = ["clasify"]'),
+     ["stage 'investigate'", "field 'depends_on'", "unknown stage 'clasify'", "did you mean 'classify'?"]),
+    ("cycle", SEED.replace('name = "classify"\n', 'name = "classify"\ndepends_on = ["recommend"]\n'),
+     ["dependency cycle", "classify -> recommend -> classify"]),
+    ("self dependency", SEED.replace('depends_on = ["classify"]', 'depends_on = ["investigate"]'),
+     ["stage 'investigate'", "cannot depend on itself"]),
+    ("duplicate names", SEED.replace('name = "recommend"', 'name = "classify"'),
+     ["stage 'classify'", "duplicate stage name"]),
+    ("missing prompt file", SEED.replace("prompts/recommend.md", "prompts/recomend.md"),
+     ["stage 'recommend'", "field 'prompt_file'", "prompts/recomend.md does not exist"]),
+    ("missing name", '[[pipeline.stages]]\nprompt_file = "prompts/recommend.md"\n',
+     ["stage #1", "missing required field 'name'"]),
+    ("missing prompt_file", '[[pipeline.stages]]\nname = "a"\n', ["stage 'a'", "missing required field 'prompt_file'"]),
+    ("branch_on not in depends_on", SEED.replace('depends_on = ["classify", "investigate"]',
+                                                 'depends_on = ["investigate"]\nbranch_on = "classify"'),
+     ["stage 'recommend'", "field 'branch_on'", "'classify' is not in depends_on"]),
+    ("branch on a non-classification", SEED.replace('depends_on = ["classify", "investigate"]',
+                                                    'depends_on = ["classify", "investigate"]\nbranch_on = "investigate"'),
+     ["stage 'recommend'", "does not output a classification"]),
+    ("unknown category", SEED.replace('depends_on = ["classify"]',
+                                      'depends_on = ["classify"]\nbranch_on = "classify"\n'
+                                      '[pipeline.stages.branches.dta]\nprompt_file = "prompts/investigate-data.md"'),
+     ["stage 'investigate'", "unknown category 'dta'", "did you mean 'data'?"]),
+    ("branches without branch_on", SEED.replace('depends_on = ["classify"]',
+                                                'depends_on = ["classify"]\n[pipeline.stages.branches.data]\n'
+                                                'prompt_file = "prompts/investigate-data.md"'),
+     ["stage 'investigate'", "field 'branches' needs 'branch_on'"]),
+    ("relative read glob", STAGE_A + 'read = ["logs/**"]\n', ["stage 'a'", "field 'read'", "'logs/**' is relative"]),
+    ("empty read glob", STAGE_A + 'read = [""]\n', ["stage 'a'", "field 'read'", "empty path"]),
+    ("root read glob", STAGE_A + 'read = ["/**"]\n', ["stage 'a'", "whole filesystem"]),
+    ("unknown variable", STAGE_A + 'read = ["{log_rot}/**"]\n',
+     ["stage 'a'", "unknown variable '{log_rot}'", "--var log_rot=VALUE"]),
+    ("wrong type", STAGE_A + 'timeout_s = "soon"\n', ["stage 'a'", "field 'timeout_s'"]),
+    ("negative timeout", STAGE_A + "timeout_s = -1\n", ["stage 'a'", "field 'timeout_s'", "greater than 0"]),
+    ("unknown output kind", STAGE_A + 'output = "essay"\n', ["stage 'a'", "field 'output'", "classification"]),
+    ("no stages", "[pipeline]\nname = 'x'\n", ["[pipeline]", "missing required field 'stages'"]),
+    ("unknown branch key", SEED.replace('depends_on = ["classify"]',
+                                        'depends_on = ["classify"]\nbranch_on = "classify"\n'
+                                        '[pipeline.stages.branches.data]\nprompt = "x.md"'),
+     ["stage 'investigate'", "branches.data", "unknown key 'prompt'", "did you mean 'prompt_file'?"]),
+    ("unknown job key", SEED + '[jobs.orders]\nowner = ["U1"]\n',
+     ["[jobs.orders]", "unknown key 'owner'", "did you mean 'owners'?"]),
+    ("escalation without team", SEED + "[escalation.data]\nchannel = 'C1'\n",
+     ["[escalation.data]", "missing required field 'team'"]),
+    ("escalation to unknown category", SEED + "[escalation.dat]\nteam = 'x'\n",
+     ["[escalation.dat]", "not a category", "did you mean 'data'?"]),
+    ("job escalation to missing table", SEED + "[jobs.orders]\nescalation = { code = 'orders-team' }\n",
+     ["[jobs.orders]", "no [escalation.orders-team] table"]),
+    ("bad alert regex", SEED + "[alerts]\npatterns = ['job=(?P<job>\\w+']\n", ["[alerts]", "invalid regex"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in MALFORMED], ids=[n for n, _, _ in MALFORMED])
+def test_topology_malformed_gives_located_error(tmp_path, text, expected):
+    path = _write(tmp_path, text)
+    with pytest.raises(TopologyError) as err:
+        load_topology(path)
+    message = str(err.value)
+    assert message.startswith(str(path) + ": ")
+    assert "\n" not in message
+    for part in expected:
+        assert part in message, message
+
+
+def test_topology_missing_file_is_clear(tmp_path):
+    with pytest.raises(TopologyError, match="file not found"):
+        load_topology(tmp_path / "nope.toml")
+
+
+def test_topology_cli_validate_exit_codes(tmp_path):
+    good = _write(tmp_path, SEED)
+    ok = subprocess.run([sys.executable, "-m", "bot", "validate", str(good)], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "ok (3 stages)" in ok.stdout
+    good.write_text(SEED.replace('"classify"]', '"clasify"]', 1))
+    bad = subprocess.run([sys.executable, "-m", "bot", "validate", str(good)], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert "unknown stage 'clasify'" in bad.stderr
