@@ -37,6 +37,7 @@ from bot.topology import StageSpec, Topology
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, str], Awaitable[None] | None]
 FALLBACK_TIMEOUT_S = 10.0
+_NO_FALLBACK: Provider = object()  # type: ignore[assignment]  # sentinel: let stages fail instead
 
 
 async def run_triage(
@@ -47,6 +48,7 @@ async def run_triage(
     log_path: str | Path | None = None,
     sandboxes: SandboxManager | None = None,
     fallback: Provider | None = None,
+    fallback_to_offline: bool = True,
     on_progress: ProgressFn | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> TriageReport:
@@ -54,7 +56,8 @@ async def run_triage(
     own_sandboxes = sandboxes is None
     sandboxes = sandboxes or SandboxManager(redactor=_redactor(topology))
     try:
-        return await _Run(topology, alert, provider, fallback, sandboxes, on_progress, clock).run(log_path)
+        fallback_to = fallback if fallback_to_offline else _NO_FALLBACK
+        return await _Run(topology, alert, provider, fallback_to, sandboxes, on_progress, clock).run(log_path)
     finally:
         if own_sandboxes:
             await sandboxes.aclose()
@@ -81,7 +84,7 @@ class _Run:
 
     @property
     def fallback(self) -> Provider | None:
-        if self.provider.name == "offline":
+        if self.provider.name == "offline" or self._fallback is _NO_FALLBACK:
             return None
         if self._fallback is None:
             from bot.providers.offline import OfflineProvider
@@ -118,13 +121,14 @@ class _Run:
         candidate = explicit or self.alert.log_hint
         if candidate:
             return sandbox.check(candidate)
-        if self.job is None or not self.job.logs:
-            return None
+        if self.job is None:
+            raise LogNotFound("no log and no job name; pass --log PATH or --job NAME")
+        logs_dir = self.job.logs or self.topo.expand("{log_root}/{job}", job=self.job.name)
         from bot.logs import newest_log
 
-        found = await newest_log(sandbox, self.job.logs, self.alert.run_id)
+        found = await newest_log(sandbox, logs_dir, self.alert.run_id)
         if found is None:
-            raise LogNotFound(f"no *.log for job '{self.job.name}' under {self.job.logs}"
+            raise LogNotFound(f"no *.log for job '{self.job.name}' under {logs_dir}"
                               + (f" matching run {self.alert.run_id!r}" if self.alert.run_id else "")
                               + "; pass --log PATH or check [jobs] logs / --log-root")
         return found

@@ -1,0 +1,210 @@
+"""The DAG engine: concurrency by event order, timeouts, skip propagation, branching, fallback, partial reports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.engine import run_triage
+from bot.errors import AccessDenied, LogNotFound, ProviderError
+from bot.providers.base import StageOutcome, StageRequest
+from bot.report import Alert, Classification, Evidence, Investigation, Recommendation, Text
+from bot.topology import Topology, load_topology
+
+LOG = "Traceback (most recent call last):\nKeyError: 'customer_id'\nTask exited with return code 1\n"
+
+
+class ScriptedProvider:
+    """A provider that follows a per-stage script and records start/end events in order."""
+
+    name = "scripted"
+
+    def __init__(self, script: dict[str, object] | None = None) -> None:
+        self.script = script or {}
+        self.events: list[str] = []
+        self.requests: dict[str, StageRequest] = {}
+        self.both_started = asyncio.Event()
+
+    async def run_stage(self, req: StageRequest) -> StageOutcome:
+        name = req.stage.name
+        self.requests[name] = req
+        self.events.append(f"start:{name}")
+        action = self.script.get(name)
+        try:
+            if action == "hang":
+                await asyncio.Event().wait()
+            if action == "barrier":  # both barrier stages must be running at once to get past this
+                if sum(e.startswith("start:") and self.script.get(e[6:]) == "barrier" for e in self.events) == 2:
+                    self.both_started.set()
+                await asyncio.wait_for(self.both_started.wait(), timeout=5)
+            if isinstance(action, Exception):
+                raise action
+            return StageOutcome(output=_output(req))
+        finally:
+            self.events.append(f"end:{name}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _output(req: StageRequest):
+    ev = [Evidence(path="x.log", line=2, text="KeyError: 'customer_id'")]
+    kind = req.output_model
+    if kind is Classification:
+        return Classification(category="data", confidence=0.8, summary="KeyError on customer_id", evidence=ev)
+    if kind is Investigation:
+        return Investigation(category="data", confidence=0.8, summary=f"investigated as {req.branch}")
+    if kind is Recommendation:
+        return Recommendation(category="data", confidence=0.8, root_cause="column dropped upstream",
+                              action="ask the source owner", escalation={"team": "Data Engineering"}, evidence=ev)
+    return Text(text=name_of(req))
+
+
+def name_of(req: StageRequest) -> str:
+    return f"text from {req.stage.name}"
+
+
+def _world(tmp_path: Path, stages: str, pipeline: str = "") -> tuple[Topology, Path]:
+    (tmp_path / "prompts").mkdir()
+    for name in ("p.md", "data.md", "infra.md"):
+        (tmp_path / "prompts" / name).write_text(f"prompt {name}\n")
+    logs = tmp_path / "logs" / "job1"
+    logs.mkdir(parents=True)
+    log = logs / "run.log"
+    log.write_text(LOG)
+    (tmp_path / "topology.toml").write_text(f"[pipeline]\n{pipeline}\n{stages}")
+    return load_topology(tmp_path / "topology.toml", {"log_root": str(tmp_path / "logs")}), log
+
+
+def _stage(name: str, deps: list[str] = (), extra: str = "") -> str:
+    return (f'[[pipeline.stages]]\nname = "{name}"\nprompt_file = "prompts/p.md"\n'
+            f'read = ["{{log_root}}/**"]\ndepends_on = {list(deps)!r}\n{extra}\n').replace("'", '"')
+
+
+BRANCHES = ('branch_on = "classify"\n[pipeline.stages.branches.data]\nprompt_file = "prompts/data.md"\n'
+            'read = ["{log_root}/../data/**"]')
+DEFAULT = (_stage("classify") + _stage("investigate", ["classify"], BRANCHES)
+           + _stage("recommend", ["classify", "investigate"]))
+
+
+async def test_engine_independent_stages_overlap(tmp_path):
+    topo, log = _world(tmp_path, _stage("a", extra='output = "text"') + _stage("b", extra='output = "text"')
+                       + _stage("c", ["a", "b"], 'output = "text"'))
+    p = ScriptedProvider({"a": "barrier", "b": "barrier"})
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
+    assert [s.status for s in report.stages] == ["ok", "ok", "ok"]
+    ev = p.events
+    assert max(ev.index("start:a"), ev.index("start:b")) < min(ev.index("end:a"), ev.index("end:b"))
+    assert ev.index("start:c") > max(ev.index("end:a"), ev.index("end:b"))
+    assert set(p.requests["c"].inputs) == {"a", "b"}
+
+
+async def test_engine_dependent_stage_receives_typed_outputs_and_branch(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    p = ScriptedProvider()
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
+    inv = p.requests["investigate"]
+    assert inv.branch == "data"
+    assert isinstance(inv.inputs["classify"], Classification)
+    assert "prompt p.md" in inv.prompt and "prompt data.md" in inv.prompt
+    assert report.stages[1].branch == "data"
+    assert report.root_cause == "column dropped upstream" and report.complete
+    assert report.files_read == [] and report.sandbox["enforcement"] in ("landlock", "in-process")
+
+
+async def test_engine_branch_without_a_branch_prompt_uses_stage_prompt(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+
+    class InfraProvider(ScriptedProvider):
+        async def run_stage(self, req):
+            if req.output_model is Classification:
+                self.requests[req.stage.name] = req
+                return StageOutcome(output=Classification(category="infra", confidence=0.9, summary="OOM"))
+            return await super().run_stage(req)
+
+    p = InfraProvider()
+    await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
+    assert p.requests["investigate"].branch == "infra"
+    assert "data.md" not in p.requests["investigate"].prompt
+
+
+async def test_engine_stage_timeout_skips_dependents_with_reason(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT.replace('name = "investigate"', 'name = "investigate"\ntimeout_s = 0.05'))
+    p = ScriptedProvider({"investigate": "hang"})
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
+    status = {s.name: (s.status, s.reason) for s in report.stages}
+    assert status["classify"] == ("ok", None)
+    assert status["investigate"][0] == "timeout" and "timed out after 0.05s" in status["investigate"][1]
+    assert status["recommend"][0] == "skipped" and "'investigate' timeout" in status["recommend"][1]
+    assert not report.complete
+    assert report.category == "data" and report.root_cause == "KeyError on customer_id"
+    assert "partial" in report.action
+
+
+async def test_engine_failed_stage_skips_dependents_and_keeps_partial_report(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    p = ScriptedProvider({"classify": ProviderError("boom")})
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
+    assert [s.status for s in report.stages] == ["failed", "skipped", "skipped"]
+    assert "ProviderError: boom" in report.stages[0].reason
+    assert "'classify' failed" in report.stages[1].reason
+    assert report.category == "unknown" and report.escalation.team
+
+
+async def test_engine_provider_failure_falls_back_to_offline(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    p = ScriptedProvider({"classify": ProviderError("529 overloaded")})
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
+    cls = report.stages[0]
+    assert cls.status == "ok" and cls.provider == "offline"
+    assert cls.fallback == "scripted: ProviderError: 529 overloaded"
+    assert report.stages[1].provider == "scripted" and report.stages[1].fallback is None
+    assert str(log) in report.files_read
+
+
+async def test_engine_whole_triage_budget(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT, pipeline="timeout_s = 0.05")
+    p = ScriptedProvider({"investigate": "hang"})
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
+    status = {s.name: s.status for s in report.stages}
+    assert status == {"classify": "ok", "investigate": "timeout", "recommend": "skipped"}
+    assert "budget of 0.05s" in report.stages[1].reason
+
+
+async def test_engine_progress_callback_sees_each_stage(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    seen: list[tuple[str, str]] = []
+
+    async def progress(stage: str, status: str) -> None:
+        seen.append((stage, status))
+
+    await run_triage(topo, Alert(job="job1"), provider=ScriptedProvider(), log_path=log, on_progress=progress)
+    assert seen == [("classify", "running"), ("classify", "ok"), ("investigate", "running"),
+                    ("investigate", "ok"), ("recommend", "running"), ("recommend", "ok")]
+
+
+async def test_engine_refuses_log_outside_allowlist_before_reading(tmp_path):
+    topo, _ = _world(tmp_path, DEFAULT)
+    secret = tmp_path / "secret.log"
+    secret.write_text("password=hunter2\n")
+    p = ScriptedProvider()
+    for path in (secret, tmp_path / "logs" / ".." / "secret.log"):
+        with pytest.raises(AccessDenied) as err:
+            await run_triage(topo, Alert(job="job1"), provider=p, log_path=path)
+        assert "stage 'classify'" in str(err.value) and "hunter2" not in str(err.value)
+    assert p.events == []
+
+
+async def test_engine_finds_newest_log_through_registry(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    older = log.with_name("older.log")
+    older.write_text("old\n")
+    os.utime(older, (1, 1))
+    p = ScriptedProvider()
+    report = await run_triage(topo, Alert(job="job1"), provider=p)
+    assert report.log_path == str(log)
+    with pytest.raises(LogNotFound, match=r"no \*\.log for job 'nope'"):
+        await run_triage(topo, Alert(job="nope"), provider=p)
