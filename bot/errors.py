@@ -38,3 +38,7 @@ class SettingsError(BotError):
 
 class ProviderError(Exception):
     """A model provider failed (timeout, HTTP error, garbage answer). The engine falls back to offline."""
+
+    def __init__(self, message: str = "", *, usage: object | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage  # what the failed attempt spent (a providers.base.Usage), for the report

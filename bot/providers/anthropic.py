@@ -1,0 +1,250 @@
+"""Claude as a stage provider: one Messages API conversation per stage, tools through the stage's sandbox.
+
+Each stage: system = the stage prompt (cached), user turn = alert + earlier stages' outputs + the log
+excerpt (evidence up front, so one answer turn is usually enough), tools = the stage's sandboxed tools plus
+a forced `submit_<kind>` tool whose schema is the stage's output model. An invalid answer gets one repair
+turn quoting the validation errors; anything else that goes wrong (HTTP errors after the SDK's retries,
+refusals, garbage, budgets) raises ProviderError and the engine hands the stage to the offline engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+from pydantic import ValidationError
+
+from bot.errors import AccessDenied, ProviderError, SettingsError
+from bot.providers.base import StageOutcome, StageRequest, Usage
+from bot.providers.claude_messages import (
+    complete_answer,
+    submit_tool_name,
+    system_blocks,
+    tool_definitions,
+    untrusted,
+    user_turn,
+)
+from bot.settings import Settings
+
+FAST_MODEL = "claude-haiku-4-5"      # classify: a short, well-defined decision
+STRONG_MODEL = "claude-sonnet-4-6"   # investigate / recommend: reasoning over evidence
+STAGE_MODELS = {"classify": FAST_MODEL}
+MAX_OUTPUT_TOKENS = 4096             # per call; lowered further when a budget is nearly spent
+MIN_OUTPUT_TOKENS = 512              # below this an answer cannot fit: give up instead of truncating
+EXCERPT_BYTES = {"classification": 16_000}
+DEFAULT_EXCERPT_BYTES = 8_000
+TOOL_RESULT_CHARS = 12_000
+_TRIAGES_TRACKED = 256
+
+
+@dataclass
+class _Ledger:
+    """Tokens spent by one triage (all stages), against pipeline.max_tokens."""
+
+    alert: object
+    tokens: int = 0
+
+
+class AnthropicProvider:
+    """`--provider anthropic[:model]`. Model per stage: topology `model` > `:model` > built-in default."""
+
+    name = "anthropic"
+
+    def __init__(self, client: anthropic.AsyncAnthropic, model: str | None = None) -> None:
+        self.client = client
+        self.model = model
+        self._ledgers: OrderedDict[int, _Ledger] = OrderedDict()
+
+    @classmethod
+    def from_env(cls, model: str | None = None, settings: Settings | None = None, *,
+                 max_retries: int = 2) -> AnthropicProvider:
+        """A provider configured from Settings (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)."""
+        settings = settings or Settings.from_env()
+        if not settings.anthropic_api_key:
+            raise SettingsError("ANTHROPIC_API_KEY is not set; export it or run with --provider offline")
+        client = anthropic.AsyncAnthropic(api_key=settings.anthropic_api_key,
+                                          base_url=settings.anthropic_base_url, max_retries=max_retries)
+        return cls(client, model)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    def model_for(self, request: StageRequest) -> str:
+        return request.stage.model or self.model or STAGE_MODELS.get(request.stage.name, STRONG_MODEL)
+
+    async def run_stage(self, request: StageRequest) -> StageOutcome:
+        usage = Usage(model=self.model_for(request))
+        try:
+            return StageOutcome(output=await _Conversation(self, request, usage).run(), usage=usage)
+        except ProviderError as e:
+            e.usage = usage
+            raise
+        except anthropic.APIStatusError as e:
+            raise ProviderError(f"Claude API HTTP {e.status_code} ({_error_type(e)}) after retries",
+                                usage=usage) from e
+        except anthropic.APIConnectionError as e:
+            raise ProviderError(f"Claude API unreachable after retries: {type(e).__name__}", usage=usage) from e
+        except (anthropic.AnthropicError, ValueError, TypeError, KeyError, AttributeError) as e:
+            raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300],
+                                usage=usage) from e
+
+    def ledger(self, request: StageRequest) -> _Ledger:
+        """The triage's token ledger. The engine passes one Alert object to every stage of a triage."""
+        key = id(request.alert)
+        led = self._ledgers.get(key)
+        if led is None or led.alert is not request.alert:
+            led = self._ledgers[key] = _Ledger(alert=request.alert)
+            while len(self._ledgers) > _TRIAGES_TRACKED:
+                self._ledgers.popitem(last=False)
+        return led
+
+
+class _Conversation:
+    """One stage's conversation: evidence-first user turn, optional tool calls, submit, one repair."""
+
+    def __init__(self, provider: AnthropicProvider, request: StageRequest, usage: Usage) -> None:
+        self.p, self.req, self.usage = provider, request, usage
+        pipe = request.topology.pipeline
+        stage = request.stage
+        self.max_tool_calls = stage.max_tool_calls if stage.max_tool_calls is not None else pipe.max_tool_calls
+        self.stage_tokens = stage.max_tokens
+        self.ledger = provider.ledger(request)
+        self.triage_tokens = pipe.max_tokens
+        self.deadline = time.monotonic() + stage.timeout_s
+        self.reads = bool(request.topology.read_globs(stage, request.branch))
+        self.submit = submit_tool_name(request.output_model)
+        self.tool_calls = 0
+        self.repaired = False
+        sandbox = request.tools.sandbox
+        self._redact = getattr(getattr(sandbox, "redactor", None), "redact", None) or (lambda t: t)
+
+    async def run(self) -> Any:
+        req = self.req
+        excerpt, note = await self._excerpt()
+        system = system_blocks(req, self.max_tool_calls if self.reads else 0)
+        tools = tool_definitions(req, with_evidence_tools=self.reads)
+        handlers = {s.name: s.handler for s in req.tools.specs()} if self.reads else {}
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": self._redact(user_turn(req, excerpt, note))}]
+        force_submit = not self.reads or self.max_tool_calls == 0
+        while True:
+            choice = {"type": "tool", "name": self.submit} if force_submit else {"type": "any"}
+            msg = await self._call(system, tools, choice, messages)
+            if msg.stop_reason == "refusal":
+                raise ProviderError("Claude declined to answer (stop_reason: refusal)")
+            uses = [b for b in msg.content if b.type == "tool_use"]
+            messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in msg.content]})
+            submitted = next((b for b in uses if b.name == self.submit), None)
+            if submitted is not None:
+                try:
+                    return req.output_model.model_validate(complete_answer(req, submitted.input))
+                except ValidationError as e:
+                    self._repair_or_raise(messages, uses, submitted.id, _errors(e))
+                    force_submit = True
+                    continue
+            if not uses:
+                if msg.stop_reason == "max_tokens":
+                    raise ProviderError("Claude's answer was cut off by max_tokens")
+                self._repair_or_raise(messages, [], None, f"no call to {self.submit}")
+                force_submit = True
+                continue
+            results = [await self._run_tool(b, handlers) for b in uses]
+            messages.append({"role": "user", "content": results})
+            force_submit = self.tool_calls >= self.max_tool_calls
+
+    # ------------------------------------------------------------------ pieces
+
+    async def _excerpt(self) -> tuple[Any, str | None]:
+        """The failed run's error region, read through the sandbox (only if the stage may read logs)."""
+        if not self.reads:
+            return None, "This stage reads no files: rely on the earlier stages' evidence."
+        budget = EXCERPT_BYTES.get(self.req.output_model.__name__.lower(), DEFAULT_EXCERPT_BYTES)
+        try:
+            ex = await self.req.tools.log_excerpt(budget=budget)
+        except AccessDenied as e:
+            return None, f"The log is not readable by this stage ({e.reason})."
+        return ex, None if ex is not None else "No log was found for this run."
+
+    async def _call(self, system: list, tools: list, choice: dict, messages: list) -> Any:
+        max_tokens = self._output_allowance()
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProviderError(f"stage time budget of {self.req.stage.timeout_s:g}s spent")
+        msg = await self.p.client.messages.create(
+            model=self.usage.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
+            messages=messages, timeout=remaining)
+        u = msg.usage
+        spent_in = (u.input_tokens or 0) + (getattr(u, "cache_creation_input_tokens", 0) or 0) \
+            + (getattr(u, "cache_read_input_tokens", 0) or 0)
+        self.usage.round_trips += 1
+        self.usage.input_tokens += spent_in
+        self.usage.output_tokens += u.output_tokens or 0
+        self.ledger.tokens += spent_in + (u.output_tokens or 0)
+        return msg
+
+    def _output_allowance(self) -> int:
+        left = self.triage_tokens - self.ledger.tokens
+        if self.stage_tokens is not None:
+            left = min(left, self.stage_tokens - self.usage.input_tokens - self.usage.output_tokens)
+        if left < MIN_OUTPUT_TOKENS:
+            scope = "stage" if self.stage_tokens is not None and left < self.triage_tokens - self.ledger.tokens \
+                else "triage"
+            raise ProviderError(f"{scope} token budget spent ({self.ledger.tokens} tokens used in this triage)")
+        return min(MAX_OUTPUT_TOKENS, left)
+
+    async def _run_tool(self, block: Any, handlers: dict) -> dict[str, Any]:
+        """Run one tool call through the sandbox. A denial returns the reason, never file content."""
+        def result(text: str, error: bool = False) -> dict[str, Any]:
+            out: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id, "content": text}
+            return {**out, "is_error": True} if error else out
+
+        if block.name == self.submit:
+            return result(f"{self.submit} must be called alone; call it again without other tools.", True)
+        handler = handlers.get(block.name)
+        if handler is None:
+            return result(f"unknown tool {block.name!r}; available: {', '.join(handlers)}", True)
+        if self.tool_calls >= self.max_tool_calls:
+            return result(f"tool budget of {self.max_tool_calls} call(s) spent; call {self.submit} now.", True)
+        self.tool_calls += 1
+        args = block.input if isinstance(block.input, dict) else {}
+        try:
+            text = await handler(**args)
+        except AccessDenied as e:
+            return result(f"access denied: {e.path!r} is {e.reason}. Only the stage's allowlisted paths "
+                          "are readable.", True)
+        except (TypeError, ValueError, OSError) as e:  # bad arguments, bad regex, missing file
+            return result(f"{block.name} failed: {type(e).__name__}: {e}"[:500], True)
+        text = self._redact(text)
+        if len(text) > TOOL_RESULT_CHARS:
+            text = text[:TOOL_RESULT_CHARS] + "\n…(truncated; narrow the request)"
+        return result(untrusted("tool_output", text, tool=block.name))
+
+    def _repair_or_raise(self, messages: list, uses: list, submit_id: str | None, errors: str) -> None:
+        """One repair turn quoting the errors; a second invalid answer is the provider's failure."""
+        if self.repaired:
+            raise ProviderError(f"invalid {self.req.output_model.__name__} after one repair turn: {errors}"[:300])
+        self.repaired = True
+        ask = (f"Your answer did not validate against the {self.req.output_model.__name__} schema:\n{errors}\n"
+               f"Call {self.submit} again with the corrected, complete answer.")
+        content: list[dict[str, Any]] = []
+        for b in uses:
+            text = ask if b.id == submit_id else "not run: answer submitted in the same turn"
+            content.append({"type": "tool_result", "tool_use_id": b.id, "content": text, "is_error": True})
+        if submit_id is None:
+            content.append({"type": "text", "text": ask})
+        messages.append({"role": "user", "content": content})
+
+
+def _errors(e: ValidationError) -> str:
+    lines = [f"- {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()[:10]]
+    return "\n".join(lines)
+
+
+def _error_type(e: anthropic.APIStatusError) -> str:
+    body = e.body if isinstance(e.body, dict) else {}
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return str(err.get("type") or "error")
+
