@@ -99,5 +99,11 @@ class Toolbox:
 
 def build_toolbox(topo: Any, stage: str, sandbox: Sandbox, alert: Alert, log_path: Path | None,
                   job: Job | None) -> Toolbox:
-    """The stage's toolbox: log tools always; investigation tools register themselves in `extra`."""
-    return Toolbox(stage=stage, sandbox=sandbox, alert=alert, log_path=log_path, job=job)
+    """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
+    tb = Toolbox(stage=stage, sandbox=sandbox, alert=alert, log_path=log_path, job=job)
+    spec = next((s for s in getattr(topo, "stages", []) if s.name == stage), None)
+    if spec is not None and spec.output_kind == "investigation":
+        from bot.investigate.tools import investigation_tools
+
+        tb.extra.update(investigation_tools(tb))
+    return tb

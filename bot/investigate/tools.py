@@ -1,0 +1,84 @@
+"""The investigation tools as model-callable ToolSpecs: same functions as the offline engine, readable text out.
+
+Every result passes through the sandbox's redactor before a model sees it (file headers, commit subjects
+and config lines can carry secrets).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.investigate.context import run_facts
+from bot.investigate.deploys import DEFAULT_WINDOW_H, recent_deploys
+from bot.investigate.job_config import job_config
+from bot.investigate.previous_run import previous_run
+from bot.investigate.upstream import upstream_status
+
+if TYPE_CHECKING:
+    from bot.tools import Toolbox, ToolSpec
+
+_NO_JOB = "no registered job for this run, so there is nothing to check; investigate from the log"
+
+
+def investigation_tools(tb: Toolbox) -> dict[str, ToolSpec]:
+    from bot.tools import ToolSpec
+
+    def out(text: str) -> str:
+        return tb.sandbox.redactor.redact(text)
+
+    def registered() -> bool:
+        return tb.job is not None and tb.job.known
+
+    async def upstream(run_date: str | None = None) -> str:
+        if not registered() or not tb.job.upstream:
+            return _NO_JOB if not registered() else f"[jobs.{tb.job.name}] lists no upstream paths"
+        f = await run_facts(tb)
+        d, src = f.run_date, f.run_date_source
+        if run_date:
+            try:
+                d, src = date.fromisoformat(run_date), "the caller"
+            except ValueError:
+                return f"run_date {run_date!r} is not YYYY-MM-DD"
+        return out((await upstream_status(tb.sandbox, tb.job.upstream, d, src, f.failed_at)).text())
+
+    async def deploys(hours: float = DEFAULT_WINDOW_H) -> str:
+        if not registered() or not tb.job.repo:
+            return _NO_JOB if not registered() else f"[jobs.{tb.job.name}] has no repo"
+        f = await run_facts(tb)
+        if f.failed_at is None:
+            return "the failure time is unknown (no timestamps in the log and no log file)"
+        hours = min(max(float(hours), 1.0), 24.0 * 30)
+        return out((await recent_deploys(tb.sandbox, tb.job.repo, tb.job.code, f.failed_at, hours)).text())
+
+    async def config() -> str:
+        if not registered():
+            return _NO_JOB
+        return out((await job_config(tb.sandbox, tb.job)).text())
+
+    async def previous() -> str:
+        if tb.log_path is None:
+            return "no log for this run"
+        return out((await previous_run(tb.sandbox, str(tb.log_path), tb.job.logs if tb.job else None)).text())
+
+    empty = {"type": "object", "properties": {}}
+    specs = [
+        ToolSpec("upstream_status",
+                 "For each upstream path of the job: whether the partition for the run's date exists, the "
+                 "newest partition and its age, file counts and zero-byte files, and the newest file's header "
+                 "or Parquet schema compared with the previous partition's (added/removed/renamed/retyped).",
+                 {"type": "object", "properties": {"run_date": {
+                     "type": "string", "description": "YYYY-MM-DD; default: from the run id, alert or log"}}},
+                 upstream),
+        ToolSpec("recent_deploys",
+                 "Commits in the job's repository touching its code paths in the hours before the failure: "
+                 "sha, author, time, subject and files changed.",
+                 {"type": "object", "properties": {"hours": {
+                     "type": "number", "minimum": 1, "maximum": 720, "description": "window, default 72"}}},
+                 deploys),
+        ToolSpec("job_config", "The job's config file (secrets redacted).", empty, config),
+        ToolSpec("previous_run",
+                 "The job's previous log: whether it failed, and the first error line of this run that the "
+                 "previous run did not have.", empty, previous),
+    ]
+    return {s.name: s for s in specs}
