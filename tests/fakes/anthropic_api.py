@@ -122,7 +122,7 @@ class FakeAnthropic:
         raw = await request.text()
         n = len(self.requests)
         self.raw.append(raw)
-        self.headers.append(dict(request.headers))
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         body = json.loads(raw)
         self.requests.append(body)
         reply = self.responder(body, n)
