@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import fnmatch
+import posixpath
 import re
 import tomllib
 from pathlib import Path
@@ -330,10 +332,60 @@ def _check(file: str, topo: Topology) -> None:
             if key not in topo.escalation:
                 raise TopologyError(file, f"[jobs.{name}]", f"field 'escalation.{cat}': no [escalation.{key}] "
                                     "table", f"add [escalation.{key}] with team, channel and mention")
+    _check_job_paths(file, topo)
     for i, pat in enumerate(topo.alerts.patterns):
         _check_regex(file, "[alerts]", f"patterns[{i}]", pat)
     for p in topo.redaction.patterns:
         _check_regex(file, "[redaction]", f"patterns '{p.name}'", p.pattern)
+
+
+def _check_job_paths(file: str, topo: Topology) -> None:
+    """Job paths must be readable by the stages that use them: logs by the first reading stage, the rest
+    (upstream, repo, config) by the investigating stage. Code paths are relative to the repo."""
+    reader = next((s for s in topo.order() if s.read), None)
+    inv = next((s for s in topo.stages if s.output_kind == "investigation"), None)
+    inv_globs = ([*topo.read_globs(inv), *(g for b in inv.branches for g in topo.read_globs(inv, b))]
+                 if inv else [])
+    base = topo.jobs.get("*", JobSpec())
+    for name, own in topo.jobs.items():
+        job = base.model_copy(update=own.model_dump(exclude_none=True))
+        where = '[jobs."*"]' if name == "*" else f"[jobs.{name}]"
+        mine = own.model_fields_set
+        checks: list[tuple[str, str, StageSpec | None, list[str]]] = []
+        if job.logs and "logs" in mine:
+            checks.append(("logs", job.logs, reader, topo.read_globs(reader) if reader else []))
+        if "upstream" in mine:
+            checks += [("upstream", u, inv, inv_globs) for u in job.upstream or []]
+        if job.repo and "repo" in mine:
+            checks.append(("repo", job.repo, inv, inv_globs))
+        if job.config and {"config", "repo"} & mine and (job.config.startswith(("/", "{")) or job.repo):
+            cfg = job.config if job.config.startswith(("/", "{")) else f"{job.repo.rstrip('/')}/{job.config}"
+            checks.append(("config", cfg, inv, inv_globs))
+        for field, raw, stage, globs in checks:
+            if stage is None:
+                continue
+            path = topo.expand(raw, job="JOB" if name == "*" else name)
+            if unknown := VAR_RE.findall(path):
+                raise TopologyError(file, where, f"field '{field}': unknown variable '{{{unknown[0]}}}' in "
+                                    f"{raw!r}", f"define it under [vars] or pass --var {unknown[0]}=VALUE")
+            if not _within(path, globs):
+                raise TopologyError(file, where, f"field '{field}': {path!r} is outside the read allowlist of "
+                                    f"stage '{stage.name}'", f"it may read {', '.join(globs) or 'nothing'}; "
+                                    "move the path under one of them or add it to that stage's read list")
+        for c in job.code or []:
+            if c.startswith("/") or ".." in c.split("/"):
+                raise TopologyError(file, where, f"field 'code': {c!r} must be relative to the job's repo",
+                                    'e.g. code = ["dags/orders"]')
+
+
+def _within(path: str, globs: list[str]) -> bool:
+    p = posixpath.normpath(re.split(r"[*?\[]", path, maxsplit=1)[0]) if re.search(r"[*?\[]", path) else \
+        posixpath.normpath(path)
+    for g in globs:
+        root = posixpath.normpath(re.split(r"[*?\[]", g, maxsplit=1)[0].rstrip("/") or "/")
+        if fnmatch.fnmatch(p, g) or p == root or p.startswith(root.rstrip("/") + "/"):
+            return True
+    return False
 
 
 def _check_regex(file: str, where: str, field: str, pattern: str) -> None:
