@@ -101,11 +101,14 @@ async def recent_deploys(sandbox: Sandbox, repo: str, paths: list[str], failed_a
     until = failed_at.astimezone(UTC)
     since = until - timedelta(hours=window_h)
     res = Deploys(repo=repo, paths=list(paths), since=since, until=until)
-    try:
-        root = sandbox.check(Path(repo) / ".git").parent   # what git reads; denied if outside the allowlist
-    except AccessDenied as e:
-        res.error = f"not a readable git repository ({e.reason}); check [jobs] repo"
-        return res
+    try:   # .git/HEAD is a regular file in every repository (.git itself is a file in a worktree)
+        root = sandbox.check(Path(repo) / ".git" / "HEAD").parent.parent
+    except AccessDenied:
+        try:
+            root = sandbox.check(Path(repo) / ".git").parent
+        except AccessDenied as e:
+            res.error = f"{repo} is not a readable git repository ({e.reason}); check [jobs] repo"
+            return res
     bad = [p for p in paths if p.startswith("/") or ".." in Path(p).parts or p.startswith("-")]
     if bad:
         res.error = f"code path {bad[0]!r} must be relative to the repository, without '..'"

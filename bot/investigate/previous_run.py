@@ -15,6 +15,7 @@ _ERROR = re.compile(r"\b(ERROR|FATAL|CRITICAL|Traceback|Exception|Error|FAILED|F
                     r"panic|refused|denied|timed? ?out)\b|^\s+File \"|^\w+(\.\w+)*(Error|Exception):")
 _BENIGN = re.compile(r"\b(ERROR|FAILED|failed|errors?|failures?)\s*[=:]\s*0\b|\b0 (errors?|failed|failures?)\b",
                      re.IGNORECASE)
+_ROUTINE = re.compile(r"\b(INFO|DEBUG|TRACE)\b")
 # Parts of a line that differ between runs without meaning anything: times, dates, ids, numbers.
 _NOISE = [
     (re.compile(r"\d{2,4}[-/]\d{2}[-/]\d{2}[ ,T]*(\d{2}:\d{2}:\d{2}(\.\d+)?)?( ?UTC|Z|[+-]\d{2}:?\d{2})?"), "<t>"),
@@ -65,6 +66,14 @@ def error_lines(lines: list[Line]) -> list[Line]:
     return [ln for ln in lines if _ERROR.search(ln.text) and not _BENIGN.search(ln.text)]
 
 
+def error_region(lines: list[Line]) -> list[Line]:
+    """From the first error line to the end, without routine INFO/DEBUG lines (exception text included)."""
+    first = next((k for k, ln in enumerate(lines) if _ERROR.search(ln.text) and not _BENIGN.search(ln.text)), None)
+    if first is None:
+        return []
+    return [ln for ln in lines[first:] if ln.text.strip() and (not _ROUTINE.search(ln.text) or _ERROR.search(ln.text))]
+
+
 async def previous_run(sandbox: Sandbox, failed_log: str, logs_dir: str | None = None) -> PreviousRun:
     res = PreviousRun(failed_log=failed_log)
     folder = logs_dir or str(Path(failed_log).parent)
@@ -81,8 +90,8 @@ async def previous_run(sandbox: Sandbox, failed_log: str, logs_dir: str | None =
     prev = max(earlier, key=lambda i: (i.mtime, i.path))
     res.previous_log, res.previous_mtime = prev.path, prev.mtime
     try:
-        new = error_lines((await sandbox.tail(failed_log, max_bytes=TAIL_BYTES)).lines)
-        old = error_lines((await sandbox.tail(prev.path, max_bytes=TAIL_BYTES)).lines)
+        new = error_region((await sandbox.tail(failed_log, max_bytes=TAIL_BYTES)).lines)
+        old = error_region((await sandbox.tail(prev.path, max_bytes=TAIL_BYTES)).lines)
     except (AccessDenied, OSError) as e:
         res.error = f"cannot read: {getattr(e, 'reason', e)}"
         return res

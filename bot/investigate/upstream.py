@@ -170,7 +170,7 @@ async def _source(sandbox: Sandbox, spec: str, root: str, pattern: str, run_date
 
 async def _why_unlistable(sandbox: Sandbox, root: str, e: Exception) -> tuple[str, str]:
     """Missing or denied? A sandbox may deny a path that does not exist, so ask the parent's listing."""
-    if not isinstance(e, AccessDenied):
+    if not isinstance(e, AccessDenied) or "no such file" in e.reason:
         return "missing", "directory does not exist"
     try:
         siblings = await sandbox.list_dir(str(Path(root).parent))
