@@ -88,7 +88,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.render import explain_text
             from bot.sandbox import SandboxManager
 
-            print(explain_text(topo, SandboxManager().enforcement))
+            print(explain_text(topo, SandboxManager.for_topology(topo).enforcement))
         return 0
     if args.cmd == "run":
         return await _run(args, load_topology(args.topology, _vars(args)))

@@ -1,147 +1,215 @@
-"""In-process sandbox (placeholder for the hardened one of the sandbox issue; API is stable)."""
+"""Sandbox (one per stage) and SandboxManager (one per bot / CLI command, owns the Landlock workers)."""
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
+import logging
 import os
 import re
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bot.errors import AccessDenied
-from bot.report import AuditEntry
+from bot.errors import AccessDenied, BotError
+from bot.sandbox import landlock
+from bot.sandbox.client import WorkerClient, WorkerUnavailable
+from bot.sandbox.policy import Checked, Denied, Policy
 from bot.sandbox.redact import Redactor
+from bot.sandbox.results import Audit, Excerpt, FileInfo, Line
+from bot.sandbox.worker import perform
+
+log = logging.getLogger(__name__)
+MODES = ("auto", "landlock", "in-process")
+LIST_LIMIT = 10_000
 
 
-@dataclass(frozen=True)
-class Line:
-    number: int | None
-    text: str
-
-
-@dataclass
-class Excerpt:
-    path: str
-    lines: list[Line]
-    size: int
-    truncated: bool = False
-
-    def text(self) -> str:
-        return "\n".join(f"{ln.number or '?'}: {ln.text}" for ln in self.lines)
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    path: str
-    size: int
-    mtime: float
-    is_dir: bool
-
-
-@dataclass
-class Audit:
-    entries: list[AuditEntry] = field(default_factory=list)
-
-    def read(self, stage: str, path: str, n: int) -> None:
-        self.entries.append(AuditEntry(stage=stage, path=path, allowed=True, bytes_read=n))
-
-    def deny(self, stage: str, path: str, reason: str) -> None:
-        self.entries.append(AuditEntry(stage=stage, path=path, allowed=False, reason=reason))
-
-    @property
-    def files_read(self) -> list[str]:
-        return list(dict.fromkeys(e.path for e in self.entries if e.allowed))
-
-    @property
-    def denied(self) -> list[AuditEntry]:
-        return [e for e in self.entries if not e.allowed]
+class InvalidPattern(BotError):
+    """A grep pattern that is not a valid regular expression."""
 
 
 class Sandbox:
-    def __init__(self, stage: str, allow: list[str], audit: Audit, redactor: Redactor) -> None:
-        self.stage, self.allow, self.audit, self.redactor = stage, allow, audit, redactor
+    """A stage's only way to the filesystem: allowlist checks, bounded reads, redaction, audit."""
+
+    def __init__(self, stage: str, allow: list[str], audit: Audit, redactor: Redactor,
+                 worker: Callable[[], Any] | None = None) -> None:
+        self.stage, self.allow, self.audit, self.redactor = stage, list(allow), audit, redactor
+        self.policy = Policy(self.allow)
+        self._worker = worker            # async () -> WorkerClient, or None for in-process reads
+        self.before_open: Callable[[str], None] | None = None   # test seam: runs between check and open
+
+    # ------------------------------------------------------------------ checks
 
     def check(self, path: str | Path) -> Path:
-        real = Path(os.path.realpath(str(path)))
-        for g in self.allow:
-            root = g.split("*", 1)[0].rstrip("/")
-            if fnmatch.fnmatch(str(real), g) or str(real).startswith(root + "/"):
-                if not real.is_file() and not real.is_dir():
-                    break
-                return real
-        self.audit.deny(self.stage, str(path), "outside the read allowlist")
-        raise AccessDenied(str(path), self.stage, "outside the read allowlist")
+        """The real path of an allowed regular file. Raises AccessDenied (audited)."""
+        return Path(self._check(path, directory=False).real)
+
+    def _check(self, path: object, directory: bool) -> Checked:
+        try:
+            return self.policy.check_dir(path) if directory else self.policy.check_file(path)
+        except Denied as e:
+            raise self._deny(path, e.reason) from None
+
+    def _deny(self, path: object, reason: str) -> AccessDenied:
+        shown = _show(path)
+        self.audit.deny(self.stage, shown, reason)
+        return AccessDenied(shown, self.stage, reason)
+
+    # ------------------------------------------------------------------ reads
+
+    async def _op(self, op: str, path: object, args: dict[str, Any],
+                  directory: bool = False) -> tuple[Checked, dict[str, Any]]:
+        c = self._check(path, directory)
+        if self.before_open is not None:
+            self.before_open(c.real)
+        req = {"op": op, "path": c.real, "dev": c.dev, "ino": c.ino, "args": args}
+        worker = await self._worker() if self._worker is not None else None
+        if worker is None:
+            resp = await asyncio.to_thread(perform, req)
+        else:
+            resp = await worker.request(req)
+        if not resp.get("ok"):
+            raise self._deny(path, str(resp.get("denied", "refused")))
+        if not directory:
+            n = len(resp["data"]) if "data" in resp else sum(len(t) for _, t in resp["lines"])
+            self.audit.read(self.stage, c.real, n)
+        return c, resp
+
+    async def _excerpt(self, op: str, path: object, args: dict[str, Any]) -> Excerpt:
+        c, resp = await self._op(op, path, args)
+        raw = resp["lines"]
+        texts = self.redactor.redact_lines([t for _, t in raw])
+        lines = [Line(n, t) for (n, _), t in zip(raw, texts, strict=True)]
+        return Excerpt(c.real, lines, int(resp["size"]), bool(resp["truncated"]))
 
     async def tail(self, path: str | Path, max_bytes: int = 65536, max_lines: int | None = None) -> Excerpt:
-        return await asyncio.to_thread(self._tail, self.check(path), max_bytes, max_lines)
-
-    def _tail(self, p: Path, max_bytes: int, max_lines: int | None) -> Excerpt:
-        with open(p, "rb") as f:
-            size = f.seek(0, 2)
-            start = max(0, size - max_bytes)
-            f.seek(start)
-            data = f.read(max_bytes)
-        self.audit.read(self.stage, str(p), len(data))
-        first = 1 if start == 0 else None
-        raw = data.decode("utf-8", "replace").splitlines()
-        if start:
-            raw = raw[1:]
-        if first is None and size < 64 * 1024 * 1024:
-            with open(p, "rb") as f:
-                f.seek(0)
-                first = f.read(start).count(b"\n") + 2
-        keep = deque(raw, maxlen=max_lines) if max_lines else raw
-        offset = len(raw) - len(keep)
-        lines = [Line((first + offset + i) if first else None, self.redactor.redact(t)) for i, t in enumerate(keep)]
-        return Excerpt(str(p), lines, size, truncated=start > 0)
-
-    async def excerpt(self, path: str | Path, budget: int = 64_000) -> Excerpt:
-        return await self.tail(path, max_bytes=budget)
+        return await self._excerpt("tail", path, {"max_bytes": max_bytes, "max_lines": max_lines})
 
     async def read_lines(self, path: str | Path, start: int = 1, max_lines: int = 200,
                          max_bytes: int = 65536) -> Excerpt:
-        ex = await self.tail(path, max_bytes=1 << 30)
-        return Excerpt(ex.path, ex.lines[start - 1:start - 1 + max_lines], ex.size)
+        return await self._excerpt("read_lines", path, {"start": max(1, start), "max_lines": max_lines,
+                                                        "max_bytes": max_bytes})
 
-    async def grep(self, path: str | Path, pattern: str, max_matches: int = 50, context: int = 0) -> Excerpt:
-        ex = await self.tail(path, max_bytes=1 << 30)
-        rx = re.compile(pattern)
-        return Excerpt(ex.path, [ln for ln in ex.lines if rx.search(ln.text)][:max_matches], ex.size)
+    async def grep(self, path: str | Path, pattern: str, max_matches: int = 50, context: int = 0,
+                   max_bytes: int = 65536) -> Excerpt:
+        try:
+            re.compile(pattern.encode())
+        except (re.error, UnicodeEncodeError) as e:
+            raise InvalidPattern(f"grep pattern {pattern!r} is not a valid regular expression ({e}); "
+                                 "fix the pattern or search for a plain word") from None
+        return await self._excerpt("grep", path, {"pattern": pattern, "max_matches": max_matches,
+                                                  "context": max(0, context), "max_bytes": max_bytes})
+
+    async def excerpt(self, path: str | Path, budget: int = 64_000) -> Excerpt:
+        """The part of a log that matters: the end (error region) plus the first error if earlier."""
+        return await self._excerpt("excerpt", path, {"budget": budget})
 
     async def head_bytes(self, path: str | Path, n: int) -> bytes:
-        p = self.check(path)
-        with open(p, "rb") as f:
-            return f.read(n)
+        """Raw leading bytes, for parsing headers. Not redacted: never show them to a model or Slack."""
+        return (await self._op("head_bytes", path, {"n": n}))[1]["data"]
 
     async def tail_bytes(self, path: str | Path, n: int) -> bytes:
-        p = self.check(path)
-        with open(p, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - n))
-            return f.read(n)
+        """Raw trailing bytes, for parsing footers. Not redacted: never show them to a model or Slack."""
+        return (await self._op("tail_bytes", path, {"n": n}))[1]["data"]
 
     async def list_dir(self, path: str | Path, pattern: str = "*") -> list[FileInfo]:
-        p = self.check(path)
+        """Regular files and directories in an allowed directory that the allowlist lets this stage see.
+        Symlinks and special files are left out."""
+        import fnmatch
+
+        c, resp = await self._op("list_dir", path, {"limit": LIST_LIMIT}, directory=True)
+        base = c.real
         out = []
-        for c in sorted(p.iterdir()):
-            if fnmatch.fnmatch(c.name, pattern):
-                st = c.stat()
-                out.append(FileInfo(str(c), st.st_size, st.st_mtime, c.is_dir()))
-        return out
+        for name, kind, size, mtime in resp["entries"]:
+            if kind not in ("f", "d") or not fnmatch.fnmatchcase(name, pattern):
+                continue
+            full = os.path.join(base, name)
+            if self.policy.allows_entry(full, kind == "d"):
+                out.append(FileInfo(full, int(size), float(mtime), kind == "d"))
+        return sorted(out, key=lambda i: i.path)
+
+
+def _show(path: object) -> str:
+    try:
+        text = os.fspath(path)  # type: ignore[arg-type]
+    except TypeError:
+        return repr(path)[:200]
+    text = text if isinstance(text, str) else os.fsdecode(text)
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 class SandboxManager:
+    """Builds each stage's Sandbox and owns the restricted reader processes (one per distinct set of
+    roots, started on first read, reused across triages, stopped by `aclose`)."""
+
+    _warned = False
+
     def __init__(self, mode: str = "auto", redactor: Redactor | None = None) -> None:
+        if mode not in MODES:
+            raise BotError(f"sandbox mode {mode!r} is not one of {', '.join(MODES)}")
         self.mode = mode
         self.redactor = redactor or Redactor()
+        self.abi, self.unavailable = 0, ""
+        if mode != "in-process":
+            self.abi, self.unavailable = landlock.abi_version()
+            if not self.abi and mode == "landlock":
+                raise BotError(f"kernel file-access enforcement is required but Landlock is not available: "
+                               f"{self.unavailable}; run on Linux >= 5.13 with Landlock enabled, or set "
+                               "[pipeline] require_os_enforcement = false")
+            if not self.abi:
+                self._warn(self.unavailable)
+        self._workers: dict[tuple[str, ...], WorkerClient] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_topology(cls, topology: Any, redactor: Redactor | None = None) -> SandboxManager:
+        """`require_os_enforcement = true` in the topology makes missing Landlock a startup error."""
+        required = bool(getattr(getattr(topology, "pipeline", None), "require_os_enforcement", False))
+        return cls(mode="landlock" if required else "auto", redactor=redactor)
+
+    @classmethod
+    def _warn(cls, why: str) -> None:
+        if not cls._warned:
+            cls._warned = True
+            log.warning("Landlock is not available (%s); file reads are guarded by in-code checks only. "
+                        "Set [pipeline] require_os_enforcement = true to refuse to run like this.", why)
 
     @property
     def enforcement(self) -> str:
-        return "in-process"
+        return "landlock" if self.abi else "in-process"
 
-    def for_stage(self, stage: str, allow: list[str], audit: Audit) -> Sandbox:
-        return Sandbox(stage, allow, audit, self.redactor)
+    def for_stage(self, stage: str, allow_globs: list[str], audit: Audit) -> Sandbox:
+        try:
+            sandbox = Sandbox(stage, allow_globs, audit, self.redactor)
+        except ValueError as e:
+            raise BotError(f"stage '{stage}': {e}") from None
+        if self.abi:
+            roots = tuple(sandbox.policy.roots)
+            sandbox._worker = lambda: self._worker(roots)
+        return sandbox
+
+    async def _worker(self, roots: tuple[str, ...]) -> WorkerClient | None:
+        """The running worker for these roots; None (read in-process) if Landlock failed in auto mode."""
+        async with self._lock:
+            if not self.abi:
+                return None
+            w = self._workers.get(roots)
+            if w is None:
+                w = self._workers[roots] = WorkerClient(list(roots))
+            try:
+                await w.ensure_started()
+            except WorkerUnavailable as e:
+                del self._workers[roots]
+                if self.mode == "landlock":
+                    raise
+                self.abi, self.unavailable = 0, str(e)
+                self._warn(str(e))
+                return None
+            return w
+
+    @property
+    def workers(self) -> list[WorkerClient]:
+        return list(self._workers.values())
 
     async def aclose(self) -> None:
-        return None
+        workers, self._workers = list(self._workers.values()), {}
+        await asyncio.gather(*(w.aclose() for w in workers), return_exceptions=True)

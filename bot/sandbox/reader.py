@@ -1,0 +1,278 @@
+"""Bounded reads on an opened, verified descriptor: tail, line range, grep, excerpt, raw head/tail bytes.
+
+Nothing here reads a whole file: every operation reads in chunks with `os.pread` and keeps at most its
+byte budget (plus one chunk) in memory. Results are plain lists of `(line_number | None, text)`, so the
+same code serves the in-process thread and the restricted worker (which sends them over a pipe as JSON).
+Pure stdlib.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+
+CHUNK = 1 << 20
+MAX_LINE_CHARS = 4000          # a longer line is cut, with a marker
+COUNT_LIMIT = 32 << 20         # count newlines (exact line numbers) only up to this offset
+HEAD_SCAN = 1 << 20            # excerpt: look for the first error in this many leading bytes
+HARD_CAP = 4 << 20             # no single result carries more than this many bytes of text
+ERROR_RX = re.compile(rb"Traceback \(most recent call last\)|\bERROR\b|Exception\b|\bFATAL\b|Caused by|"
+                      rb"\bError\b|\berror:")
+
+Lines = list[tuple[int | None, str]]
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.rstrip(b"\r").decode("utf-8", "replace")
+    if len(text) > MAX_LINE_CHARS:
+        text = text[:MAX_LINE_CHARS] + f" …[line cut, {len(raw)} bytes]"
+    return text
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    """Read up to n bytes at offset (loops over short reads)."""
+    parts, got = [], 0
+    while got < n:
+        b = os.pread(fd, min(n - got, CHUNK), offset + got)
+        if not b:
+            break
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts)
+
+
+def size_of(fd: int) -> int:
+    return os.fstat(fd).st_size
+
+
+def count_newlines(fd: int, end: int) -> int | None:
+    """Newlines in [0, end), or None when that would cost more than COUNT_LIMIT bytes of reading."""
+    if end > COUNT_LIMIT:
+        return None
+    n, off = 0, 0
+    while off < end:
+        b = os.pread(fd, min(CHUNK, end - off), off)
+        if not b:
+            break
+        n += b.count(b"\n")
+        off += len(b)
+    return n
+
+
+def _split(data: bytes, starts_mid_line: bool) -> list[bytes]:
+    parts = data.split(b"\n")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    if starts_mid_line and parts:
+        parts = parts[1:]
+    return parts
+
+
+def head_bytes(fd: int, n: int) -> bytes:
+    return _pread(fd, max(0, min(n, HARD_CAP)), 0)
+
+
+def tail_bytes(fd: int, n: int) -> bytes:
+    size = size_of(fd)
+    n = max(0, min(n, HARD_CAP, size))
+    return _pread(fd, n, size - n)
+
+
+def tail(fd: int, max_bytes: int, max_lines: int | None) -> tuple[Lines, int, bool]:
+    """The last lines within max_bytes (a partial first line is dropped). → (lines, size, truncated)."""
+    size = size_of(fd)
+    max_bytes = max(1, min(max_bytes, HARD_CAP))
+    start = max(0, size - max_bytes)
+    mid = start > 0 and os.pread(fd, 1, start - 1) != b"\n"
+    raw = _split(_pread(fd, size - start, start), mid)
+    dropped = max_lines is not None and len(raw) > max_lines
+    if max_lines is not None and dropped:
+        raw = raw[len(raw) - max_lines:]
+    first = _first_number(fd, size, start, raw, mid)
+    lines = [(None if first is None else first + i, _decode(b)) for i, b in enumerate(raw)]
+    return lines, size, start > 0 or dropped
+
+
+def _first_number(fd: int, size: int, start: int, kept: list[bytes], mid: bool) -> int | None:
+    """1-based number of the first kept line, counting from the end of the file."""
+    before = count_newlines(fd, start)
+    if before is None:
+        return None
+    total = before + _pread_count(fd, start, size)
+    ends_with_nl = size > 0 and os.pread(fd, 1, size - 1) == b"\n"
+    last_number = total if ends_with_nl else total + 1
+    return last_number - len(kept) + 1
+
+
+def _pread_count(fd: int, start: int, end: int) -> int:
+    n, off = 0, start
+    while off < end:
+        b = os.pread(fd, min(CHUNK, end - off), off)
+        if not b:
+            break
+        n += b.count(b"\n")
+        off += len(b)
+    return n
+
+
+def iter_lines(fd: int, start_offset: int = 0, max_line: int = MAX_LINE_CHARS * 4):
+    """Yield (offset, raw line without newline), streaming in chunks; over-long lines are cut."""
+    off, carry, cut = start_offset, b"", False
+    while True:
+        b = os.pread(fd, CHUNK, off)
+        if not b:
+            break
+        off += len(b)
+        buf = carry + b
+        pos = 0
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl == -1:
+                break
+            if not cut:
+                yield buf[pos:nl]
+            cut = False
+            pos = nl + 1
+        carry = buf[pos:]
+        if len(carry) > max_line:
+            if not cut:
+                yield carry[:max_line]
+            carry, cut = b"", True
+    if carry and not cut:
+        yield carry
+
+
+def read_lines(fd: int, start: int, max_lines: int, max_bytes: int) -> tuple[Lines, int, bool]:
+    """Lines start .. start+max_lines-1 (1-based), within max_bytes. → (lines, size, truncated)."""
+    size = size_of(fd)
+    max_bytes = max(1, min(max_bytes, HARD_CAP))
+    out: Lines = []
+    used = 0
+    for number, raw in enumerate(iter_lines(fd), 1):
+        if number < start:
+            continue
+        if len(out) >= max_lines or (used + len(raw) > max_bytes and out):
+            return out, size, True
+        out.append((number, _decode(raw)))
+        used += len(raw) + 1
+    return out, size, False
+
+
+def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) -> tuple[Lines, int, bool]:
+    """Matching lines with `context` lines either side, at most max_matches matches and max_bytes of text.
+    Chunks with no match anywhere are skipped without splitting them into lines."""
+    size = size_of(fd)
+    rx = re.compile(pattern.encode(), re.MULTILINE)
+    max_bytes = max(1, min(max_bytes, HARD_CAP))
+    before: deque[tuple[int, bytes]] = deque(maxlen=max(context, 0))
+    out: Lines = []
+    emitted = 0                    # highest line number already in `out`
+    after = 0                      # context lines still owed after the last match
+    matches, used, number, off, carry = 0, 0, 0, 0, b""
+    while True:
+        b = os.pread(fd, CHUNK, off)
+        if not b:
+            block, carry = carry, b""
+            if not block:
+                break
+        else:
+            off += len(b)
+            buf = carry + b
+            cut = buf.rfind(b"\n")
+            if cut == -1:
+                if len(buf) > HARD_CAP:
+                    buf = buf[:HARD_CAP] + b"\n"
+                    cut = len(buf) - 1
+                else:
+                    carry = buf
+                    continue
+            block, carry = buf[:cut + 1], buf[cut + 1:]
+        if after == 0 and rx.search(block) is None:
+            lines_in = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            if context:
+                tail_lines = block.rstrip(b"\n").split(b"\n")[-context:]
+                for i, raw in enumerate(tail_lines):
+                    before.append((number + lines_in - len(tail_lines) + i + 1, raw))
+            number += lines_in
+            continue
+        for raw in _split(block, False):
+            number += 1
+            if rx.search(raw):
+                if matches >= max_matches:
+                    return out, size, True
+                matches += 1
+                for n, r in before:
+                    if n > emitted:
+                        out.append((n, _decode(r)))
+                        used += len(r) + 1
+                before.clear()
+                out.append((number, _decode(raw)))
+                used += len(raw) + 1
+                emitted, after = number, context
+            elif after:
+                out.append((number, _decode(raw)))
+                used += len(raw) + 1
+                emitted, after = number, after - 1
+            else:
+                before.append((number, raw))
+            if used > max_bytes:
+                return out, size, True
+        if not b:
+            break
+    return out, size, False
+
+
+def excerpt(fd: int, budget: int) -> tuple[Lines, int, bool]:
+    """What matters in a log within `budget` bytes: the end of the file (where the failure is), plus the
+    first error line and a few lines after it when that is earlier than the end region."""
+    size = size_of(fd)
+    budget = max(256, min(budget, HARD_CAP))
+    if size <= budget:
+        lines, _, _ = tail(fd, budget, None)
+        return lines, size, False
+    tail_budget = budget * 3 // 4
+    tail_start = size - tail_budget
+    tail_lines, _, _ = tail(fd, tail_budget, None)
+    head: Lines = []
+    scan_end = min(tail_start, HEAD_SCAN)
+    data = _pread(fd, scan_end, 0)
+    m = ERROR_RX.search(data)
+    if m is not None:
+        line_start = data.rfind(b"\n", 0, m.start()) + 1
+        number = data.count(b"\n", 0, line_start) + 1
+        ctx_start = line_start
+        for _ in range(2):                                   # two lines of context before it
+            if ctx_start == 0:
+                break
+            ctx_start = data.rfind(b"\n", 0, ctx_start - 1) + 1
+        number -= data.count(b"\n", ctx_start, line_start)
+        head_budget = budget - tail_budget
+        chunk = _pread(fd, min(head_budget, tail_start - ctx_start), ctx_start)
+        parts = chunk.split(b"\n")
+        if ctx_start + len(chunk) < tail_start and len(parts) > 1:
+            parts = parts[:-1]                               # drop the partial last line
+        head = [(number + i, _decode(p)) for i, p in enumerate(parts[:40])]
+        omitted = tail_start - (ctx_start + sum(len(p) + 1 for p in parts[:40]))
+        if omitted > 0:
+            head.append((None, f"[… {omitted:,} bytes not shown …]"))
+    elif tail_lines:
+        head = [(None, f"[… {tail_start:,} bytes not shown …]")]
+    return head + tail_lines, size, True
+
+
+def list_dir(fd: int, limit: int) -> tuple[list[tuple[str, str, int, float]], bool]:
+    """Entries of an opened directory: (name, kind f|d|l|o, size, mtime), at most `limit`."""
+    out: list[tuple[str, str, int, float]] = []
+    with os.scandir(fd) as it:
+        for entry in it:
+            if len(out) >= limit:
+                return out, True
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            kind = "d" if entry.is_dir(follow_symlinks=False) else "f" if entry.is_file(follow_symlinks=False) \
+                else "l" if entry.is_symlink() else "o"
+            out.append((entry.name, kind, st.st_size, st.st_mtime))
+    return out, False
