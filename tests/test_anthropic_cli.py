@@ -45,7 +45,8 @@ async def test_anthropic_cli_run_json_against_the_fake(tmp_path):
     assert report["provider"] == "anthropic" and report["complete"] is True
     assert [s["provider"] for s in report["stages"]] == ["anthropic"] * len(report["stages"])
     assert len(fake.requests) == len(report["stages"]) == sum(s["round_trips"] for s in report["stages"])
-    assert all(h.get("x-api-key") == "test" for h in fake.headers)
+    assert all("test" in (h.get("x-api-key"), h.get("authorization", "").removeprefix("Bearer "))
+               for h in fake.headers)
     assert "s3cr3t-in-log" not in fake.bodies_text()
 
 

@@ -349,3 +349,17 @@ async def test_anthropic_model_precedence_topology_over_flag_over_default(world)
                       "recommendation": "claude-from-topology"}
     assert _stage(report, "recommend").model == "claude-from-topology"
     assert json.loads(report.model_dump_json())["provider"] == "anthropic"
+
+
+@pytest.mark.parametrize("garbage", ["<html>502 Bad Gateway</html>", '{"hello": 1}', "[]"])
+async def test_anthropic_garbage_200_body_falls_back(world, garbage):
+    def responder(body: dict, n: int) -> Reply:
+        if stage_of(body) == "classification":
+            return Reply(body=garbage)
+        return submit(body, valid_answer(stage_of(body)))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+    classify = _stage(report, "classify")
+    assert classify.provider == "offline" and "unusable answer from Claude" in classify.fallback
+    assert report.complete

@@ -87,7 +87,7 @@ class AnthropicProvider:
                                 usage=usage) from e
         except anthropic.APIConnectionError as e:
             raise ProviderError(f"Claude API unreachable after retries: {type(e).__name__}", usage=usage) from e
-        except (anthropic.AnthropicError, ValueError, TypeError, KeyError, AttributeError) as e:
+        except anthropic.AnthropicError as e:
             raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300],
                                 usage=usage) from e
 
@@ -173,9 +173,14 @@ class _Conversation:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise ProviderError(f"stage time budget of {self.req.stage.timeout_s:g}s spent")
-        msg = await self.p.client.messages.create(
-            model=self.usage.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
-            messages=messages, timeout=remaining)
+        try:
+            msg = await self.p.client.messages.create(
+                model=self.usage.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
+                messages=messages, timeout=remaining)
+        except ValueError as e:  # a 200 whose body is not JSON (a proxy's error page, a truncated body)
+            raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300]) from e
+        if not isinstance(getattr(msg, "content", None), list) or getattr(msg, "usage", None) is None:
+            raise ProviderError(f"unusable answer from Claude: not a Messages API response ({type(msg).__name__})")
         u = msg.usage
         spent_in = (u.input_tokens or 0) + (getattr(u, "cache_creation_input_tokens", 0) or 0) \
             + (getattr(u, "cache_read_input_tokens", 0) or 0)
