@@ -47,6 +47,7 @@ code = ["dags/orders"]
 config = "dags/orders/config.yaml"
 """
 
+HEADER_CSV = "order_id,customer_id,amount\n1,42,9.5\n"
 FAILED_AT = "2026-11-20 02:00:14"
 RUN_ID = "scheduled__2026-11-19T02:00:00+00:00"
 

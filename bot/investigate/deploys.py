@@ -39,7 +39,7 @@ class Commit:
 
     def line(self, failed_at: datetime | None = None) -> str:
         before = f", {ago((failed_at - self.time).total_seconds())} before the failure" if failed_at else ""
-        return f"{self.short} {iso(self.time)}{before} by {self.author}: {self.subject}"
+        return f"{self.short} ({iso(self.time)}{before}) by {self.author}: \"{self.subject}\""
 
 
 @dataclass

@@ -13,8 +13,8 @@ from bot.sandbox import Line, Sandbox
 TAIL_BYTES = 64_000
 _ERROR = re.compile(r"\b(ERROR|FATAL|CRITICAL|Traceback|Exception|Error|FAILED|Failed|failed|Killed|"
                     r"panic|refused|denied|timed? ?out)\b|^\s+File \"|^\w+(\.\w+)*(Error|Exception):")
-_BENIGN = re.compile(r"\b(ERROR|FAILED|failed|errors?|failures?)\s*[=:]\s*0\b|\b0 (errors?|failed|failures?)\b",
-                     re.IGNORECASE)
+_BENIGN = re.compile(r"\b(ERROR|FAILED|failed|errors?|failures?)\s*[=:]\s*0\b|"
+                     r"(?<![=:])\b0 (errors?|failed|failures?)\b", re.IGNORECASE)
 _ROUTINE = re.compile(r"\b(INFO|DEBUG|TRACE)\b")
 # Parts of a line that differ between runs without meaning anything: times, dates, ids, numbers.
 _NOISE = [

@@ -9,9 +9,12 @@ upstream header lost or renamed that column. A missing, late or empty partition 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.errors import BotError
 from bot.investigate.context import RunFacts, column_in, run_facts
 from bot.investigate.deploys import Commit, Deploys, recent_deploys
 from bot.investigate.job_config import JobConfig, job_config
@@ -22,6 +25,7 @@ from bot.jobs import Job
 from bot.providers.base import StageRequest
 from bot.report import Category, Classification, Evidence, Finding, Investigation
 
+log = logging.getLogger(__name__)
 _EMPTY = re.compile(r"(?i)EmptyDataError|No columns to parse|size is 0 bytes|file is empty|empty file|"
                     r"zero[- ]byte|0 rows|no data")
 
@@ -34,6 +38,7 @@ class _Gathered:
     deploys: Deploys | None = None
     config: JobConfig | None = None
     previous: PreviousRun | None = None
+    failures: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -74,15 +79,22 @@ async def gather(req: StageRequest, cls: Classification) -> _Gathered:
     async def prev() -> None:
         g.previous = await previous_run(tb.sandbox, facts.log_path, job.logs if job else None)
 
+    async def guarded(name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await fn()
+        except Exception as e:  # one broken source must not sink the investigation
+            log.warning("investigation check %s failed: %s", name, e, exc_info=not isinstance(e, BotError))
+            g.failures.append(f"{name}: {type(e).__name__}: {e}"[:300])
+
     async with asyncio.TaskGroup() as tg:
         if known and job.upstream:
-            tg.create_task(up())
+            tg.create_task(guarded("upstream_status", up))
         if known and job.repo and facts.failed_at:
-            tg.create_task(dep())
+            tg.create_task(guarded("recent_deploys", dep))
         if known and job.config:
-            tg.create_task(cfg())
+            tg.create_task(guarded("job_config", cfg))
         if facts.log_path:
-            tg.create_task(prev())
+            tg.create_task(guarded("previous_run", prev))
     return g
 
 
@@ -107,6 +119,8 @@ def decide(cls: Classification, g: _Gathered, job: Job | None) -> _Verdict:
     _registry_note(v, job)
     if g.upstream is not None and not any(f.source == "upstream" for f in v.findings):
         v.findings.append(Finding(source="upstream", summary=_upstream_ok(g.upstream)))
+    for failure in g.failures:
+        v.findings.append(Finding(source="investigation", summary=f"Check not done: {failure}"))
     if g.deploys is not None and g.deploys.error:
         v.findings.append(Finding(source="deploys", summary=f"Recent deploys unknown: {g.deploys.error}"))
     return v
