@@ -1,0 +1,119 @@
+"""Bounded reads: tail, line ranges, grep with caps and context, the excerpt of a huge log, raw bytes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox import Audit, SandboxManager
+from bot.sandbox.core import InvalidPattern
+from bot.sandbox.landlock import abi_version
+from bot.sandbox.reader import COUNT_LIMIT, HEAD_SCAN
+
+
+@pytest.fixture(params=["landlock", "in-process"])
+async def box(request, tmp_path):
+    if request.param == "landlock" and not abi_version()[0]:
+        pytest.skip("Landlock not available on this kernel")
+    manager = SandboxManager(mode=request.param)
+    (tmp_path / "logs").mkdir()
+    yield tmp_path / "logs", manager.for_stage("classify", [f"{tmp_path}/logs/**"], Audit())
+    await manager.aclose()
+
+
+def _numbered(path: Path, n: int) -> Path:
+    path.write_text("".join(f"line {i}\n" for i in range(1, n + 1)))
+    return path
+
+
+async def test_sandbox_tail_numbers_last_lines(box):
+    logs, sb = box
+    ex = await sb.tail(_numbered(logs / "a.log", 1000), max_lines=3)
+    assert [(ln.number, ln.text) for ln in ex.lines] == [(998, "line 998"), (999, "line 999"), (1000, "line 1000")]
+    assert ex.truncated
+
+
+async def test_sandbox_tail_drops_partial_first_line_within_byte_cap(box):
+    logs, sb = box
+    ex = await sb.tail(_numbered(logs / "a.log", 1000), max_bytes=25)
+    assert ex.lines[0].text.startswith("line ") and (ex.lines[-1].number, ex.lines[-1].text) == (1000, "line 1000")
+    assert sum(len(ln.text) + 1 for ln in ex.lines) <= 25
+
+
+async def test_sandbox_read_lines_returns_range(box):
+    logs, sb = box
+    ex = await sb.read_lines(_numbered(logs / "a.log", 100), start=10, max_lines=2)
+    assert [(ln.number, ln.text) for ln in ex.lines] == [(10, "line 10"), (11, "line 11")]
+
+
+async def test_sandbox_grep_caps_matches_and_adds_context(box):
+    logs, sb = box
+    ex = await sb.grep(_numbered(logs / "a.log", 100), r"line [57]0$", max_matches=1, context=1)
+    assert [ln.number for ln in ex.lines] == [49, 50, 51]
+    assert ex.truncated
+
+
+async def test_sandbox_grep_rejects_bad_pattern_with_hint(box):
+    logs, sb = box
+    with pytest.raises(InvalidPattern, match="not a valid regular expression"):
+        await sb.grep(_numbered(logs / "a.log", 3), "(")
+
+
+async def test_sandbox_excerpt_small_file_is_whole_and_numbered(box):
+    logs, sb = box
+    ex = await sb.excerpt(_numbered(logs / "a.log", 50), budget=64_000)
+    assert len(ex.lines) == 50 and ex.lines[0].number == 1 and not ex.truncated
+
+
+async def test_sandbox_excerpt_keeps_first_error_and_end_within_budget(box):
+    logs, sb = box
+    p = logs / "big.log"
+    with p.open("w") as f:
+        f.write("start\nWARN x\nERROR first failure here\ncontext after\n")
+        f.write("filler line of text\n" * 200_000)
+        f.write("Traceback (most recent call last):\nKeyError: 'customer_id'\n")
+    ex = await sb.excerpt(p, budget=8_000)
+    texts = [ln.text for ln in ex.lines]
+    assert texts[:4] == ["start", "WARN x", "ERROR first failure here", "context after"]
+    assert ex.lines[2].number == 3
+    assert texts[-1] == "KeyError: 'customer_id'" and ex.truncated
+    assert any("bytes not shown" in t for t in texts)
+    assert sum(len(t) for t in texts) <= 8_000
+
+
+async def test_sandbox_excerpt_huge_file_numbers_unknown_not_blowing_budget(box):
+    logs, sb = box
+    p = logs / "huge.log"
+    with p.open("wb") as f:
+        f.truncate(COUNT_LIMIT + HEAD_SCAN + 10)           # sparse: no newlines, nothing to count cheaply
+        f.seek(0, os.SEEK_END)
+        f.write(b"\nFATAL disk full\n")
+    ex = await sb.excerpt(p, budget=4_000)
+    assert ex.lines[-1].text == "FATAL disk full" and ex.lines[-1].number is None
+    assert sum(len(ln.text) for ln in ex.lines) <= 4_000 + 200
+
+
+async def test_sandbox_tail_bounds_a_single_endless_line(box):
+    logs, sb = box
+    p = logs / "one.log"
+    p.write_bytes(b"x" * (3 << 20))
+    ex = await sb.tail(p, max_bytes=1 << 20)
+    assert len(ex.lines) <= 1 and all(len(ln.text) < 5_000 for ln in ex.lines)
+
+
+async def test_sandbox_head_and_tail_bytes_are_raw(box):
+    logs, sb = box
+    p = logs / "h.csv"
+    p.write_bytes(b"id,password\n1,hunter2\n")
+    assert await sb.head_bytes(p, 3) == b"id,"
+    assert await sb.tail_bytes(p, 8) == b"hunter2\n"
+
+
+async def test_sandbox_redacts_every_line_it_returns(box):
+    logs, sb = box
+    p = logs / "s.log"
+    p.write_text("connect postgres://etl:hunter2@db:5432/x\nERROR password=hunter2\n")
+    for ex in (await sb.tail(p), await sb.excerpt(p), await sb.grep(p, "ERROR|connect"), await sb.read_lines(p)):
+        assert "hunter2" not in ex.text() and "db:5432" in ex.text()
