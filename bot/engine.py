@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from bot.errors import BotError, LogNotFound
 from bot.escalation import escalation_for
 from bot.jobs import Job, resolve_job
-from bot.providers.base import Provider, StageOutcome, StageRequest
+from bot.providers.base import Provider, StageOutcome, StageRequest, Usage
 from bot.report import (
     OUTPUT_MODELS,
     Alert,
@@ -182,6 +182,10 @@ class _Run:
                 async with asyncio.timeout(FALLBACK_TIMEOUT_S):
                     outcome = await self.fallback.run_stage(req)
                 outcome.fallback = f"{self.provider.name}: {why}"
+                spent = getattr(e, "usage", None)
+                if isinstance(spent, Usage):  # what the failed attempt cost still belongs in the report
+                    outcome.usage = Usage(model=spent.model, round_trips=spent.round_trips,
+                                          input_tokens=spent.input_tokens, output_tokens=spent.output_tokens)
             except Exception as e2:
                 log.exception("offline fallback for stage %s failed", spec.name)
                 return self._result(spec, "failed", reason=f"{why}; offline fallback: {_brief(e2)}",

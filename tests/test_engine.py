@@ -10,7 +10,7 @@ import pytest
 
 from bot.engine import run_triage
 from bot.errors import AccessDenied, LogNotFound, ProviderError
-from bot.providers.base import StageOutcome, StageRequest
+from bot.providers.base import StageOutcome, StageRequest, Usage
 from bot.report import Alert, Classification, Evidence, Investigation, Recommendation, Text
 from bot.topology import Topology, load_topology
 
@@ -163,6 +163,15 @@ async def test_engine_provider_failure_falls_back_to_offline(tmp_path):
     assert cls.fallback == "scripted: ProviderError: 529 overloaded"
     assert report.stages[1].provider == "scripted" and report.stages[1].fallback is None
     assert str(log) in report.files_read
+
+
+async def test_engine_fallback_keeps_the_failed_attempts_usage(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    spent = Usage(model="claude-x", round_trips=2, input_tokens=900, output_tokens=40)
+    p = ScriptedProvider({"classify": ProviderError("invalid twice", usage=spent)})
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
+    cls = report.stages[0]
+    assert (cls.provider, cls.model, cls.round_trips, cls.input_tokens) == ("offline", "claude-x", 2, 900)
 
 
 async def test_engine_whole_triage_budget(tmp_path):
