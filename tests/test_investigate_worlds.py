@@ -189,3 +189,18 @@ async def test_investigate_unknown_job_works_from_the_log_alone(world: World):
     assert not any(f.source in ("upstream", "deploys", "config") for f in inv.findings)
     assert report.log_path == str(log)
     assert all(str(world.data) not in p and str(world.repos) not in p for p in report.files_read)
+
+
+async def test_investigate_guessed_run_date_does_not_override_an_infra_failure(world: World):
+    world.partition("dt=2026-11-19", {"part-0000.csv": HEADER}, "2026-11-20 01:10:00")
+    log = world.log("orders_daily", "2026-11-21T03-15-00.log",
+                    "26/11/21 03:43:10 ERROR YarnScheduler: Lost executor 4: Container killed by YARN for "
+                    "exceeding physical memory limits. 9.1 GB of 9 GB physical memory used.\n",
+                    "2026-11-21 03:43:11")
+
+    _, inv = await triage(world, log=log, run_id=None, jobs=ORDERS.replace('repo = "{repo_root}/etl-jobs"\n', ""))
+
+    assert inv.category != "data"
+    note = next(f for f in inv.findings if f.source == "upstream")
+    assert "No partition dt=2026-11-21" in note.summary and "from log file name" in note.summary
+    assert note.action is None

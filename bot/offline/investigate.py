@@ -26,6 +26,9 @@ from bot.providers.base import StageRequest
 from bot.report import Category, Classification, Evidence, Finding, Investigation
 
 log = logging.getLogger(__name__)
+_NO_INPUT = re.compile(r"(?i)FileNotFound|No such file|NoSuchKey|Path does not exist|does not exist|not found|"
+                       r"no files? (?:found|matched)|Input path|missing (?:partition|input|file)|"
+                       r"EmptyDataError|No columns to parse|404")
 _EMPTY = re.compile(r"(?i)EmptyDataError|No columns to parse|size is 0 bytes|file is empty|empty file|"
                     r"zero[- ]byte|0 rows|no data")
 
@@ -62,6 +65,7 @@ async def gather(req: StageRequest, cls: Classification) -> _Gathered:
     facts = await run_facts(tb, cls.facts.get("partition"))
     errors = [ln.text for ln in error_lines(facts.excerpt.lines)] if facts.excerpt else []
     column = cls.facts.get("column") or column_in(cls.summary, *(e.text for e in cls.evidence), *errors)
+    column = column.split(".")[-1].strip("'\"`[] ") or None if column else None
     g = _Gathered(facts=facts, column=column)
     known = job is not None and job.known
 
@@ -108,9 +112,10 @@ def decide(cls: Classification, g: _Gathered, job: Job | None) -> _Verdict:
     sources = g.upstream.sources if g.upstream else []
     error_text = " ".join([cls.summary, *(e.text for e in cls.evidence)])
 
-    decided = (_missing(v, sources, name, failed_at, g) or _late(v, sources, name, failed_at)
-               or _empty(v, sources, name, error_text, cls)
-               or _column(v, g, name, failed_at))
+    # A named column that a deploy or an upstream header change explains is more specific than a late
+    # or partly empty partition: the run did read data.
+    decided = (_missing(v, sources, name, failed_at, g, cls, error_text) or _column(v, g, name, failed_at)
+               or _late(v, sources, name, failed_at) or _empty(v, sources, name, error_text, cls))
     if not decided:
         _deploy_only(v, g, cls, failed_at)
     _schema_note(v, sources, g.column)
@@ -132,7 +137,21 @@ def _set(v: _Verdict, category: Category, confidence: float, finding: Finding) -
     return True
 
 
-def _missing(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at, g: _Gathered) -> bool:
+def _missing(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at, g: _Gathered,
+             cls: Classification, error_text: str) -> bool:
+    """Decisive when the error says input is missing, or the run date is known (not guessed from the log's
+    name or the failure day) and the classifier did not already see an infra or code failure."""
+    guessed = g.facts.run_date_source.startswith(("log file name", "the failure date"))
+    decisive = bool(_NO_INPUT.search(error_text)) or (not guessed and cls.category in ("data", "unknown"))
+    if not decisive:
+        for s in sources:
+            if s.missing:
+                v.findings.append(Finding(
+                    source="upstream", summary=f"No partition {s.expected} in {s.path} (run date "
+                    f"{g.facts.run_date} from {g.facts.run_date_source}); the error does not point at missing "
+                    "input, so this may be expected.",
+                    evidence=[Evidence(path=s.path, text=f"newest {s.newest.describe()}" if s.newest else "empty")]))
+        return False
     for s in sources:
         if s.layout == "missing":
             return _set(v, "data", 0.8, Finding(
