@@ -1,0 +1,392 @@
+"""`etl-triage eval`: run a labeled corpus of failed runs through the real engine and score the reports.
+
+A corpus is a directory of cases, one directory each: `<case_id>/case.toml` (labels) and the log it
+names (`run.log` by default). See eval/README.md for the format. `evaluate()` returns the metrics, so a
+test or CI gate can assert on them; `main()` is the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import BotError
+from bot.escalation import DEFAULT_TEAMS
+from bot.providers.base import Provider
+from bot.report import CATEGORIES, Alert, Category, Classification
+
+CASE_FILE = "case.toml"
+SPLITS = ("dev", "test", "all")
+
+
+class CaseError(BotError):
+    """A case file is broken. The message names the file and the field."""
+
+    def __init__(self, file: Path | str, field: str, message: str) -> None:
+        self.file, self.field = str(file), field
+        super().__init__(f"{file}: field '{field}': {message}" if field else f"{file}: {message}")
+
+
+class _CaseSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    split: Literal["dev", "test"]
+    job: str = Field(min_length=1)
+    log: str = "run.log"
+    alert: str = ""
+    run_id: str | None = None
+    source: str = "airflow"
+    escalation: str | None = None
+    required_facts: list[str] = Field(default_factory=list)
+    forbidden_facts: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labeled failed run."""
+
+    id: str
+    dir: Path
+    log: Path
+    category: Category
+    split: str
+    job: str
+    alert: str = ""
+    run_id: str | None = None
+    source: str = "airflow"
+    escalation: str = ""
+    required_facts: tuple[str, ...] = ()
+    forbidden_facts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_case(case_dir: Path) -> Case:
+    """Read and validate `<case_dir>/case.toml`. Raises CaseError naming the file and field."""
+    file = case_dir / CASE_FILE
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CaseError(file, "", "not found; every case directory needs a case.toml") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise CaseError(file, "", f"invalid TOML: {e}") from None
+    try:
+        spec = _CaseSpec.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg += f"; allowed: {', '.join(_CaseSpec.model_fields)}"
+        raise CaseError(file, loc, msg) from None
+    log = case_dir / spec.log
+    if not log.is_file():
+        raise CaseError(file, "log", f"{spec.log!r} is not a file in {case_dir}")
+    for name in ("required_facts", "forbidden_facts"):
+        for i, fact in enumerate(getattr(spec, name)):
+            if fact.startswith("re:"):
+                try:
+                    re.compile(fact[3:])
+                except re.error as e:
+                    raise CaseError(file, f"{name}.{i}", f"bad regex {fact[3:]!r}: {e}") from None
+            elif not fact.strip():
+                raise CaseError(file, f"{name}.{i}", "empty fact")
+    return Case(
+        id=case_dir.name, dir=case_dir.resolve(), log=log.resolve(), category=spec.category, split=spec.split,
+        job=spec.job, alert=spec.alert, run_id=spec.run_id, source=spec.source,
+        escalation=spec.escalation or DEFAULT_TEAMS[spec.category],
+        required_facts=tuple(spec.required_facts), forbidden_facts=tuple(spec.forbidden_facts),
+        tags=tuple(spec.tags), notes=spec.notes,
+    )
+
+
+def load_corpus(corpus: str | Path, split: str = "all") -> list[Case]:
+    """Every case under `corpus` (sorted by id), filtered to a split: dev | test | all."""
+    root = Path(corpus)
+    if split not in SPLITS:
+        raise BotError(f"--split {split!r}: use one of {', '.join(SPLITS)}")
+    if not root.is_dir():
+        raise BotError(f"corpus {root} is not a directory; pass the path to eval/cases")
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not dirs:
+        raise BotError(f"corpus {root} has no case directories; see eval/README.md for the layout")
+    cases = [load_case(d) for d in dirs]
+    return [c for c in cases if split == "all" or c.split == split]
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class CaseResult:
+    """What the engine said about one case, and how it compares with the labels."""
+
+    id: str
+    expected: str
+    got: str                      # a category, or "error" when the triage raised
+    expected_team: str
+    team: str | None
+    root_cause: str = ""
+    action: str = ""
+    signature: str | None = None
+    summary: str = ""
+    facts_found: list[str] = field(default_factory=list)
+    facts_missing: list[str] = field(default_factory=list)
+    forbidden_hits: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+    error: str | None = None
+    split: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.got == self.expected
+
+    @property
+    def perfect(self) -> bool:
+        return (self.correct and not self.facts_missing and not self.forbidden_hits
+                and self.team == self.expected_team)
+
+    def reason(self) -> str:
+        """One line: why this case is not perfect."""
+        if self.error:
+            return f"expected {self.expected}, triage raised {self.error}"
+        parts = []
+        if not self.correct:
+            sig = f" sig={self.signature}" if self.signature else ""
+            parts.append(f"expected {self.expected}, got {self.got}{sig}: {_clip(self.summary or self.root_cause)}")
+        if self.facts_missing:
+            parts.append("missing facts " + ", ".join(repr(f) for f in self.facts_missing))
+        if self.forbidden_hits:
+            parts.append("forbidden " + ", ".join(repr(f) for f in self.forbidden_hits))
+        if self.team != self.expected_team:
+            parts.append(f"escalated to {self.team!r}, expected {self.expected_team!r}")
+        return "; ".join(parts)
+
+
+def fact_found(fact: str, text: str) -> bool:
+    """A fact is a case-insensitive substring, or a regex when written `re:<pattern>`."""
+    if fact.startswith("re:"):
+        return re.search(fact[3:], text, re.IGNORECASE) is not None
+    return fact.lower() in text.lower()
+
+
+async def run_case(case: Case, *, provider: Provider, topology: str | Path,
+                   overrides: dict[str, str] | None = None,
+                   clock: Callable[[], float] = time.perf_counter) -> CaseResult:
+    """Triage one case with the real engine; the case directory is the topology's log_root."""
+    from bot.engine import run_triage
+    from bot.topology import load_topology
+
+    vars_ = {"data_root": str(case.dir / "data"), "repo_root": str(case.dir / "repo"), **(overrides or {}),
+             "log_root": str(case.dir)}
+    topo = load_topology(topology, vars_)
+    alert = Alert(job=case.job, run_id=case.run_id, source=case.source, text=case.alert)
+    res = CaseResult(id=case.id, expected=case.category, got="error", expected_team=case.escalation, team=None,
+                     split=case.split)
+    t0 = clock()
+    try:
+        report = await run_triage(topo, alert, provider=provider, log_path=case.log)
+    except Exception as e:  # one broken case must not end the run; it is scored as a miss
+        res.latency_ms = (clock() - t0) * 1000
+        res.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
+        res.facts_missing = list(case.required_facts)
+        return res
+    res.latency_ms = (clock() - t0) * 1000
+    res.got, res.team = report.category, report.escalation.team
+    res.root_cause, res.action = report.root_cause, report.action
+    cls = next((s.output for s in report.stages if s.output_kind == "classification" and s.output), None)
+    if cls:
+        c = Classification.model_validate(cls)
+        res.signature, res.summary = c.signature, c.summary
+    text = f"{report.root_cause}\n{report.action}"
+    res.facts_found = [f for f in case.required_facts if fact_found(f, text)]
+    res.facts_missing = [f for f in case.required_facts if not fact_found(f, text)]
+    res.forbidden_hits = [f for f in case.forbidden_facts if fact_found(f, text)]
+    return res
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@dataclass
+class Metrics:
+    """The scores of one eval run. `to_dict()` is the `--json` output."""
+
+    n: int
+    split: str
+    provider: str
+    accuracy: float
+    per_category: dict[str, dict[str, float | int | None]]
+    confusion: dict[str, dict[str, int]]
+    fact_recall: float | None
+    facts_required: int
+    facts_found: int
+    forbidden_hits: int
+    cases_with_forbidden: int
+    escalation_accuracy: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    errors: int
+    misses: list[dict[str, str]]
+    results: list[CaseResult] = field(default_factory=list, repr=False)
+
+    def to_dict(self, with_cases: bool = True) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("results")
+        if with_cases:
+            d["cases"] = [{**asdict(r), "correct": r.correct} for r in self.results]
+        return d
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(-(-q * len(s) // 100)) - 1))
+    return s[k]
+
+
+def score(results: list[CaseResult], *, split: str = "all", provider: str = "") -> Metrics:
+    """Accuracy, per-category precision/recall, confusion, facts, escalation and latency for `results`."""
+    n = len(results)
+    cols = [*CATEGORIES, *(["error"] if any(r.got == "error" for r in results) else [])]
+    confusion = {e: dict.fromkeys(cols, 0) for e in CATEGORIES}
+    for r in results:
+        confusion[r.expected][r.got] += 1
+    per: dict[str, dict[str, float | int | None]] = {}
+    for c in CATEGORIES:
+        tp = confusion[c][c]
+        predicted = sum(confusion[e][c] for e in CATEGORIES)
+        actual = sum(confusion[c].values())
+        p = tp / predicted if predicted else None
+        rc = tp / actual if actual else None
+        f1 = 2 * p * rc / (p + rc) if p and rc else (0.0 if p is not None and rc is not None else None)
+        per[c] = {"precision": p, "recall": rc, "f1": f1, "support": actual, "predicted": predicted}
+    required = sum(len(r.facts_found) + len(r.facts_missing) for r in results)
+    found = sum(len(r.facts_found) for r in results)
+    lat = [r.latency_ms for r in results]
+    misses = sorted((r for r in results if not r.perfect), key=lambda r: (r.correct, r.id))
+    return Metrics(
+        n=n, split=split, provider=provider,
+        accuracy=sum(r.correct for r in results) / n if n else 0.0,
+        per_category=per, confusion=confusion,
+        fact_recall=found / required if required else None, facts_required=required, facts_found=found,
+        forbidden_hits=sum(len(r.forbidden_hits) for r in results),
+        cases_with_forbidden=sum(bool(r.forbidden_hits) for r in results),
+        escalation_accuracy=sum(r.team == r.expected_team for r in results) / n if n else 0.0,
+        latency_p50_ms=round(percentile(lat, 50), 2), latency_p95_ms=round(percentile(lat, 95), 2),
+        errors=sum(r.got == "error" for r in results),
+        misses=[{"id": r.id, "expected": r.expected, "got": r.got, "reason": r.reason()} for r in misses],
+        results=results,
+    )
+
+
+ResultFn = Callable[[int, int, CaseResult], None]
+
+
+async def evaluate(corpus: str | Path = "eval/cases", *, provider: str | Provider = "offline",
+                   topology: str | Path = "topology.toml", split: str = "all",
+                   overrides: dict[str, str] | None = None, on_result: ResultFn | None = None) -> Metrics:
+    """Run every case of `split` through the engine and return the metrics (the function a gate asserts on)."""
+    from bot.providers import get_provider
+
+    cases = load_corpus(corpus, split)
+    prov = get_provider(provider) if isinstance(provider, str) else provider
+    results: list[CaseResult] = []
+    try:
+        for i, case in enumerate(cases, 1):
+            results.append(await run_case(case, provider=prov, topology=topology, overrides=overrides))
+            if on_result:
+                on_result(i, len(cases), results[-1])
+    finally:
+        if isinstance(provider, str):
+            await prov.aclose()
+    return score(results, split=split, provider=prov.name)
+
+
+# ---------------------------------------------------------------- output
+
+
+def _clip(text: str, n: int = 110) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= n else one[: n - 1] + "…"
+
+
+def _pct(v: float | None) -> str:
+    return "   -  " if v is None else f"{v * 100:5.1f}%"
+
+
+def render(m: Metrics) -> str:
+    """The metrics as a terminal table."""
+    out = [f"eval: {m.n} cases (split {m.split}) via {m.provider}", ""]
+    out.append(f"accuracy              {_pct(m.accuracy)}  ({sum(r.correct for r in m.results)}/{m.n})")
+    fr = f"{_pct(m.fact_recall)}  ({m.facts_found}/{m.facts_required} required facts)"
+    out.append(f"fact recall           {fr}")
+    out.append(f"forbidden-fact hits   {m.forbidden_hits:>6}  (in {m.cases_with_forbidden} cases)")
+    out.append(f"escalation accuracy   {_pct(m.escalation_accuracy)}")
+    out.append(f"latency               p50 {m.latency_p50_ms:.1f} ms   p95 {m.latency_p95_ms:.1f} ms")
+    if m.errors:
+        out.append(f"errors                {m.errors:>6}")
+    out += ["", f"{'category':<10}{'precision':>10}{'recall':>9}{'f1':>9}{'support':>9}"]
+    for c, s in m.per_category.items():
+        out.append(f"{c:<10}{_pct(s['precision']):>10}{_pct(s['recall']):>9}{_pct(s['f1']):>9}{s['support']:>9}")
+    cols = list(next(iter(m.confusion.values())))
+    out += ["", "confusion (rows expected, columns got)", f"{'':<10}" + "".join(f"{c:>9}" for c in cols)]
+    for e, row in m.confusion.items():
+        out.append(f"{e:<10}" + "".join(f"{row[c]:>9}" for c in cols))
+    out += ["", f"misses ({len(m.misses)})" if m.misses else "misses: none"]
+    width = max((len(x["id"]) for x in m.misses), default=0)
+    out += [f"  {x['id']:<{width}}  {x['reason']}" for x in m.misses]
+    return "\n".join(out)
+
+
+class Progress:
+    """A bar on a TTY, one plain line per case otherwise. Writes to `stream` (stderr)."""
+
+    def __init__(self, stream: TextIO, tty: bool | None = None) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+
+    def __call__(self, i: int, n: int, r: CaseResult) -> None:
+        mark = "ok" if r.correct else f"MISS {r.expected}->{r.got}"
+        if self.tty:
+            width = 30
+            done = width * i // n
+            self.stream.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {r.id[:40]:<40}")
+            if i == n:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"eval {i}/{n} {r.id}: {mark}\n")
+        self.stream.flush()
+
+
+async def main(args: Any, settings: Any, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """`etl-triage eval [CORPUS] [--split dev|test|all] [--json] [--provider P]`. Exit 0 whatever the score."""
+    out, err = out or sys.stdout, err or sys.stderr
+    overrides: dict[str, str] = {}
+    for item in getattr(args, "var", None) or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise BotError(f"--var {item!r}: expected NAME=VALUE")
+        overrides[name.strip()] = value
+    overrides.pop("log_root", None)  # each case's directory is its log_root; --log-root does not apply
+    metrics = await evaluate(args.corpus, provider=args.provider, topology=args.topology, split=args.split,
+                             overrides=overrides, on_result=Progress(err))
+    out.write((json.dumps(metrics.to_dict()) if args.json else render(metrics)) + "\n")
+    return 0
