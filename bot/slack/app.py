@@ -1,0 +1,78 @@
+"""`build_app(settings, topology, …) -> AsyncApp`: the Slack bot, wired. Nothing happens at import."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.providers.base import Provider
+from bot.sandbox import Redactor, SandboxManager
+from bot.settings import Settings
+from bot.slack.listeners import register
+from bot.slack.runtime import Pacing, Runtime
+from bot.slack.tasks import TaskTracker
+from bot.topology import Topology
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: SLACK_BOT_TOKEN, SLACK_API_URL, retries on 429 (Retry-After), 5xx and resets."""
+    token = settings.require("slack_bot_token")
+    base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_runtime(settings: Settings, topology: Topology, *, client: AsyncWebClient | None = None,
+                  provider: Provider | None = None, sandboxes: SandboxManager | None = None,
+                  clock: Callable[[], float] | None = None, pacing: Pacing | None = None) -> Runtime:
+    """The bot's long-lived state (one SandboxManager and provider for the app's lifetime)."""
+    from bot.providers import get_provider
+
+    own_provider, own_sandboxes = provider is None, sandboxes is None
+    if provider is None:
+        provider = get_provider(settings.provider)
+    if sandboxes is None:
+        red = topology.redaction
+        sandboxes = SandboxManager(redactor=Redactor([(p.name, p.pattern) for p in red.patterns],
+                                                     enabled=red.enabled))
+    return Runtime(
+        settings=settings, topology=topology, client=client or make_client(settings), provider=provider,
+        sandboxes=sandboxes, pacing=pacing or Pacing(), clock=clock or time.time,
+        tracker=TaskTracker(settings.max_concurrent_triages),
+        owns_provider=own_provider, owns_sandboxes=own_sandboxes,
+    )
+
+
+def build_bolt_app(rt: Runtime) -> AsyncApp:
+    app = AsyncApp(
+        client=rt.client,
+        signing_secret=rt.settings.slack_signing_secret or "",
+        name="etl-triage",
+        process_before_response=False,
+    )
+    register(app, rt)
+    return app
+
+
+def build_app(settings: Settings, topology: Topology, *, client: AsyncWebClient | None = None,
+              provider: Provider | None = None, sandboxes: SandboxManager | None = None,
+              clock: Callable[[], float] | None = None, pacing: Pacing | None = None) -> AsyncApp:
+    """A Bolt AsyncApp with the listeners registered. Use `build_runtime` + `build_bolt_app` when you
+    also need to drain running triages on shutdown (`Runtime.aclose`), as `serve` does."""
+    return build_bolt_app(build_runtime(settings, topology, client=client, provider=provider,
+                                        sandboxes=sandboxes, clock=clock, pacing=pacing))

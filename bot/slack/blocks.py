@@ -1,0 +1,224 @@
+"""TriageReport → Block Kit. Pure functions; every text is escaped and fitted to Slack's limits.
+
+Limits enforced (https://api.slack.com/reference/block-kit): 50 blocks per message, 3000 chars per section
+text, 2000 per context element, 150 per header, 75 per button text, 2000 per button value. Truncation leaves
+a visible note. All alert and log text goes through `escape` so `<!channel>` in a log pings nobody.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.report import TriageReport
+from bot.slack import messages as M
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_CONTEXT = 2000
+MAX_HEADER = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_FALLBACK = 3000
+MAX_EVIDENCE = 8
+
+ACTIONS_BLOCK = "triage_actions"
+STATUS_BLOCK = "triage_status"
+ESCALATE_PREFIX = "triage_escalate:"
+RESOLVED_ACTION = "triage_resolved"
+WRONG_ACTION = "triage_wrong"
+
+Payload = dict[str, Any]
+_ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
+
+
+def escape(text: object) -> str:
+    """Slack's three control characters, so inserted text is shown, never interpreted."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(text: str, limit: int, note: str = M.TRUNCATED) -> str:
+    """`text` cut to `limit` characters with a visible note; never splits an escape entity."""
+    if len(text) <= limit:
+        return text
+    cut = _ENTITY_TAIL.sub("", text[: max(0, limit - len(note))])
+    return cut + note
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": fit(text, limit, "…"), "emoji": True}
+
+
+def _mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": fit(text, limit)}
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def context(*texts: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "context", "elements": [_mrkdwn(t, MAX_CONTEXT) for t in texts[:10]]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _code(lines: Iterable[str], limit: int = MAX_SECTION) -> str:
+    """A code block that stays closed when cut."""
+    body = "\n".join(line.replace("```", "ʼʼʼ") for line in lines)
+    return "```" + fit(body, limit - 6) + "```"
+
+
+def pct(confidence: float) -> int:
+    return round(confidence * 100)
+
+
+# ------------------------------------------------------------------ progress
+
+
+def progress_payload(job: str | None, stages: Sequence[tuple[str, str]]) -> Payload:
+    """The placeholder: `classify ✓ · investigate … · recommend`."""
+    head = M.TRIAGING.format(job=escape(job)) if job else M.TRIAGING_NO_JOB
+    line = " · ".join(f"{name} {M.STAGE_MARK.get(status, '')}".rstrip() for name, status in stages)
+    blocks = [section(head)] + ([context(escape(line))] if line else [])
+    return {"text": fit(head, MAX_FALLBACK), "blocks": blocks}
+
+
+# ------------------------------------------------------------------ report
+
+
+def button_value(**fields: str | None) -> str:
+    """Compact JSON for a button's `value`, shortened to fit 2000 chars (the summary `s` goes first)."""
+    data = {k: v for k, v in fields.items() if v is not None}
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    while len(text) > MAX_BUTTON_VALUE:
+        longest = max(data, key=lambda k: len(str(data[k])))
+        data[longest] = str(data[longest])[: max(0, len(str(data[longest])) - (len(text) - MAX_BUTTON_VALUE) - 1)]
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text
+
+
+def parse_button_value(value: str | None) -> dict[str, str]:
+    try:
+        data = json.loads(value or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    b: dict[str, Any] = {"type": "button", "text": _plain(text, MAX_BUTTON_TEXT), "action_id": action_id,
+                         "value": fit(value, MAX_BUTTON_VALUE, "")}
+    if style:
+        b["style"] = style
+    return b
+
+
+def actions_block(report: TriageReport, teams: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Escalate to the classified team (primary), to the other teams, Resolved, Wrong diagnosis.
+
+    `teams` is (category key, team name), the classified category first.
+    """
+    common = {"j": report.job, "r": report.run_id, "c": report.category, "s": report.root_cause[:300]}
+    elements = [
+        _button(M.BTN_ESCALATE.format(team=team), f"{ESCALATE_PREFIX}{key}", button_value(k=key, t=team, **common),
+                "primary" if i == 0 else None)
+        for i, (key, team) in enumerate(teams[:20])
+    ]
+    elements.append(_button(M.BTN_RESOLVED, RESOLVED_ACTION, button_value(**common)))
+    elements.append(_button(M.BTN_WRONG, WRONG_ACTION, button_value(**common), "danger"))
+    return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
+
+
+def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]]) -> Payload:
+    job = report.job or "(unknown job)"
+    label = M.CATEGORY_LABEL[report.category]
+    partial = ""
+    if not report.complete:
+        why = "; ".join(f"{s.name} {s.status}" for s in report.stages if s.status != "ok")
+        partial = M.PARTIAL.format(why=escape(why))
+    esc = report.escalation
+    owners = M.OWNERS.format(owners=escape(", ".join(esc.owners))) if esc.owners else ""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(M.REPORT_HEADER.format(job=job, label=label), MAX_HEADER)},
+        section(M.REPORT_CONFIDENCE.format(emoji=M.CATEGORY_EMOJI[report.category], label=label,
+                                           pct=pct(report.confidence), partial=partial)),
+        section(M.ROOT_CAUSE.format(text=escape(report.root_cause))),
+        section(M.ACTION.format(text=escape(report.action))),
+        section(M.ESCALATION_LINE.format(team=escape(esc.team), owners=owners)),
+    ]
+    if report.evidence:
+        shown = report.evidence[:MAX_EVIDENCE]
+        lines = [escape(f"{e.where()}  {e.text.strip()}") for e in shown]
+        blocks.append(section(M.EVIDENCE_TITLE + "\n" + _code(lines, MAX_SECTION - len(M.EVIDENCE_TITLE) - 1)))
+        if len(report.evidence) > MAX_EVIDENCE:
+            blocks.append(context(M.EVIDENCE_MORE.format(n=len(report.evidence) - MAX_EVIDENCE)))
+    timings = " · ".join(f"{s.name} {M.STAGE_MARK.get(s.status, s.status)} {_ms(s.duration_ms)}"
+                         for s in report.stages)
+    ctx = [escape(M.TIMINGS.format(stages=timings, total=_ms(report.duration_ms), provider=report.provider))]
+    if report.log_path:
+        ctx.append(M.LOG_LINE.format(path=escape(report.log_path)))
+    blocks.append(context(*ctx))
+    blocks.append(actions_block(report, teams))
+    text = M.REPORT_FALLBACK.format(job=escape(job), label=label, pct=pct(report.confidence),
+                                    root_cause=escape(report.root_cause), action=escape(report.action))
+    return {"text": fit(text, MAX_FALLBACK), "blocks": limit_blocks(blocks)}
+
+
+def _ms(ms: float) -> str:
+    return f"{ms / 1000:.1f}s" if ms >= 1000 else f"{ms:.0f}ms"
+
+
+def limit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most 50 blocks; the actions block (if any) is kept last, with a note about what was cut."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    tail = [b for b in blocks[-2:] if b.get("block_id") in (ACTIONS_BLOCK, STATUS_BLOCK)]
+    head = [b for b in blocks if b not in tail][: MAX_BLOCKS - 1 - len(tail)]
+    return [*head, context(f"{len(blocks) - len(head) - len(tail)} block(s) not shown (Slack allows 50)."), *tail]
+
+
+# ------------------------------------------------------------------ failures and status
+
+
+def failure_payload(job: str | None, body_mrkdwn: str) -> Payload:
+    head = M.FAILED_HEADER.format(job=escape(job or "this failure"))
+    blocks = [section(f":warning: *{head}*"), section(body_mrkdwn)]
+    return {"text": fit(f"{head}. {body_mrkdwn}", MAX_FALLBACK), "blocks": blocks}
+
+
+def with_status(blocks: list[dict[str, Any]], line: str, *, drop_actions: Iterable[str] = (),
+                drop_all_actions: bool = False) -> list[dict[str, Any]]:
+    """Copy of a message's blocks with `line` added to the status context and some buttons removed."""
+    drop = set(drop_actions)
+    out: list[dict[str, Any]] = []
+    status: dict[str, Any] | None = None
+    for b in blocks:
+        if b.get("block_id") == STATUS_BLOCK:
+            status = b
+            continue
+        if b.get("type") == "actions" and b.get("block_id") == ACTIONS_BLOCK:
+            if drop_all_actions:
+                continue
+            kept = [e for e in b.get("elements", []) if e.get("action_id") not in drop]
+            if not kept:
+                continue
+            b = {**b, "elements": kept}
+        out.append(b)
+    lines = [e.get("text", "") for e in (status or {}).get("elements", [])]
+    if line not in lines:
+        lines.append(line)
+    new_status = context(*lines[-10:], block_id=STATUS_BLOCK)
+    idx = next((i for i, b in enumerate(out) if b.get("block_id") == ACTIONS_BLOCK), len(out))
+    out.insert(idx, new_status)
+    return limit_blocks(out)
+
+
+def when(epoch: float) -> str:
+    import datetime as _dt
+
+    fallback = _dt.datetime.fromtimestamp(epoch, _dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return M.WHEN.format(epoch=int(epoch), fallback=fallback)

@@ -1,0 +1,75 @@
+"""Every user-facing string the Slack bot posts. Values inserted here must already be mrkdwn-escaped."""
+
+from __future__ import annotations
+
+CATEGORY_LABEL = {"data": "DATA", "infra": "INFRA", "code": "CODE", "unknown": "UNKNOWN"}
+CATEGORY_EMOJI = {"data": ":bar_chart:", "infra": ":gear:", "code": ":hammer_and_wrench:", "unknown": ":grey_question:"}
+STAGE_MARK = {"ok": "✓", "running": "…", "failed": "✗", "timeout": "⏱", "skipped": "–", "pending": ""}
+
+SIGN_OF_LIFE_REACTION = "eyes"
+
+# ------------------------------------------------------------------ progress
+TRIAGING = "Triaging `{job}`…"
+TRIAGING_NO_JOB = "Triaging this failure…"
+
+# ------------------------------------------------------------------ report
+REPORT_FALLBACK = "{job}: {label} problem ({pct}%). {root_cause} Next: {action}"
+REPORT_HEADER = "{job}: {label} problem"
+REPORT_CONFIDENCE = "*Category* {emoji} {label} · confidence {pct}%{partial}"
+PARTIAL = " · _partial: {why}_"
+ROOT_CAUSE = "*Root cause*\n{text}"
+ACTION = "*Recommended action*\n{text}"
+ESCALATION_LINE = "*Escalation* {team}{owners}"
+OWNERS = " · owners {owners}"
+EVIDENCE_TITLE = "*Evidence*"
+EVIDENCE_MORE = "…and {n} more evidence line(s); see the log."
+TIMINGS = "{stages} · total {total} · via {provider}"
+LOG_LINE = "log `{path}`"
+TRUNCATED = " …(truncated)"
+
+# ------------------------------------------------------------------ buttons
+BTN_ESCALATE = "Escalate to {team}"
+BTN_RESOLVED = "Resolved"
+BTN_WRONG = "Wrong diagnosis"
+
+# ------------------------------------------------------------------ outcomes
+ESCALATED_THREAD = "<@{user}> escalated to {team}{mention}."
+ESCALATED_NO_CHANNEL = (" No escalation channel is configured for {team}; add `channel = \"C…\"` under "
+                        "`[escalation.{key}]` in topology.toml to notify them there.")
+ESCALATION_POST = ("{mention}<@{user}> escalated a failed run of `{job}` to {team}: {label} — {root_cause}\n"
+                   "<{permalink}|Open the triage thread>")
+ESCALATION_POST_NO_LINK = "{mention}<@{user}> escalated a failed run of `{job}` to {team}: {label} — {root_cause}"
+STATUS_ESCALATED = ":arrow_up: Escalated to {team} by <@{user}> {when}"
+STATUS_RESOLVED = ":white_check_mark: Marked resolved by <@{user}> {when}"
+STATUS_WRONG = ":x: <@{user}> marked this diagnosis wrong {when}"
+WHEN = "<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+# ------------------------------------------------------------------ failures
+FAILED_HEADER = "Couldn't triage `{job}`"
+LOG_NOT_FOUND = ("*I couldn't find the log for this run.*\n{detail}\n"
+                 "*What I tried:* the alert's log path (if any), then the newest `*.log` in the job's `logs` "
+                 "directory from `[jobs]` in topology.toml{run}.\n"
+                 "*What to do:* check that the log exists and that `[jobs]` `logs` points at it, then run "
+                 "`/triage {job_arg}`.")
+ACCESS_DENIED = ("*I'm not allowed to read that log.*\n{detail}\n"
+                 "*What to do:* add its directory to the stage's `read` list in topology.toml, or fix the path "
+                 "in the alert, then run `/triage {job_arg}`.")
+TRIAGE_ERROR = ("*Triage failed:* {detail}\n*What to do:* read the log yourself for now, and retry with "
+                "`/triage {job_arg}`. The bot's log has the traceback.")
+INTERRUPTED = ("*Triage was interrupted* because the bot shut down before it finished. "
+               "Retry with `/triage {job_arg}`.")
+RUN_TRIED = " (matching run `{run_id}`)"
+
+# ------------------------------------------------------------------ /triage
+CMD_ACK = "Triaging `{job}`{run}… the report will be posted in this channel."
+CMD_USAGE = ("Usage: `/triage JOB_NAME [RUN_ID]` triages the newest failed run of a job (or that run). "
+             "`/triage list` shows the jobs I know.")
+CMD_UNKNOWN_JOB = "I don't know a job called `{job}` and found no log for it.{suggest} `/triage list` shows all jobs."
+CMD_SUGGEST = " Did you mean {names}?"
+CMD_NO_LOG = "No log found for `{job}`{run}: {detail}"
+CMD_LIST = "Jobs I know ({n}): {names}"
+CMD_LIST_EMPTY = ("No jobs are registered in topology.toml; any job whose logs are under the log root works: "
+                  "`/triage JOB_NAME`.")
+CMD_NOT_IN_CHANNEL = ("I can't post in this channel. Invite me with `/invite @etl-triage`, then run "
+                      "`/triage {job_arg}` again.")
+CMD_FAILED = "Triage of `{job}` failed: {detail}"

@@ -1,0 +1,107 @@
+"""What the Slack listeners share for the app's lifetime: client, pacing, dedup, tasks, message state.
+
+State that does NOT survive a restart (all in memory): seen events and clicks (dedup), the latest blocks of
+reports we updated, and recorded feedback. What does survive: everything a button click needs is in the
+button's `value` and in the message itself (its blocks carry the status lines; used buttons are removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.providers.base import Provider
+from bot.sandbox import SandboxManager
+from bot.settings import Settings
+from bot.slack.dedup import Seen
+from bot.slack.pacing import ChannelPacer
+from bot.slack.tasks import TaskTracker
+from bot.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Seconds between chat.postMessage calls per channel, and between chat.update calls per message."""
+
+    post_interval_s: float = 1.0
+    update_interval_s: float = 1.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    topology: Topology
+    client: AsyncWebClient
+    provider: Provider
+    sandboxes: SandboxManager
+    pacing: Pacing
+    clock: Callable[[], float] = time.time
+    tracker: TaskTracker = field(default_factory=TaskTracker)
+    seen_events: Seen = field(default_factory=Seen)
+    seen_clicks: Seen = field(default_factory=lambda: Seen(ttl_s=24 * 3600))
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    owns_provider: bool = True
+    owns_sandboxes: bool = True
+    _pacer: ChannelPacer | None = None
+    _blocks: OrderedDict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=OrderedDict)
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    @property
+    def pacer(self) -> ChannelPacer:
+        if self._pacer is None:
+            self._pacer = ChannelPacer(self.pacing.post_interval_s)
+        return self._pacer
+
+    def watched(self, channel: str | None) -> bool:
+        return bool(channel) and channel in self.settings.alert_channels
+
+    async def post(self, channel: str, payload: dict[str, Any], thread_ts: str | None = None) -> str:
+        """chat.postMessage, paced per channel; returns the new message's ts."""
+        await self.pacer.wait(channel)
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload)
+        ts = str(resp["ts"])
+        if payload.get("blocks"):
+            self.remember(resp.get("channel") or channel, ts, payload["blocks"])
+        return ts
+
+    async def update(self, channel: str, ts: str, payload: dict[str, Any]) -> None:
+        await self.client.chat_update(channel=channel, ts=ts, **payload)
+        if payload.get("blocks"):
+            self.remember(channel, ts, payload["blocks"])
+
+    def remember(self, channel: str, ts: str, blocks: list[dict[str, Any]]) -> None:
+        key = (channel, ts)
+        self._blocks[key] = blocks
+        self._blocks.move_to_end(key)
+        while len(self._blocks) > 5000:
+            old, _ = self._blocks.popitem(last=False)
+            self._locks.pop(old, None)
+
+    def blocks_of(self, channel: str, ts: str, fallback: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Our latest blocks for a message (in memory), else the ones Slack sent with the click."""
+        return self._blocks.get((channel, ts), fallback)
+
+    def lock(self, channel: str, ts: str) -> asyncio.Lock:
+        return self._locks.setdefault((channel, ts), asyncio.Lock())
+
+    async def aclose(self, drain_timeout_s: float = 30.0) -> None:
+        """Finish (or interrupt, after the timeout) running triages, then release resources."""
+        cancelled = await self.tracker.drain(drain_timeout_s)
+        if cancelled:
+            log.warning("shutdown interrupted %d running triage(s)", cancelled)
+        if self.owns_provider:
+            await self.provider.aclose()
+        if self.owns_sandboxes:
+            await self.sandboxes.aclose()
+        session = getattr(self.client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
