@@ -17,8 +17,8 @@ MAX_LINE_CHARS = 4000          # a longer line is cut, with a marker
 COUNT_LIMIT = 32 << 20         # count newlines (exact line numbers) only up to this offset
 HEAD_SCAN = 1 << 20            # excerpt: look for the first error in this many leading bytes
 HARD_CAP = 4 << 20             # no single result carries more than this many bytes of text
-ERROR_RX = re.compile(rb"Traceback \(most recent call last\)|\bERROR\b|Exception\b|\bFATAL\b|Caused by|"
-                      rb"\bError\b|\berror:")
+ERROR_MARKERS = (b"Traceback (most recent call last)", b"ERROR", b"Exception", b"FATAL", b"Caused by", b"Error",
+                 b"error:")
 
 Lines = list[tuple[int | None, str]]
 
@@ -237,9 +237,9 @@ def excerpt(fd: int, budget: int) -> tuple[Lines, int, bool]:
     head: Lines = []
     scan_end = min(tail_start, HEAD_SCAN)
     data = _pread(fd, scan_end, 0)
-    m = ERROR_RX.search(data)
-    if m is not None:
-        line_start = data.rfind(b"\n", 0, m.start()) + 1
+    first = _first_marker(data)
+    if first is not None:
+        line_start = data.rfind(b"\n", 0, first) + 1
         number = data.count(b"\n", 0, line_start) + 1
         ctx_start = line_start
         for _ in range(2):                                   # two lines of context before it
@@ -259,6 +259,12 @@ def excerpt(fd: int, budget: int) -> tuple[Lines, int, bool]:
     elif tail_lines:
         head = [(None, f"[… {tail_start:,} bytes not shown …]")]
     return head + tail_lines, size, True
+
+
+def _first_marker(data: bytes) -> int | None:
+    """Offset of the earliest error marker: one bytes.find per marker (memchr speed, unlike a regex scan)."""
+    hits = [i for i in (data.find(m) for m in ERROR_MARKERS) if i != -1]
+    return min(hits) if hits else None
 
 
 def list_dir(fd: int, limit: int) -> tuple[list[tuple[str, str, int, float]], bool]:

@@ -11,7 +11,9 @@ inside one string. Topology `[redaction] patterns` run after the built-ins, each
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 
 _KEY = r"[A-Za-z0-9_.-]*?"
 _VAL = (r"""(?:"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
@@ -52,7 +54,8 @@ _BUILTIN: list[tuple[str, str]] = [
 ]
 
 # A line holding none of these (case-folded) cannot match any built-in pattern.
-_HINTS = ("-----begin", "hooks.slack", "xox", "xapp-", "gh", "github_pat_", "glpat-", "sk-", "sk_", "rk_", "pk_",
+_HINTS = ("-----begin", "hooks.slack", "xox", "xapp-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+          "glpat-", "sk-", "sk_", "rk_", "pk_",
           "whsec", "aiza", "gocspx", "dapi", "hf_", "npm_", "sg.", "eyj", "akia", "asia", "agpa", "aida", "aroa",
           "aipa", "anpa", "anva", "abia", "acca", "aws", "accountkey", "sig=", "key", "basic", "bearer", "://",
           "pass", "token", "secret", "credential")
@@ -111,11 +114,28 @@ class Redactor:
         if not self.enabled or not text:
             return text
         low = text.lower()
-        if any(h in low for h in _HINTS):
+        return self._apply(text, any(h in low for h in _HINTS))
+
+    def _apply(self, text: str, maybe_builtin: bool) -> str:
+        if maybe_builtin:
             text = self._combined.sub(self._builtin, text)
         for kind, rx in self._extra:
             text = rx.sub(lambda m, kind=kind: _substitute(m, kind, None), text)
         return text
+
+    @staticmethod
+    def _candidates(lines: list[str]) -> set[int]:
+        """Indexes of lines holding a hint: one str.find sweep per hint over the joined text."""
+        joined = "\n".join(lines).lower()
+        starts = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
+        hits: set[int] = set()
+        for h in _HINTS:
+            i = joined.find(h)
+            while i != -1:
+                k = bisect_right(starts, i) - 1
+                hits.add(k)
+                i = joined.find(h, starts[k + 1]) if k + 1 < len(starts) else -1
+        return hits
 
     def redact_lines(self, lines: list[str]) -> list[str]:
         """Redact lines of one excerpt, in order: a PEM block spanning lines is redacted whole, including
@@ -124,7 +144,8 @@ class Redactor:
             return list(lines)
         out: list[str] = []
         in_block = False
-        for line in lines:
+        cand = self._candidates(lines)
+        for idx, line in enumerate(lines):
             if in_block:
                 end = _PEM_END.search(line)
                 if end is None:
@@ -146,5 +167,5 @@ class Redactor:
                     out[k] = "[REDACTED:private_key]"
                 out.append("[REDACTED:private_key]" + self.redact(line[end.end():]))
                 continue
-            out.append(self.redact(line))
+            out.append(self._apply(line, idx in cand))
         return out

@@ -1,0 +1,98 @@
+"""Triage time and peak memory versus log size: a 1 MB and a 1 GB log, failure at the end.
+
+    .venv/bin/python bench/bench_logsize.py [--runs 20] [--modes landlock,in-process]
+
+Prints one figure line per (mode, size): median and first (cold: starts the reader workers) triage time,
+then the 1 GB / 1 MB ratio of medians, then peak RSS of this process plus its largest child (the
+Landlock readers are children; they are reaped before measuring). Logs are generated under /tmp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bot.engine import run_triage
+from bot.providers.offline import OfflineProvider
+from bot.report import Alert
+from bot.sandbox import SandboxManager
+from bot.topology import load_topology
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE = "2026-11-20 02:00:{s:02d} INFO [orders_daily] processed batch {i} rows=5000 bytes=1048576 ok\n"
+FAILURE = ("2026-11-20 02:59:59 ERROR Task failed with exception\n"
+           "Traceback (most recent call last):\n"
+           '  File "/srv/etl-jobs/orders_daily/load.py", line 42, in load\n'
+           "psycopg2.OperationalError: could not connect to server: Connection refused\n"
+           "\tIs the server running on host \"db.internal\" (10.0.0.5) and accepting TCP/IP connections"
+           " on port 5432?\n")
+
+
+def write_log(path: Path, size: int) -> None:
+    block = "".join(LINE.format(s=i % 60, i=i) for i in range(12_000)).encode()[: 1 << 20]
+    block = block[: block.rfind(b"\n") + 1]
+    with path.open("wb") as f:
+        written = 0
+        while written + len(block) <= size:
+            f.write(block)
+            written += len(block)
+        f.write(FAILURE.encode())
+
+
+async def bench(modes: list[str], runs: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench_logsize_", dir="/tmp"))
+    try:
+        logs = tmp / "logs" / "orders_daily"
+        logs.mkdir(parents=True)
+        sizes = {"1MB": 1 << 20, "1GB": 1 << 30}
+        paths = {}
+        for label, size in sizes.items():
+            paths[label] = logs / f"{label}.log"
+            write_log(paths[label], size)
+        topo = load_topology(ROOT / "topology.toml", {"log_root": str(tmp / "logs"), "data_root": str(tmp / "data"),
+                                                      "repo_root": str(tmp / "repo")})
+        provider = OfflineProvider()
+        for mode in modes:
+            manager = SandboxManager(mode=mode)
+            medians = {}
+            try:
+                for label, path in paths.items():
+                    times = []
+                    for _ in range(runs + 1):
+                        t0 = time.perf_counter()
+                        report = await run_triage(topo, Alert(job="orders_daily", source="cli"), provider=provider,
+                                                  log_path=path, sandboxes=manager)
+                        times.append((time.perf_counter() - t0) * 1000)
+                    assert str(path) in report.files_read, report.files_read
+                    medians[label] = statistics.median(times[1:])
+                    print(f"mode={manager.enforcement:<10} size={label:<4} bytes={path.stat().st_size:>11} "
+                          f"median_ms={medians[label]:7.2f} first_ms={times[0]:7.2f} runs={runs} "
+                          f"category={report.category}")
+            finally:
+                await manager.aclose()
+            ratio = medians["1GB"] / medians["1MB"]
+            print(f"mode={manager.enforcement:<10} ratio_1GB_over_1MB={ratio:.2f} (goal <= 1.5)")
+        self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"peak_rss_mb self={self_kb / 1024:.1f} largest_child={child_kb / 1024:.1f} "
+              f"sum={(self_kb + child_kb) / 1024:.1f} (goal <= 150)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--modes", default="landlock,in-process")
+    args = ap.parse_args()
+    asyncio.run(bench(args.modes.split(","), args.runs))
+
+
+if __name__ == "__main__":
+    main()
