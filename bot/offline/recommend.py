@@ -1,21 +1,111 @@
-"""Offline recommendation from classification + investigation. (Placeholder.)"""
+"""Offline recommendation: root cause, the specific next action and who acts, from classify + investigate.
+
+Order of authority: an investigation that reached a different (known) category overrules the log's
+classification, and the root cause says why. Findings' own actions come first; the signature's action
+template, filled with the classification's facts, follows.
+"""
 
 from __future__ import annotations
 
 from bot.escalation import escalation_for
+from bot.offline.signatures import library, render
 from bot.providers.base import StageRequest
-from bot.report import Investigation, Recommendation
+from bot.report import Classification, Evidence, Investigation, Recommendation
+
+MAX_EVIDENCE = 8
+MAX_ACTIONS = 3
+GENERIC_ACTION = {
+    "data": "Inspect this run's input (the partition, file or table named above) against the last good run, "
+            "fix or quarantine the bad records upstream, then re-run.",
+    "infra": "Check the platform at the failure time (worker/pod memory, disk, network, credentials, quotas); "
+             "re-run once it is healthy.",
+    "code": "Check the last deploy/config change of the job against the evidence lines; fix or roll back, then re-run.",
+    "unknown": "Read the evidence lines and the log around them; if this failure repeats, add a signature to "
+               "bot/offline/signatures.toml.",
+}
 
 
 def recommend(req: StageRequest) -> Recommendation:
     cls = req.classification
     inv = req.input_of(Investigation)
-    decided = inv or cls
-    category = decided.category if decided else "unknown"
+    assert inv is None or isinstance(inv, Investigation)
+    category, confidence, root_cause = _verdict(cls, inv)
     return Recommendation(
-        category=category, confidence=decided.confidence if decided else 0.0,
-        root_cause=decided.summary if decided else "no conclusion",
-        action="Read the evidence lines and the log.",
+        category=category,  # type: ignore[arg-type]
+        confidence=round(confidence, 2),
+        root_cause=root_cause,
+        action=_action(cls, inv, category),
         escalation=escalation_for(req.topology, category, req.tools.job),
-        evidence=cls.evidence if cls else [],
+        evidence=_evidence(cls, inv),
     )
+
+
+def _verdict(cls: Classification | None, inv: Investigation | None) -> tuple[str, float, str]:
+    if cls is None and inv is None:
+        return "unknown", 0.0, "Triage did not reach a conclusion: nothing was classified."
+    if cls is None:
+        assert inv is not None
+        return inv.category, inv.confidence, _sentence(inv.summary)
+    where = _where(cls)
+    said = _sentence(cls.summary) + (f" (first seen at {where})." if where else "")
+    said = said.replace(". (first", " (first")
+    if inv is not None and inv.category != "unknown" and inv.category != cls.category:
+        return inv.category, inv.confidence, (
+            f"{_sentence(inv.summary)} The log alone suggested {cls.category} ({cls.summary}), "
+            f"but the investigation points to {inv.category}.")
+    confidence = cls.confidence
+    if inv is not None and inv.category == cls.category:
+        confidence = max(cls.confidence, inv.confidence)
+        if inv.summary and inv.summary.strip() != cls.summary.strip():
+            said += " " + _sentence(inv.summary)
+    return cls.category, confidence, said
+
+
+def _action(cls: Classification | None, inv: Investigation | None, category: str) -> str:
+    actions: list[str] = []
+    if inv is not None:
+        actions += [f.action for f in inv.findings if f.action]
+    if cls is not None and cls.signature and category == cls.category:
+        sig = library().get(cls.signature)
+        if sig is not None:
+            text = render(sig.action, cls.facts)
+            if text:
+                actions.append(text)
+    if not actions:
+        actions.append(GENERIC_ACTION.get(category, GENERIC_ACTION["unknown"]))
+    unique = list(dict.fromkeys(_sentence(a) for a in actions))[:MAX_ACTIONS]
+    if len(unique) == 1:
+        return unique[0]
+    return " ".join(f"{i}. {a}" for i, a in enumerate(unique, 1))
+
+
+def _evidence(cls: Classification | None, inv: Investigation | None) -> list[Evidence]:
+    """The deciding log line first, then evidence of findings that carry an action, then the rest."""
+    ordered: list[Evidence] = []
+    cls_ev = cls.evidence if cls else []
+    ordered += cls_ev[:1]
+    if inv is not None:
+        acting = [f for f in inv.findings if f.action]
+        ordered += [e for f in acting for e in f.evidence]
+        ordered += [e for f in inv.findings if not f.action for e in f.evidence]
+    ordered += cls_ev[1:]
+    seen: set[tuple[str, int | None, str]] = set()
+    out = []
+    for e in ordered:
+        key = (e.path, e.line, e.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out[:MAX_EVIDENCE]
+
+
+def _where(cls: Classification) -> str:
+    if not cls.evidence:
+        return ""
+    e = cls.evidence[0]
+    return f"log line {e.line}" if e.line else ""
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if not text or text[-1] in ".!?" else text + "."

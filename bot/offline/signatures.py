@@ -192,12 +192,11 @@ def scan(lines: list[Line], lib: Library | None = None) -> list[Hit]:
 
 def _match(s: Signature, texts: list[str], i: int) -> dict[str, str] | None:
     text = texts[i]
-    for p in s.patterns:
-        m = p.search(text)
-        if m:
-            break
-    else:
+    found = [m for p in s.patterns if (m := p.search(text))]
+    if not found:
         return None
+    # the most informative pattern wins (most named groups filled), then the first listed
+    m = max(found, key=lambda m: sum(1 for v in m.groupdict().values() if v))
     if s.near and not any(p.search(t) for t in texts[max(0, i - NEAR_LINES):i + 1] for p in s.near):
         return None
     facts = {k: v.strip() for k, v in m.groupdict().items() if v}

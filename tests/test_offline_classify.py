@@ -1,0 +1,359 @@
+# ruff: noqa: E501  (log snippets are kept verbatim: real log lines are long)
+"""The offline classifier: signature library integrity, one realistic snippet per failure family,
+root-over-symptom ranking, `unknown` when nothing is decisive, and a few runs through the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.engine import run_triage
+from bot.offline.classify import classify
+from bot.offline.signatures import SignatureError, library, scan
+from bot.providers.offline import OfflineProvider
+from bot.report import Alert
+from bot.sandbox import Excerpt, Line
+from bot.topology import load_topology
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests/fixtures/logs"
+
+
+def excerpt(text: str, path: str = "/var/log/etl/job/run.log") -> Excerpt:
+    lines = [Line(i, t) for i, t in enumerate(text.strip("\n").splitlines(), 1)]
+    return Excerpt(path, lines, size=len(text))
+
+
+def fixture_excerpt(rel: str) -> Excerpt:
+    p = FIXTURES / rel
+    return excerpt(p.read_text(), str(p))
+
+
+# ------------------------------------------------------------------------------------------ the library
+
+def test_signatures_library_examples_match_their_own_signature():
+    lib = library()
+    assert len(lib.signatures) >= 100
+    for sig in lib.signatures:
+        for ex in sig.examples:
+            lines = [Line(i, t) for i, t in enumerate(ex.split("\n"), 1)]
+            assert any(h.sig.id == sig.id and h.index == len(lines) - 1 for h in scan(lines)), (sig.id, ex)
+
+
+def test_signatures_library_entries_are_named_and_calibrated():
+    for sig in library().signatures:
+        assert sig.name and sig.summary and sig.keywords, sig.id
+        if sig.role == "root" and sig.category != "unknown":
+            assert 0.5 <= sig.confidence <= 0.95, sig.id
+            assert sig.action, sig.id
+
+
+def test_signatures_library_rejects_bad_regex_naming_the_signature(tmp_path: Path):
+    bad = tmp_path / "sigs.toml"
+    bad.write_text('[[signature]]\nid = "x.broken"\ncategory = "data"\nkeywords = ["x"]\n'
+                   'patterns = ["(unclosed"]\nsummary = "s"\n')
+    with pytest.raises(SignatureError, match=r"x\.broken.*patterns"):
+        library(bad)
+
+
+def test_signatures_library_rejects_uppercase_keywords(tmp_path: Path):
+    bad = tmp_path / "sigs.toml"
+    bad.write_text('[[signature]]\nid = "x.kw"\ncategory = "infra"\nkeywords = ["OOM"]\n'
+                   'patterns = ["OOM"]\nsummary = "s"\n')
+    with pytest.raises(SignatureError, match="lowercase"):
+        library(bad)
+
+
+# ------------------------------------------------------------------------------------------ families
+
+CASES = [
+    # id, log, category, summary must contain, deciding line number, signature
+    ("spark_yarn_kill", """
+26/11/20 03:41:50 INFO DAGScheduler: Submitting 200 missing tasks from ShuffleMapStage 7
+26/11/20 03:41:56 ERROR YarnScheduler: Lost executor 4 on 10.4.2.17: Container killed by YARN for exceeding physical memory limits. 9.2 GB of 9 GB physical memory used. Consider boosting spark.executor.memoryOverhead.
+26/11/20 03:42:30 WARN TaskSetManager: Lost task 112.1 in stage 7.0 (TID 3402): java.io.IOException: Connection reset by peer
+26/11/20 03:43:10 ERROR TaskSetManager: Task 112 in stage 7.0 failed 4 times; aborting job
+org.apache.spark.SparkException: Job aborted due to stage failure: Task 112 in stage 7.0 failed 4 times
+""", "infra", ["9.2 GB of 9 GB", "YARN"], 2, "spark.yarn_memory_kill"),
+    ("spark_heap", """
+26/11/20 03:10:00 INFO MemoryStore: Block broadcast_12 stored as values in memory
+Exception in thread "main" java.lang.OutOfMemoryError: Java heap space
+	at java.util.Arrays.copyOf(Arrays.java:3236)
+""", "infra", ["Java heap space"], 2, "java.oom_heap"),
+    ("spark_parquet_convert", """
+Caused by: org.apache.spark.sql.execution.QueryExecutionException: Parquet column cannot be converted in file s3a://lake/orders/dt=2026-11-19/part-00003.snappy.parquet. Column: [amount], Expected: decimal(18,2), Found: BINARY
+	at org.apache.spark.sql.errors.QueryExecutionErrors$.unsupportedSchemaColumnConvertError(QueryExecutionErrors.scala:706)
+""", "data", ["amount", "BINARY", "part-00003"], 1, "spark.parquet_column_convert"),
+    ("spark_path_missing", """
+Traceback (most recent call last):
+  File "/srv/etl-jobs/orders/main.py", line 20, in <module>
+    df = spark.read.parquet(src)
+pyspark.sql.utils.AnalysisException: Path does not exist: s3a://acme-landing/orders/dt=2026-11-19
+""", "data", ["s3a://acme-landing/orders/dt=2026-11-19"], 4, "spark.path_not_found"),
+    ("spark_unresolved_column", """
+pyspark.errors.exceptions.captured.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `net_amount` cannot be resolved. Did you mean one of the following? [`amount`, `currency`].;
+""", "code", ["net_amount"], 1, "spark.unresolved_column"),
+    ("dbt_snowflake_numeric", """
+04:00:12  Completed with 1 error and 0 warnings:
+04:00:12    Database Error in model stg_payments (models/staging/stg_payments.sql)
+  100038 (22018): Numeric value 'abc' is not recognized
+  compiled Code at target/run/acme/models/staging/stg_payments.sql
+""", "data", ["'abc'", "Numeric"], 3, "sql.invalid_input_syntax"),
+    ("dbt_compilation", """
+06:10:02  Encountered an error:
+Compilation Error in model revenue (models/marts/revenue.sql)
+  Model 'model.acme.revenue' (models/marts/revenue.sql) depends on a node named 'orders_v2' which was not found
+""", "code", ["revenue"], 2, "dbt.compilation"),
+    ("dbt_freshness", """
+05:00:10  1 of 3 ERROR STALE freshness of raw.orders ................................ [ERROR STALE in 0.82s]
+05:00:11  Done.
+""", "data", ["raw.orders"], 1, "dbt.source_freshness"),
+    ("pg_not_null", """
+sqlalchemy.exc.IntegrityError: (psycopg2.errors.NotNullViolation) null value in column "customer_id" of relation "orders" violates not-null constraint
+DETAIL:  Failing row contains (1881, null, 12.50).
+""", "data", ["customer_id", "orders"], 1, "sql.not_null_violation"),
+    ("pg_duplicate", """
+psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "orders_pkey"
+DETAIL:  Key (order_id)=(99812) already exists.
+""", "data", ["order_id=99812", "orders_pkey"], 1, "sql.duplicate_key"),
+    ("pg_syntax", """
+psycopg2.errors.SyntaxError: syntax error at or near "FROM"
+LINE 3: SELECT id, FROM orders
+""", "code", ["FROM"], 1, "sql.syntax_error"),
+    ("pg_permission", """
+psycopg2.errors.InsufficientPrivilege: permission denied for table orders
+""", "infra", ["orders"], 1, "auth.permission_denied_db"),
+    ("pg_password", """
+psycopg2.OperationalError: connection to server at "10.1.0.5", port 5432 failed: FATAL:  password authentication failed for user "etl_loader"
+""", "infra", ["etl_loader"], 1, "auth.failed"),
+    ("mysql_refused", """
+  File "/srv/etl-jobs/crm/extract.py", line 14, in extract
+    conn = pymysql.connect(host=cfg.host)
+pymysql.err.OperationalError: (2003, "Can't connect to MySQL server on 'crm-db.internal' ([Errno 111] Connection refused)")
+""", "infra", ["Connection refused"], 3, "net.connection_refused"),
+    ("pandas_intcasting", """
+  File "/srv/etl-jobs/orders/load.py", line 61, in load
+    df["quantity"] = df["quantity"].astype("int64")
+pandas.errors.IntCastingNaNError: Cannot convert non-finite values (NA or inf) to integer
+""", "data", ["quantity"], 3, "pandas.intcasting_nan"),
+    ("pandas_parser", """
+pandas.errors.ParserError: Error tokenizing data. C error: Expected 5 fields in line 3, saw 6
+""", "data", ["line 3", "6 fields"], 1, "pandas.parser_error"),
+    ("python_unicode", """
+UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 in position 1832: invalid continuation byte
+""", "data", ["0xe9", "utf-8"], 1, "python.unicode_decode"),
+    ("python_import", """
+Traceback (most recent call last):
+  File "/srv/etl-jobs/orders/main.py", line 3, in <module>
+    import snowflake.connector
+ModuleNotFoundError: No module named 'snowflake'
+""", "code", ["snowflake"], 4, "python.import_error"),
+    ("python_name_error", """
+  File "/srv/etl-jobs/orders/transform.py", line 88, in enrich
+    return pd.merge(left, right)
+NameError: name 'pd' is not defined
+""", "code", ["'pd'", "transform.py"], 3, "python.name_error"),
+    ("python_attribute", """
+  File "/srv/etl-jobs/orders/transform.py", line 40, in build
+    out = out.append(batch)
+AttributeError: 'DataFrame' object has no attribute 'append'
+""", "code", ["append", "DataFrame"], 3, "python.attribute_error"),
+    ("kafka_broker", """
+WARN [Consumer clientId=etl-1, groupId=orders] Connection to node -1 (kafka-0.kafka/10.2.3.4:9092) could not be established. Broker may not be available.
+""", "infra", ["kafka-0.kafka:9092"], 1, "kafka.broker_unavailable"),
+    ("kafka_offset", """
+org.apache.kafka.clients.consumer.OffsetOutOfRangeException: Offsets out of range with no configured reset policy for partitions: {orders-3=1881720}
+""", "infra", ["orders-3"], 1, "kafka.offset_out_of_range"),
+    ("kafka_deser", """
+org.apache.kafka.common.errors.SerializationException: Error deserializing key/value for partition orders-3 at offset 1881720. If needed, please seek past the record to continue consumption.
+""", "data", ["orders-3", "1881720"], 1, "kafka.deserialization"),
+    ("s3_nosuchkey", """
+Reading s3://acme-landing/orders/dt=2026-11-19/orders.csv
+botocore.errorfactory.NoSuchKey: An error occurred (NoSuchKey) when calling the GetObject operation: The specified key does not exist.
+""", "data", ["s3://acme-landing/orders/dt=2026-11-19/orders.csv"], 2, "cloud.no_such_key"),
+    ("s3_expired", """
+botocore.exceptions.ClientError: An error occurred (ExpiredToken) when calling the GetObject operation: The provided token has expired.
+""", "infra", ["expired"], 1, "auth.expired_token"),
+    ("gcp_invalid_grant", """
+google.auth.exceptions.RefreshError: ('invalid_grant: Token has been expired or revoked.', {'error': 'invalid_grant'})
+""", "infra", ["expired"], 1, "auth.expired_token"),
+    ("disk_full", """
+Writing /data/tmp/spill-0001.bin
+OSError: [Errno 28] No space left on device
+""", "infra", ["/data/tmp/spill-0001.bin"], 2, "os.disk_full"),
+    ("bigquery_quota", """
+google.api_core.exceptions.Forbidden: 403 Quota exceeded: Your project exceeded quota for concurrent queries.
+""", "infra", ["concurrent queries"], 1, "cloud.quota"),
+    ("bigquery_bad_int64", """
+google.api_core.exceptions.BadRequest: 400 Error while reading data, error message: Could not parse 'N/A' as INT64 for field quantity (position 4) starting at location 2231
+""", "data", ["'N/A'", "quantity"], 1, "sql.invalid_input_syntax"),
+    ("bigquery_schema", """
+google.api_core.exceptions.BadRequest: 400 Provided Schema does not match Table acme:raw.orders. Field amount has changed type from NUMERIC to STRING
+""", "data", ["amount", "NUMERIC", "STRING"], 1, "sql.schema_mismatch"),
+    ("snowflake_warehouse", """
+snowflake.connector.errors.ProgrammingError: 000606 (57P03): Warehouse 'ETL_WH' cannot be resumed because resource monitor 'MONTHLY_CAP' has exceeded its quota.
+""", "infra", ["ETL_WH", "MONTHLY_CAP"], 1, "snowflake.warehouse"),
+    ("dns", """
+requests.exceptions.ConnectionError: HTTPSConnectionPool(host='api.vendor.io', port=443): Max retries exceeded with url: /v1/orders (Caused by NameResolutionError("<urllib3.connection.HTTPSConnection object>: Failed to resolve 'api.vendor.io' ([Errno -2] Name or service not known)"))
+""", "infra", ["api.vendor.io"], 1, "net.dns"),
+    ("k8s_unschedulable", """
+Warning  FailedScheduling  12m  default-scheduler  0/12 nodes are available: 12 Insufficient memory.
+""", "infra", ["Insufficient memory"], 1, "k8s.unschedulable"),
+    ("k8s_image_pull", """
+Warning  Failed  2m  kubelet  Failed to pull image "registry.acme.io/etl/orders:1.4.2": rpc error: code = Unknown desc = unauthorized
+Warning  Failed  2m  kubelet  Error: ErrImagePull
+""", "infra", ["registry.acme.io/etl/orders:1.4.2"], 1, "k8s.image_pull"),
+    ("airflow_sensor", """
+[2026-11-20, 06:00:00 UTC] {s3.py:102} INFO - Poking for key : s3://acme-landing/orders/dt=2026-11-19/_SUCCESS
+[2026-11-20, 07:00:01 UTC] {taskinstance.py:1937} ERROR - Task failed with exception
+airflow.exceptions.AirflowSensorTimeout: Sensor has timed out; run duration of 3600.41 seconds exceeds the specified timeout of 3600.0.
+[2026-11-20, 07:00:01 UTC] {taskinstance.py:1400} INFO - Marking task as FAILED. dag_id=orders, task_id=wait_for_orders
+""", "data", ["s3://acme-landing/orders/dt=2026-11-19/_SUCCESS"], 3, "airflow.sensor_timeout"),
+    ("airflow_sigkill", """
+[2026-11-20, 02:31:10 UTC] {local_task_job_runner.py:228} INFO - Task exited with return code Negsignal.SIGKILL
+[2026-11-20, 02:31:10 UTC] {taskinstance.py:1400} INFO - Marking task as FAILED. dag_id=big_join, task_id=join
+""", "infra", ["SIGKILL"], 1, "proc.exit_137"),
+    ("airflow_broken_dag", """
+[2026-11-20 02:00:00,120] {dagbag.py:346} ERROR - Failed to import: /opt/airflow/dags/orders.py
+Traceback (most recent call last):
+  File "/opt/airflow/dags/orders.py", line 12, in <module>
+    from orders.transform import enrich
+""", "code", ["/opt/airflow/dags/orders.py"], 1, "airflow.dag_import"),
+    ("airbyte_check", """
+2026-11-20 03:05:53 INFO i.a.w.t.s.ConnectionManagerWorkflowImpl(checkConnections):618 - SOURCE CHECK: Failed
+2026-11-20 03:05:53 INFO i.a.w.t.s.ConnectionManagerWorkflowImpl(checkConnections):625 - DESTINATION CHECK: Skipped, source check failed
+""", "infra", ["SOURCE"], 1, "airbyte.check_failed"),
+]
+
+
+@pytest.mark.parametrize(("log", "category", "needles", "line", "sig"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_classify_family_snippet(log, category, needles, line, sig):
+    c = classify(excerpt(log), Alert(job="job"))
+    assert (c.category, c.signature) == (category, sig), c.summary
+    for n in needles:
+        assert n in c.summary, (n, c.summary)
+    assert c.evidence[0].line == line
+    assert c.evidence[0].path == "/var/log/etl/job/run.log"
+    assert 0.5 <= c.confidence <= 0.95
+
+
+def test_classify_summary_names_yarn_memory_numbers_in_facts():
+    c = classify(excerpt(CASES[0][1]), Alert())
+    assert c.facts["used"] == "9.2 GB" and c.facts["limit"] == "9 GB"
+    assert c.summary == "Spark executor killed by YARN for exceeding physical memory (9.2 GB of 9 GB)"
+
+
+# ------------------------------------------------------------------------------------------ ranking
+
+def test_classify_root_cause_beats_trailing_symptom_lines():
+    c = classify(fixture_excerpt("payments_load/2026-11-20T01-30-00.log"), Alert())
+    assert c.category == "infra" and c.signature == "net.dns"
+    assert "payments-db.prod.internal" in c.summary
+    assert c.evidence[0].line == 9  # the exception, not "Task exited with return code 1" on the last line
+    assert c.evidence[-1].line == 14
+
+
+def test_classify_oom_beats_later_connection_reset():
+    log = """
+26/11/20 03:40:00 WARN TaskSetManager: Lost task 1.0 in stage 3.0: java.io.IOException: Connection reset by peer
+26/11/20 03:41:00 ERROR Executor: Exception in task 2.0 in stage 3.0
+java.lang.OutOfMemoryError: GC overhead limit exceeded
+26/11/20 03:41:30 WARN TaskSetManager: Lost task 2.1 in stage 3.0: java.io.IOException: Connection reset by peer
+"""
+    c = classify(excerpt(log), Alert())
+    assert c.signature == "java.oom_heap" and "GC overhead" in c.summary
+    assert c.evidence[0].line == 3
+
+
+def test_classify_py4j_wrapper_yields_inner_python_exception():
+    c = classify(fixture_excerpt("events_stream/2026-11-20T05-00-00.log"), Alert())
+    assert c.category == "data" and c.signature == "python.value_conversion"
+    assert "'12,50'" in c.summary
+    assert c.evidence[0].line == 8
+    assert c.facts["code_location"] == "/srv/etl-jobs/events_stream/transform.py:57"
+
+
+def test_classify_k8s_oomkilled_over_pod_failure_wrapper():
+    c = classify(fixture_excerpt("clickstream_k8s/2026-11-20T07-00-00.log"), Alert())
+    assert c.category == "infra" and c.signature == "k8s.oomkilled"
+    assert "4Gi" in c.summary and c.evidence[0].line == 4
+
+
+def test_classify_dbt_test_failure_names_test_and_row_count():
+    c = classify(fixture_excerpt("dim_customers/2026-11-20T06-00-00.log"), Alert())
+    assert c.category == "data"
+    assert "unique_dim_customers_customer_id" in c.summary and "37" in c.summary
+    assert c.evidence[0].line == 7
+
+
+def test_classify_keyerror_column_is_data_with_pandas_cue_but_code_without():
+    with_cue = """
+  File "/srv/etl-jobs/orders/load.py", line 88, in load
+    df["customer_id"] = df["customer_id"].astype("int64")
+  File "/usr/local/lib/python3.11/site-packages/pandas/core/indexes/base.py", line 3797, in get_loc
+    raise KeyError(key) from err
+KeyError: 'customer_id'
+"""
+    without = """
+  File "/srv/etl-jobs/orders/config.py", line 12, in region
+    return settings["region"]
+KeyError: 'region'
+"""
+    a, b = classify(excerpt(with_cue), Alert()), classify(excerpt(without), Alert())
+    assert (a.category, b.category) == ("data", "code")
+    assert a.confidence <= 0.7 and b.confidence <= 0.7  # ambiguous: the investigation may overrule
+    assert a.facts["code_location"] == "/srv/etl-jobs/orders/load.py:88"
+
+
+def test_classify_invalid_identifier_is_code_with_lowered_confidence():
+    c = classify(fixture_excerpt("../../../examples/logs/revenue_rollup/2026-11-20T04-00-00.log"), Alert())
+    assert c.category == "code" and "ORDERS.NET_AMOUNT_USD" in c.summary
+    assert c.facts["model"] == "revenue_rollup"
+    assert 0.5 <= c.confidence <= 0.7
+
+
+# ------------------------------------------------------------------------------------------ unknown
+
+def test_classify_unknown_when_only_symptoms():
+    c = classify(fixture_excerpt("noise_only/2026-11-20T08-00-00.log"), Alert())
+    assert c.category == "unknown" and c.confidence < 0.4
+    assert c.evidence and c.evidence[-1].line == 5
+
+
+def test_classify_generic_exception_alone_is_not_decisive():
+    c = classify(excerpt("acme.etl.errors.ReconciliationError: totals differ by 0.3%\n"), Alert())
+    assert c.category == "unknown" and c.confidence < 0.4
+    assert "ReconciliationError" in c.summary and c.evidence[0].line == 1
+
+
+def test_classify_uses_alert_text_when_log_is_silent():
+    alert = Alert(job="orders", text="Task failed: psycopg2.OperationalError: FATAL: sorry, too many clients already")
+    c = classify(fixture_excerpt("noise_only/2026-11-20T08-00-00.log"), alert)
+    assert c.category == "infra" and c.signature == "net.too_many_connections"
+    assert 0.4 <= c.confidence < 0.85 and "alert" in c.summary
+    assert c.evidence[0].line is None
+
+
+def test_classify_without_log_or_alert_is_unknown():
+    c = classify(None, Alert())
+    assert c.category == "unknown" and c.confidence == 0.0
+
+
+# ------------------------------------------------------------------------------------------ through the engine
+
+@pytest.mark.parametrize(("job", "category", "needle"), [
+    ("payments_load", "infra", "payments-db.prod.internal"),
+    ("clickstream_k8s", "infra", "OOMKilled"),
+    ("dim_customers", "data", "unique_dim_customers_customer_id"),
+    ("noise_only", "unknown", "no root-cause error"),
+])
+async def test_engine_offline_triage_classifies_fixture_jobs(job, category, needle):
+    topo = load_topology(ROOT / "topology.toml", {"log_root": str(FIXTURES), "data_root": str(FIXTURES),
+                                                  "repo_root": str(FIXTURES)})
+    report = await run_triage(topo, Alert(job=job, source="cli"), provider=OfflineProvider())
+    cls = next(s for s in report.stages if s.name == "classify")
+    assert cls.status == "ok" and cls.output["category"] == category
+    assert needle in cls.output["summary"]
+    assert report.evidence and report.evidence[0].path.endswith(".log")
+    assert report.action
