@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_logsize.py [--runs 20] [--modes landlock,in-process]
 
-Prints one figure line per (mode, size): median and first (cold: starts the reader workers) triage time,
+Prints one figure line per (mode, size): median and first (cold: starts the reader workers) triage time
+and the median of the sandbox's own part (one `excerpt` of the log, redaction included),
 then the 1 GB / 1 MB ratio of medians, then peak RSS of this process plus its largest child (the
 Landlock readers are children; they are reaped before measuring). Logs are generated under /tmp.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from bot.engine import run_triage
 from bot.providers.offline import OfflineProvider
 from bot.report import Alert
-from bot.sandbox import SandboxManager
+from bot.sandbox import Audit, SandboxManager
 from bot.topology import load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +49,12 @@ def write_log(path: Path, size: int) -> None:
 async def bench(modes: list[str], runs: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_logsize_", dir="/tmp"))
     try:
-        logs = tmp / "logs" / "orders_daily"
-        logs.mkdir(parents=True)
         sizes = {"1MB": 1 << 20, "1GB": 1 << 30}
         paths = {}
-        for label, size in sizes.items():
-            paths[label] = logs / f"{label}.log"
+        for label, size in sizes.items():              # one job per size: no "previous run" crosses sizes
+            job_dir = tmp / "logs" / f"orders_{label.lower()}"
+            job_dir.mkdir(parents=True)
+            paths[label] = job_dir / "2026-11-20T02-00-00.log"
             write_log(paths[label], size)
         topo = load_topology(ROOT / "topology.toml", {"log_root": str(tmp / "logs"), "data_root": str(tmp / "data"),
                                                       "repo_root": str(tmp / "repo")})
@@ -63,16 +64,21 @@ async def bench(modes: list[str], runs: int) -> None:
             medians = {}
             try:
                 for label, path in paths.items():
-                    times = []
+                    times, excerpt_ms = [], []
+                    sandbox = manager.for_stage("classify", [f"{tmp}/logs/**"], Audit())
                     for _ in range(runs + 1):
                         t0 = time.perf_counter()
-                        report = await run_triage(topo, Alert(job="orders_daily", source="cli"), provider=provider,
-                                                  log_path=path, sandboxes=manager)
+                        report = await run_triage(topo, Alert(job=path.parent.name, source="cli"),
+                                                  provider=provider, log_path=path, sandboxes=manager)
                         times.append((time.perf_counter() - t0) * 1000)
+                        t0 = time.perf_counter()
+                        await sandbox.excerpt(path)
+                        excerpt_ms.append((time.perf_counter() - t0) * 1000)
                     assert str(path) in report.files_read, report.files_read
                     medians[label] = statistics.median(times[1:])
                     print(f"mode={manager.enforcement:<10} size={label:<4} bytes={path.stat().st_size:>11} "
-                          f"median_ms={medians[label]:7.2f} first_ms={times[0]:7.2f} runs={runs} "
+                          f"median_ms={medians[label]:7.2f} first_ms={times[0]:7.2f} "
+                          f"sandbox_excerpt_median_ms={statistics.median(excerpt_ms[1:]):6.2f} runs={runs} "
                           f"category={report.category}")
             finally:
                 await manager.aclose()
