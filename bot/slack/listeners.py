@@ -51,6 +51,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     app.action(B.WRONG_ACTION)(on_feedback)
 
 
+def _api_error(e: SlackApiError) -> str:
+    data = getattr(e.response, "data", None)
+    return str(data.get("error")) if isinstance(data, dict) else str(e)
+
+
 # ------------------------------------------------------------------ alerts
 
 
@@ -81,7 +86,7 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert) -> None
     try:
         await rt.client.reactions_add(channel=channel, timestamp=ts, name=M.SIGN_OF_LIFE_REACTION)
     except SlackApiError as e:
-        log.warning("reactions.add failed: %s", e.response.get("error"))
+        log.warning("reactions.add failed: %s", _api_error(e))
     stages = {s.name: "pending" for s in rt.topology.order()}
     placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items())), thread_ts=ts)
     live = LiveMessage(lambda p: rt.update(channel, placeholder, p), rt.pacing.update_interval_s)
@@ -181,7 +186,7 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
     try:
         await rt.post(command["channel_id"], B.report_payload(report, teams_for(rt, report)))
     except SlackApiError as e:
-        if e.response.get("error") not in ("not_in_channel", "channel_not_found"):
+        if _api_error(e) not in ("not_in_channel", "channel_not_found"):
             raise
         await respond(text=M.CMD_NOT_IN_CHANNEL.format(job_arg=_job_arg(alert)), response_type="ephemeral")
 
@@ -234,7 +239,7 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
         try:
             permalink = (await rt.client.chat_getPermalink(channel=channel, message_ts=ts)).get("permalink")
         except SlackApiError as e:
-            log.warning("chat.getPermalink failed: %s", e.response.get("error"))
+            log.warning("chat.getPermalink failed: %s", _api_error(e))
         fields = {"mention": "", "user": user, "job": B.escape(value.get("j", "?")), "team": team,
                   "label": M.CATEGORY_LABEL.get(value.get("c", ""), "UNKNOWN"),
                   "root_cause": B.escape(value.get("s", ""))}

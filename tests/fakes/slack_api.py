@@ -29,6 +29,7 @@ class Call:
     args: dict[str, Any]
     at: float
     status: int = 200
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class FakeSlackAPI:
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response_url)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -122,7 +124,7 @@ class FakeSlackAPI:
             await self._record(Call(method, args, time.monotonic(), 401))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         body = self._answer(method, args)
-        await self._record(Call(method, args, time.monotonic()))
+        await self._record(Call(method, args, time.monotonic(), result=body))
         return web.json_response(body)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:

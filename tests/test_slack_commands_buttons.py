@@ -1,0 +1,162 @@
+"""/triage and the report's buttons, over signed HTTP to the real Bolt app."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from tests.fakes.slack_world import ALERTS, OTHER, SlackWorld
+
+
+@pytest.fixture
+async def world(tmp_path):
+    w = await SlackWorld.start(tmp_path)
+    yield w
+    await w.close()
+
+
+def _text(body: str) -> str:
+    """Bolt answers `ack(text=…)` with the bare text (Slack shows it ephemerally) or JSON with `text`."""
+    return json.loads(body)["text"] if body.startswith("{") else body
+
+
+async def _report(world: SlackWorld, channel: str = OTHER) -> dict:
+    await world.fake.wait_for(lambda f: f.of("chat.postMessage"))
+    await world.idle()
+    post = world.fake.of("chat.postMessage")[0]
+    return copy.deepcopy(world.fake.messages[(channel, post.result["ts"])])
+
+
+async def test_slack_triage_command_acks_ephemeral_then_posts_report_in_channel(world):
+    resp, body = await world.command("orders_daily")
+    assert resp.status == 200
+    assert "Triaging `orders_daily`" in _text(body)
+    msg = await _report(world)
+    post = world.fake.of("chat.postMessage")[0]
+    assert post.args["channel"] == OTHER and not post.args.get("thread_ts")
+    assert msg["text"].startswith("orders_daily:")
+    assert any(b["type"] == "actions" for b in msg["blocks"])
+
+
+async def test_slack_triage_command_unknown_job_suggests_closest(world):
+    _, body = await world.command("ordrs_daily")
+    assert "Triaging" in _text(body)
+    call = await world.fake.wait_for(lambda f: f.of("response_url"))
+    await world.idle()
+    text = call[0].args["text"]
+    assert "don't know a job called `ordrs_daily`" in text and "`orders_daily`" in text and "/triage list" in text
+    assert call[0].args["response_type"] == "ephemeral"
+    assert world.fake.of("chat.postMessage") == []
+
+
+async def test_slack_triage_command_list_and_usage(world):
+    _, body = await world.command("list")
+    assert "customer_sync" in _text(body) and "orders_daily" in _text(body)
+    _, body = await world.command("")
+    assert "Usage: `/triage JOB_NAME [RUN_ID]`" in _text(body)
+    _, body = await world.command("../etc/passwd")
+    assert "Usage" in _text(body)
+
+
+async def test_slack_triage_command_not_in_channel_explains_invite(world):
+    world.fake.fail_next("chat.postMessage", error="not_in_channel")
+    await world.command("orders_daily")
+    call = await world.fake.wait_for(lambda f: f.of("response_url"))
+    assert "/invite @etl-triage" in call[0].args["text"]
+
+
+async def test_slack_escalate_posts_in_thread_and_channel_and_is_idempotent(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    primary = next(e for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["action_id"] == "triage_escalate:unknown")
+    resp = await world.click(OTHER, msg, primary["action_id"])
+    assert resp.status == 200
+    await world.click(OTHER, msg, primary["action_id"])  # a double click
+    await world.idle()
+    posts = world.fake.of("chat.postMessage")[1:]
+    thread = [p for p in posts if p.args["channel"] == OTHER]
+    esc = [p for p in posts if p.args["channel"] != OTHER]
+    assert len(thread) == 1 and len(esc) == 1
+    assert thread[0].args["thread_ts"] == msg["ts"]
+    assert thread[0].args["text"].startswith("<@UBOB> escalated to Data on-call <!subteam^SONCALL>")
+    assert esc[0].args["channel"] == "CONCALL" and "https://acme.slack.com/archives/" in esc[0].args["text"]
+    assert len(world.fake.of("chat.getPermalink")) == 1
+    updated = world.fake.messages[(OTHER, msg["ts"])]
+    status = next(b for b in updated["blocks"] if b.get("block_id") == "triage_status")
+    assert "Escalated to Data on-call by <@UBOB>" in status["elements"][0]["text"]
+    ids = [e["action_id"] for b in updated["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert primary["action_id"] not in ids and "triage_resolved" in ids
+
+
+async def test_slack_escalate_without_config_says_where_to_configure(tmp_path):
+    w = await SlackWorld.start(tmp_path, escalation=False)
+    try:
+        await w.command("orders_daily")
+        msg = await _report(w)
+        await w.click(OTHER, msg, "triage_escalate:code")
+        await w.idle()
+        posts = w.fake.of("chat.postMessage")[1:]
+        assert len(posts) == 1 and posts[0].args["thread_ts"] == msg["ts"]
+        assert "No escalation channel is configured" in posts[0].args["text"]
+        assert "<!subteam" not in posts[0].args["text"]
+    finally:
+        await w.close()
+
+
+async def test_slack_resolved_records_and_removes_buttons(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    await world.click(OTHER, msg, "triage_resolved", user="UCAROL")
+    await world.idle()
+    updated = world.fake.messages[(OTHER, msg["ts"])]
+    assert not any(b["type"] == "actions" for b in updated["blocks"])
+    assert "Marked resolved by <@UCAROL>" in json.dumps(updated["blocks"])
+    assert [r["kind"] for r in world.rt.feedback] == ["resolved"]
+    assert world.rt.feedback[0]["job"] == "orders_daily"
+
+
+async def test_slack_wrong_diagnosis_records_and_keeps_escalation(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    await world.click(OTHER, msg, "triage_wrong")
+    await world.idle()
+    updated = world.fake.messages[(OTHER, msg["ts"])]
+    ids = [e["action_id"] for b in updated["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "triage_wrong" not in ids and any(i.startswith("triage_escalate:") for i in ids)
+    assert "marked this diagnosis wrong" in json.dumps(updated["blocks"])
+    assert world.rt.feedback[0]["kind"] == "wrong_diagnosis"
+
+
+async def test_slack_click_after_restart_uses_message_blocks(tmp_path):
+    # A new runtime (no memory) still updates the message from the blocks Slack sends with the click.
+    w = await SlackWorld.start(tmp_path)
+    try:
+        await w.command("orders_daily")
+        msg = await _report(w)
+    finally:
+        await w.close()
+    w2 = await SlackWorld.start(tmp_path)
+    try:
+        w2.fake.messages[(OTHER, msg["ts"])] = msg
+        await w2.click(OTHER, msg, "triage_resolved")
+        await w2.idle()
+        updated = w2.fake.messages[(OTHER, msg["ts"])]
+        assert updated["blocks"][0] == msg["blocks"][0] and "Marked resolved" in json.dumps(updated["blocks"])
+    finally:
+        await w2.close()
+
+
+async def test_slack_alert_report_buttons_reply_in_alert_thread(world):
+    await world.event({"text": "Job orders_daily failed", "user": "UHUMAN"})
+    alert_ts = "1700000001.000200"
+    await world.fake.wait_for(lambda f: any(any(b.get("block_id") == "triage_actions" for b in c.args["blocks"])
+                                            for c in f.of("chat.update")))
+    await world.idle()
+    msg = world.thread_messages(ALERTS, alert_ts)[0]
+    await world.click(ALERTS, msg, "triage_escalate:infra")
+    await world.idle()
+    note = [p for p in world.fake.of("chat.postMessage") if p.args["channel"] == ALERTS][-1]
+    assert note.args["thread_ts"] == alert_ts and "escalated to Platform <!subteam^SPLATFORM>" in note.args["text"]
