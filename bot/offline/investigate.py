@@ -357,15 +357,14 @@ def _previous_note(v: _Verdict, p: PreviousRun | None) -> None:
 def _registry_note(v: _Verdict, job: Job | None) -> None:
     if job is None:
         v.findings.append(Finding(source="registry", summary="No job name for this run; investigated from the "
-                                  "log alone (no upstream, deploy or config checks).",
-                                  action="Pass --job NAME (or name the job in the alert) for a full investigation."))
+                                  "log alone (no upstream, deploy or config checks). Pass --job NAME (or name the "
+                                  "job in the alert) for a full investigation."))
     elif not job.known:
         v.findings.append(Finding(
             source="registry",
             summary=f"Job '{job.name}' is not in the registry; investigated from the log alone (no upstream, "
-                    "deploy or config checks).",
-            action=f"Add [jobs.{job.name}] with upstream, repo, code and config to the topology for a full "
-                   "investigation next time."))
+                    f"deploy or config checks). Add [jobs.{job.name}] with upstream, repo, code and config to the "
+                    "topology for a full investigation next time."))   # no action: it must not lead the reply
 
 
 def _upstream_ok(u: UpstreamStatus) -> str:
