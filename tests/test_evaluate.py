@@ -1,0 +1,263 @@
+"""`etl-triage eval`: the corpus, the scoring math (stub provider at the Provider interface), errors, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.errors import BotError
+from bot.escalation import escalation_for
+from bot.evaluate import CaseError, Progress, evaluate, load_case, load_corpus, percentile, render
+from bot.providers.base import StageOutcome, StageRequest
+from bot.report import Classification, Investigation, Recommendation, Text
+from bot.topology import load_topology
+from tests.conftest import ROOT
+
+CORPUS = ROOT / "eval" / "cases"
+
+
+# ---------------------------------------------------------------- the corpus
+
+
+def test_corpus_has_stated_size_mix_and_stratified_split():
+    cases = load_corpus(CORPUS)
+    n = len(cases)
+    assert n >= 80
+    share = {c: k / n for c, k in Counter(c.category for c in cases).items()}
+    assert 0.40 <= share["data"] <= 0.50
+    assert 0.25 <= share["infra"] <= 0.35
+    assert 0.15 <= share["code"] <= 0.25
+    assert 0.03 <= share["unknown"] <= 0.08
+    for cat in share:
+        splits = Counter(c.split for c in cases if c.category == cat)
+        assert abs(splits["dev"] - splits["test"]) <= 1, (cat, splits)
+    assert {c.id for c in load_corpus(CORPUS, "dev")} | {c.id for c in load_corpus(CORPUS, "test")} == {
+        c.id for c in cases}
+
+
+def test_corpus_expected_teams_match_default_topology_escalation():
+    topo = load_topology(ROOT / "topology.toml")
+    for case in load_corpus(CORPUS):
+        assert case.escalation == topo.escalation[case.category].team, case.id
+
+
+def test_corpus_cases_are_small_and_decidable_ones_name_facts():
+    for case in load_corpus(CORPUS):
+        size = case.log.stat().st_size
+        assert 200 < size < 32_000, (case.id, size)
+        if case.category != "unknown":
+            assert case.required_facts, f"{case.id}: a decidable case needs at least one required fact"
+        assert case.id.startswith(case.category + "_"), case.id
+
+
+# ---------------------------------------------------------------- scoring with a stub provider
+
+
+class VerdictProvider:
+    """Answers from `VERDICT:` / `CAUSE:` lines in the log, read through the stage's sandboxed tools."""
+
+    name = "stub"
+
+    async def run_stage(self, request: StageRequest) -> StageOutcome:
+        if request.output_model is Classification:
+            text = await request.tools.read_log(max_lines=50)
+            cat = re.search(r"VERDICT: (\w+)", text).group(1)  # type: ignore[union-attr]
+            cause = re.search(r"CAUSE: (.*)", text).group(1)  # type: ignore[union-attr]
+            out = Classification(category=cat, confidence=0.9, signature=f"stub.{cat}", summary=cause)
+        else:
+            cls = request.classification
+            assert cls is not None
+            if request.output_model is Investigation:
+                out = Investigation(category=cls.category, confidence=0.9, summary=cls.summary)
+            elif request.output_model is Recommendation:
+                out = Recommendation(category=cls.category, confidence=0.9, root_cause=cls.summary,
+                                     action="fix the input and rerun",
+                                     escalation=escalation_for(request.topology, cls.category))
+            else:
+                out = Text(text=cls.summary)
+        return StageOutcome(output=out)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _case(root: Path, cid: str, toml: str, log: str | None = "") -> Path:
+    d = root / cid
+    d.mkdir(parents=True)
+    (d / "case.toml").write_text(toml, encoding="utf-8")
+    if log is not None:
+        (d / "run.log").write_text(log, encoding="utf-8")
+    return d
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "cases"
+    _case(root, "a", 'category = "data"\nsplit = "dev"\njob = "j"\nrequired_facts = ["qty", "N/A"]\n',
+          "VERDICT: data\nCAUSE: bad value N/A in column qty\n")
+    _case(root, "b", 'category = "data"\nsplit = "test"\njob = "j"\nrequired_facts = ["qty"]\n'
+          'forbidden_facts = ["re:\\\\bOOM\\\\b"]\n',
+          "VERDICT: infra\nCAUSE: executor OOM\n")
+    _case(root, "c", 'category = "infra"\nsplit = "dev"\njob = "j"\nrequired_facts = ["re:disk (is )?full"]\n',
+          "VERDICT: infra\nCAUSE: Disk full on node 3\n")
+    _case(root, "d", 'category = "code"\nsplit = "test"\njob = "j"\nrequired_facts = ["int_orders"]\n'
+          'escalation = "Analytics owners"\n',
+          "VERDICT: code\nCAUSE: syntax error in int_orders\n")
+    _case(root, "e", 'category = "unknown"\nsplit = "dev"\njob = "j"\n',
+          "VERDICT: data\nCAUSE: something about data\n")
+    outside = tmp_path / "outside.log"
+    outside.write_text("VERDICT: infra\nCAUSE: x\n")
+    f = _case(root, "f", 'category = "infra"\nsplit = "test"\njob = "j"\nrequired_facts = ["disk"]\n', None)
+    (f / "run.log").symlink_to(outside)  # resolves outside the case dir: the sandbox refuses it
+    return root
+
+
+async def test_evaluate_scores_accuracy_precision_recall_confusion_and_facts(tiny_corpus: Path):
+    m = await evaluate(tiny_corpus, provider=VerdictProvider(), topology=ROOT / "topology.toml")
+    assert m.n == 6 and m.provider == "stub"
+    assert m.accuracy == pytest.approx(3 / 6)
+    assert m.confusion == {
+        "data": {"data": 1, "infra": 1, "code": 0, "unknown": 0, "error": 0},
+        "infra": {"data": 0, "infra": 1, "code": 0, "unknown": 0, "error": 1},
+        "code": {"data": 0, "infra": 0, "code": 1, "unknown": 0, "error": 0},
+        "unknown": {"data": 1, "infra": 0, "code": 0, "unknown": 0, "error": 0},
+    }
+    pc = m.per_category
+    assert (pc["data"]["precision"], pc["data"]["recall"]) == (0.5, 0.5)
+    assert (pc["infra"]["precision"], pc["infra"]["recall"]) == (0.5, 0.5)
+    assert (pc["code"]["precision"], pc["code"]["recall"]) == (1.0, 1.0)
+    assert pc["unknown"]["precision"] is None and pc["unknown"]["recall"] == 0.0
+    assert (m.facts_found, m.facts_required) == (4, 6)
+    assert m.fact_recall == pytest.approx(4 / 6)
+    assert (m.forbidden_hits, m.cases_with_forbidden) == (1, 1)
+    assert m.escalation_accuracy == pytest.approx(2 / 6)   # a and c; d expects another team, f raised
+    assert m.errors == 1
+    assert [x["id"] for x in m.misses] == ["b", "e", "f", "d"]  # category misses first
+    reasons = {x["id"]: x["reason"] for x in m.misses}
+    assert "expected data, got infra sig=stub.infra: executor OOM" in reasons["b"]
+    assert "forbidden" in reasons["b"] and "missing facts 'qty'" in reasons["b"]
+    assert "AccessDenied" in reasons["f"]
+    assert reasons["d"] == "escalated to 'Job owners', expected 'Analytics owners'"
+
+
+async def test_evaluate_split_filters_cases(tiny_corpus: Path):
+    m = await evaluate(tiny_corpus, provider=VerdictProvider(), topology=ROOT / "topology.toml", split="dev")
+    assert sorted(r.id for r in m.results) == ["a", "c", "e"]
+    assert m.accuracy == pytest.approx(2 / 3)
+
+
+async def test_render_prints_table_with_confusion_and_misses(tiny_corpus: Path):
+    m = await evaluate(tiny_corpus, provider=VerdictProvider(), topology=ROOT / "topology.toml")
+    text = render(m)
+    assert "accuracy               50.0%  (3/6)" in text
+    assert re.search(r"^data\s+1\s+1\s+0\s+0\s+0$", text, re.M)
+    assert re.search(r"^infra\s+0\s+1\s+0\s+0\s+1$", text, re.M)
+    assert "misses (4)" in text
+    json.dumps(m.to_dict())  # serialisable
+
+
+def test_percentile_nearest_rank():
+    assert percentile([], 50) == 0.0
+    assert percentile([5.0], 95) == 5.0
+    values = [float(i) for i in range(1, 21)]
+    assert percentile(values, 50) == 10.0
+    assert percentile(values, 95) == 19.0
+
+
+def test_progress_draws_bar_on_tty_and_lines_otherwise(tiny_corpus: Path):
+    from bot.evaluate import CaseResult
+
+    r = CaseResult(id="a", expected="data", got="infra", expected_team="x", team="x")
+    tty, plain = io.StringIO(), io.StringIO()
+    Progress(tty, tty=True)(2, 2, r)
+    Progress(plain, tty=False)(1, 2, r)
+    assert tty.getvalue().startswith("\r[") and tty.getvalue().endswith("\n")
+    assert plain.getvalue() == "eval 1/2 a: MISS data->infra\n"
+
+
+# ---------------------------------------------------------------- broken cases
+
+
+@pytest.mark.parametrize(("toml", "field"), [
+    ('category = "database"\nsplit = "dev"\njob = "j"\n', "category"),
+    ('category = "data"\nsplit = "train"\njob = "j"\n', "split"),
+    ('category = "data"\njob = "j"\n', "split"),
+    ('category = "data"\nsplit = "dev"\njob = "j"\nrequried_facts = ["x"]\n', "requried_facts"),
+    ('category = "data"\nsplit = "dev"\njob = "j"\nrequired_facts = ["re:(unclosed"]\n', "required_facts.0"),
+    ('category = "data"\nsplit = "dev"\njob = "j"\nlog = "missing.log"\n', "log"),
+])
+def test_load_case_error_names_file_and_field(tmp_path: Path, toml: str, field: str):
+    d = _case(tmp_path, "broken", toml, "x\n")
+    with pytest.raises(CaseError) as e:
+        load_case(d)
+    assert e.value.field == field
+    assert str(d / "case.toml") in str(e.value) and f"field '{field}'" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_load_case_invalid_toml_names_file(tmp_path: Path):
+    d = _case(tmp_path, "broken", 'category = "data\n', "x\n")
+    with pytest.raises(CaseError, match=re.escape(str(d / "case.toml")) + ": invalid TOML"):
+        load_case(d)
+
+
+def test_load_corpus_rejects_bad_split_and_missing_dir(tmp_path: Path):
+    with pytest.raises(BotError, match="--split 'train'"):
+        load_corpus(CORPUS, "train")
+    with pytest.raises(BotError, match="not a directory"):
+        load_corpus(tmp_path / "nope")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", "eval", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _copy_cases(dest: Path, *ids: str) -> Path:
+    for cid in ids:
+        (dest / cid).mkdir(parents=True)
+        for f in (CORPUS / cid).iterdir():
+            (dest / cid / f.name).write_bytes(f.read_bytes())
+    return dest
+
+
+def test_cli_eval_prints_table_and_progress_lines(tmp_path: Path):
+    corpus = _copy_cases(tmp_path / "c", "data_dbt_not_null_test", "infra_k8s_pod_oomkilled")
+    p = _cli(str(corpus), "--provider", "offline")
+    assert p.returncode == 0, p.stderr
+    for heading in ("eval: 2 cases (split all) via offline", "accuracy", "fact recall", "forbidden-fact hits",
+                    "escalation accuracy", "latency", "precision", "confusion (rows expected, columns got)"):
+        assert heading in p.stdout
+    assert "eval 1/2 data_dbt_not_null_test:" in p.stderr and "eval 2/2 infra_k8s_pod_oomkilled:" in p.stderr
+
+
+def test_cli_eval_json_is_one_object(tmp_path: Path):
+    corpus = _copy_cases(tmp_path / "c", "data_dbt_not_null_test")
+    p = _cli(str(corpus), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["n"] == 1 and out["provider"] == "offline"
+    assert set(out) >= {"accuracy", "per_category", "confusion", "fact_recall", "forbidden_hits",
+                        "escalation_accuracy", "latency_p50_ms", "latency_p95_ms", "misses", "cases"}
+    assert out["cases"][0]["id"] == "data_dbt_not_null_test"
+
+
+def test_cli_eval_broken_case_is_one_line_and_exit_2(tmp_path: Path):
+    corpus = _copy_cases(tmp_path / "c", "data_dbt_not_null_test")
+    _case(corpus, "zz_broken", 'category = "data"\nsplit = "dev"\n', "x\n")
+    p = _cli(str(corpus))
+    assert p.returncode == 2
+    assert p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "zz_broken/case.toml" in lines[0] and "field 'job'" in lines[0]
