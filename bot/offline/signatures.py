@@ -69,6 +69,8 @@ class Library:
     signatures: tuple[Signature, ...]
     keywords: tuple[str, ...]                       # every distinct keyword
     by_keyword: dict[str, tuple[Signature, ...]]
+    gate: re.Pattern[str]                           # finds the longest keyword starting at every position
+    prefixes: dict[str, tuple[str, ...]]            # keyword -> the keywords it starts with (itself included)
 
     def get(self, sig_id: str) -> Signature | None:
         return next((s for s in self.signatures if s.id == sig_id), None)
@@ -105,7 +107,29 @@ def library(path: Path = LIBRARY) -> Library:
     for s in sigs:
         for k in s.keywords:
             by_kw.setdefault(k, []).append(s)
-    return Library(sigs, tuple(by_kw), {k: tuple(v) for k, v in by_kw.items()})
+    kws = tuple(by_kw)
+    return Library(sigs, kws, {k: tuple(v) for k, v in by_kw.items()},
+                   gate=re.compile("(?=(" + _trie_regex(kws) + "))"),
+                   prefixes={k: tuple(j for j in kws if k.startswith(j)) for k in kws})
+
+
+def _trie_regex(words: tuple[str, ...]) -> str:
+    """One regex for many literals, factored as a trie: per position it costs the keyword depth, not the count."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longest keyword at a position
+
+    return build(trie)
 
 
 def _signature(path: Path, i: int, raw: dict) -> Signature:
@@ -166,19 +190,18 @@ def scan(lines: list[Line], lib: Library | None = None) -> list[Hit]:
         starts.append(pos)
         pos += len(t) + 1
     low = "\n".join(texts).lower()
-    present = [k for k in lib.keywords if k in low]
-    # candidate line indexes per signature
     cand: dict[str, set[int]] = {}
     sig_of: dict[str, Signature] = {}
-    for k in present:
-        idxs: set[int] = set()
-        j = low.find(k)
-        while j >= 0:
-            idxs.add(bisect.bisect_right(starts, j) - 1)
-            j = low.find(k, j + 1)
-        for s in lib.by_keyword[k]:
-            cand.setdefault(s.id, set()).update(idxs)
-            sig_of[s.id] = s
+    seen: set[tuple[str, int]] = set()
+    for m in lib.gate.finditer(low):
+        line = bisect.bisect_right(starts, m.start()) - 1
+        if (m[1], line) in seen:
+            continue
+        seen.add((m[1], line))
+        for k in lib.prefixes[m[1]]:
+            for s in lib.by_keyword[k]:
+                cand.setdefault(s.id, set()).add(line)
+                sig_of[s.id] = s
     hits: list[Hit] = []
     for sid, idxs in cand.items():
         s = sig_of[sid]

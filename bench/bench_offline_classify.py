@@ -1,0 +1,54 @@
+"""Time the offline classifier on realistic excerpts (prints figures; asserts nothing).
+
+    .venv/bin/python bench/bench_offline_classify.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from bot.offline.classify import classify
+from bot.offline.signatures import library
+from bot.report import Alert
+from bot.sandbox import Excerpt, Line
+
+ROOT = Path(__file__).resolve().parent.parent
+NOISE = "[2026-11-20, 02:00:09 UTC] {logging_mixin.py:151} INFO - Reading s3://acme-landing/orders/ rows=12345 n={i}"
+
+
+def excerpt_of(text: str, budget: int = 64_000) -> Excerpt:
+    text = text[-budget:]
+    return Excerpt("bench.log", [Line(i, t) for i, t in enumerate(text.splitlines(), 1)], len(text))
+
+
+def timed(ex: Excerpt, n: int = 50) -> tuple[float, float]:
+    runs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        classify(ex, Alert())
+        runs.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(runs), max(runs)
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    lib = library()
+    print(f"library load+compile (once per process): {(time.perf_counter() - t0) * 1000:.1f} ms, "
+          f"{len(lib.signatures)} signatures, {len(lib.keywords)} keywords")
+    logs = sorted((ROOT / "tests/fixtures/logs").glob("*/*.log")) + sorted((ROOT / "examples/logs").glob("*/*.log"))
+    for p in logs:
+        med, worst = timed(excerpt_of(p.read_text()))
+        print(f"{p.parent.name:18s} {p.stat().st_size:>7d} B  median {med:6.2f} ms  max {worst:6.2f} ms")
+    tail = (ROOT / "examples/logs/orders_daily/2026-11-20T02-00-00.log").read_text()
+    noise = "\n".join(NOISE.replace("{i}", str(i)) for i in range(2000)) + "\n"
+    med, worst = timed(excerpt_of(noise + tail))
+    print(f"{'64 KB INFO + tail':18s} {64000:>7d} B  median {med:6.2f} ms  max {worst:6.2f} ms")
+    errors = "\n".join(f"ERROR - retry {i}: java.io.IOException: Connection reset by peer" for i in range(1200)) + "\n"
+    med, worst = timed(excerpt_of(errors + tail))
+    print(f"{'64 KB error spam':18s} {64000:>7d} B  median {med:6.2f} ms  max {worst:6.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The offline recommend stage: specific actions, findings first, investigation overrides, evidence order."""
+
+from __future__ import annotations
+
+from bot.offline.recommend import recommend
+from bot.providers.base import StageRequest
+from bot.report import Alert, Classification, Evidence, Finding, Investigation, Recommendation
+from bot.sandbox import Audit, SandboxManager
+from bot.tools import build_toolbox
+from bot.topology import load_topology
+from tests.conftest import ROOT
+
+LOG = "/var/log/etl/orders_daily/run.log"
+
+
+def request(cls: Classification | None, inv: Investigation | None) -> StageRequest:
+    topo = load_topology(ROOT / "topology.toml", {"log_root": str(ROOT / "tests/fixtures/logs")})
+    spec = next(s for s in topo.stages if s.name == "recommend")
+    sandbox = SandboxManager().for_stage("recommend", [], Audit())
+    alert = Alert(job="orders_daily")
+    inputs = {k: v for k, v in (("classify", cls), ("investigate", inv)) if v is not None}
+    return StageRequest(topology=topo, stage=spec, branch=None, prompt="", alert=alert, inputs=inputs,
+                        tools=build_toolbox(topo, "recommend", sandbox, alert, None, None),
+                        output_model=Recommendation)
+
+
+def yarn_cls() -> Classification:
+    return Classification(
+        category="infra", confidence=0.93, signature="spark.yarn_memory_kill",
+        summary="Spark executor killed by YARN for exceeding physical memory (9.2 GB of 9 GB)",
+        facts={"kind": "physical", "used": "9.2 GB", "limit": "9 GB"},
+        evidence=[Evidence(path=LOG, line=4, text="Container killed by YARN ... 9.2 GB of 9 GB"),
+                  Evidence(path=LOG, line=9, text="Job aborted due to stage failure")])
+
+
+def keyerror_cls() -> Classification:
+    return Classification(
+        category="data", confidence=0.6, signature="python.keyerror_column",
+        summary="Column customer_id is missing from the input DataFrame (header changed upstream?)",
+        facts={"column": "customer_id"}, evidence=[Evidence(path=LOG, line=13, text="KeyError: 'customer_id'")])
+
+
+def test_recommend_fills_signature_action_template_with_facts():
+    rec = recommend(request(yarn_cls(), None))
+    assert rec.category == "infra" and rec.confidence == 0.93
+    assert "above 9 GB" in rec.action and "memoryOverhead" in rec.action
+    assert "9.2 GB of 9 GB" in rec.root_cause and "log line 4" in rec.root_cause
+    assert rec.escalation.team == "Platform / Infra"
+    assert [e.line for e in rec.evidence] == [4, 9]
+
+
+def test_recommend_puts_finding_actions_first_and_dedups_evidence():
+    upstream = Evidence(path="/data/landing/orders/dt=2026-11-19/orders.csv", line=1, text="order_id,cust_id,amount")
+    inv = Investigation(category="data", confidence=0.88, summary="Column customer_id was renamed to cust_id upstream.",
+                        findings=[Finding(source="log", summary="log", evidence=[keyerror_cls().evidence[0]]),
+                                  Finding(source="upstream", summary="header changed",
+                                          action="Ask the orders producer to restore customer_id.",
+                                          evidence=[upstream])])
+    rec = recommend(request(keyerror_cls(), inv))
+    assert rec.action.startswith("1. Ask the orders producer to restore customer_id.")
+    assert "2. Compare this run's input header" in rec.action
+    assert rec.confidence == 0.88
+    assert [e.line for e in rec.evidence] == [13, 1]  # the log line once, then the finding's evidence
+
+
+def test_recommend_investigation_category_wins_and_root_cause_says_why():
+    inv = Investigation(category="code", confidence=0.8,
+                        summary="Deploy a1b2c3 renamed the column in load.py 20 minutes before the run.",
+                        findings=[Finding(source="deploys", summary="deploy a1b2c3",
+                                          action="Roll back deploy a1b2c3 or fix load.py.")])
+    rec = recommend(request(keyerror_cls(), inv))
+    assert rec.category == "code" and rec.confidence == 0.8
+    assert rec.root_cause.startswith("Deploy a1b2c3 renamed the column")
+    assert "suggested data" in rec.root_cause and "points to code" in rec.root_cause
+    assert rec.action == "Roll back deploy a1b2c3 or fix load.py."  # the data-side template no longer applies
+    assert rec.escalation.team == "Job owners"
+
+
+def test_recommend_unknown_gets_generic_next_step_and_default_escalation():
+    cls = Classification(category="unknown", confidence=0.2, summary="Task failed without a recognised error")
+    rec = recommend(request(cls, Investigation(category="unknown", confidence=0.2, summary="nothing found")))
+    assert rec.category == "unknown" and rec.confidence == 0.2
+    assert "signatures.toml" in rec.action
+    assert rec.escalation.team == "Data on-call"
+
+
+def test_recommend_without_inputs_says_no_conclusion():
+    rec = recommend(request(None, None))
+    assert rec.category == "unknown" and rec.confidence == 0.0 and rec.evidence == []
