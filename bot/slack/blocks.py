@@ -122,7 +122,8 @@ def actions_block(report: TriageReport, teams: Sequence[tuple[str, str]]) -> dic
 
     `teams` is (category key, team name), the classified category first.
     """
-    common = {"j": report.job, "r": report.run_id, "c": report.category, "s": report.root_cause[:300]}
+    # `s` (summary) is stored escaped: it is shown as-is in the escalation post.
+    common = {"j": report.job, "r": report.run_id, "c": report.category, "s": escape(report.root_cause[:300])}
     elements = [
         _button(M.BTN_ESCALATE.format(team=team), f"{ESCALATE_PREFIX}{key}", button_value(k=key, t=team, **common),
                 "primary" if i == 0 else None)

@@ -51,6 +51,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     app.action(B.WRONG_ACTION)(on_feedback)
 
 
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _api_error(e: SlackApiError) -> str:
     data = getattr(e.response, "data", None)
     return str(data.get("error")) if isinstance(data, dict) else str(e)
@@ -242,7 +246,7 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
             log.warning("chat.getPermalink failed: %s", _api_error(e))
         fields = {"mention": "", "user": user, "job": B.escape(value.get("j", "?")), "team": team,
                   "label": M.CATEGORY_LABEL.get(value.get("c", ""), "UNKNOWN"),
-                  "root_cause": B.escape(value.get("s", ""))}
+                  "root_cause": B.escape(_unescape(value.get("s", "")))}
         summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
                    else M.ESCALATION_POST_NO_LINK.format(**fields))
         await rt.post(esc.channel, {"text": B.fit(summary, B.MAX_FALLBACK)})
