@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from bot.engine import run_triage  # noqa: E402
 from bot.providers.offline import OfflineProvider  # noqa: E402
 from bot.report import Alert  # noqa: E402
-from bot.sandbox import Redactor, SandboxManager  # noqa: E402
+from bot.sandbox import SandboxManager  # noqa: E402
 from bot.topology import load_topology  # noqa: E402
 
 
@@ -35,7 +35,7 @@ async def in_process(rounds: int) -> list[float]:
                                      "repo_root": str(ex / "repo")})
     jobs = sorted(p.name for p in (ex / "logs").iterdir() if p.is_dir())
     provider = OfflineProvider()
-    sandboxes = SandboxManager(redactor=Redactor([(p.name, p.pattern) for p in topo.redaction.patterns]))
+    sandboxes = SandboxManager.for_topology(topo)
     times: list[float] = []
     try:
         for job in jobs:  # warm-up: caches, sandbox workers

@@ -9,6 +9,7 @@ from bot.errors import BotError
 from bot.providers.offline import OfflineProvider
 from bot.render import report_text
 from bot.report import Alert
+from bot.sandbox import SandboxManager
 from bot.topology import Topology, load_topology
 
 
@@ -26,7 +27,11 @@ def _setup(examples: Path) -> tuple[Topology, list[str]]:
 async def demo(examples: Path, as_json: bool = False) -> int:
     topo, jobs = _setup(examples)
     provider = OfflineProvider()
-    for job in jobs:
-        report = await run_triage(topo, Alert(job=job, source="cli"), provider=provider)
-        print(report.model_dump_json() if as_json else report_text(report) + "\n")
+    sandboxes = SandboxManager.for_topology(topo)
+    try:
+        for job in jobs:
+            report = await run_triage(topo, Alert(job=job, source="cli"), provider=provider, sandboxes=sandboxes)
+            print(report.model_dump_json() if as_json else report_text(report) + "\n")
+    finally:
+        await sandboxes.aclose()
     return 0

@@ -54,19 +54,13 @@ async def run_triage(
 ) -> TriageReport:
     """Triage one failed run. Raises BotError only for bad input (log missing or outside the allowlist)."""
     own_sandboxes = sandboxes is None
-    sandboxes = sandboxes or SandboxManager.for_topology(topology, redactor=_redactor(topology))
+    sandboxes = sandboxes or SandboxManager.for_topology(topology)
     try:
         fallback_to = fallback if fallback_to_offline else _NO_FALLBACK
         return await _Run(topology, alert, provider, fallback_to, sandboxes, on_progress, clock).run(log_path)
     finally:
         if own_sandboxes:
             await sandboxes.aclose()
-
-
-def _redactor(topology: Topology):
-    from bot.sandbox import Redactor
-
-    return Redactor([(p.name, p.pattern) for p in topology.redaction.patterns], enabled=topology.redaction.enabled)
 
 
 class _Run:

@@ -340,14 +340,18 @@ def test_anthropic_missing_key_is_one_clear_settings_error():
         AnthropicProvider.from_env(None, Settings())
 
 
-async def test_anthropic_model_precedence_topology_over_flag_over_default(world):
+async def test_anthropic_model_precedence_flag_over_topology_over_default(world):
     world["topo"].stage("recommend").model = "claude-from-topology"
     async with FakeAnthropic() as fake:
+        await _triage(fake, world["topo"], world["log"])
+        by_topology = {stage_of(b): b["model"] for b in fake.requests}
+    async with FakeAnthropic() as fake:
         report = await _triage(fake, world["topo"], world["log"], model="claude-from-flag")
-    models = {stage_of(b): b["model"] for b in fake.requests}
-    assert models == {"classification": "claude-from-flag", "investigation": "claude-from-flag",
-                      "recommendation": "claude-from-topology"}
-    assert _stage(report, "recommend").model == "claude-from-topology"
+        by_flag = {stage_of(b): b["model"] for b in fake.requests}
+    assert by_topology["recommendation"] == "claude-from-topology"
+    assert by_topology["classification"] == "claude-haiku-4-5"
+    assert set(by_flag.values()) == {"claude-from-flag"}
+    assert _stage(report, "recommend").model == "claude-from-flag"
     assert json.loads(report.model_dump_json())["provider"] == "anthropic"
 
 

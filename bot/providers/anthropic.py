@@ -49,7 +49,8 @@ class _Ledger:
 
 
 class AnthropicProvider:
-    """`--provider anthropic[:model]`. Model per stage: topology `model` > `:model` > built-in default."""
+    """`--provider anthropic[:model]`. Model per stage: an explicit `:model` (flag or env, an operator's override)
+    > the topology stage's `model` > built-in default."""
 
     name = "anthropic"
 
@@ -73,7 +74,7 @@ class AnthropicProvider:
         await self.client.close()
 
     def model_for(self, request: StageRequest) -> str:
-        return request.stage.model or self.model or STAGE_MODELS.get(request.stage.name, STRONG_MODEL)
+        return self.model or request.stage.model or STAGE_MODELS.get(request.stage.name, STRONG_MODEL)
 
     async def run_stage(self, request: StageRequest) -> StageOutcome:
         usage = Usage(model=self.model_for(request))

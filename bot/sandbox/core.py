@@ -162,8 +162,11 @@ class SandboxManager:
 
     @classmethod
     def for_topology(cls, topology: Any, redactor: Redactor | None = None) -> SandboxManager:
-        """`require_os_enforcement = true` in the topology makes missing Landlock a startup error."""
+        """A manager with the topology's redaction patterns; `require_os_enforcement = true` makes missing
+        Landlock a startup error."""
         required = bool(getattr(getattr(topology, "pipeline", None), "require_os_enforcement", False))
+        if redactor is None and (spec := getattr(topology, "redaction", None)) is not None:
+            redactor = Redactor([(p.name, p.pattern) for p in spec.patterns], enabled=spec.enabled)
         return cls(mode="landlock" if required else "auto", redactor=redactor)
 
     @classmethod
