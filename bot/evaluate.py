@@ -151,6 +151,7 @@ class CaseResult:
     latency_ms: float = 0.0
     error: str | None = None
     split: str = ""
+    tags: list[str] = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
@@ -197,7 +198,7 @@ async def run_case(case: Case, *, provider: Provider, topology: str | Path,
     topo = load_topology(topology, vars_)
     alert = Alert(job=case.job, run_id=case.run_id, source=case.source, text=case.alert)
     res = CaseResult(id=case.id, expected=case.category, got="error", expected_team=case.escalation, team=None,
-                     split=case.split)
+                     split=case.split, tags=list(case.tags))
     t0 = clock()
     try:
         report = await run_triage(topo, alert, provider=provider, log_path=case.log)
@@ -242,6 +243,7 @@ class Metrics:
     latency_p50_ms: float
     latency_p95_ms: float
     errors: int
+    per_tag: dict[str, dict[str, int]]
     misses: list[dict[str, str]]
     results: list[CaseResult] = field(default_factory=list, repr=False)
 
@@ -282,6 +284,12 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
     found = sum(len(r.facts_found) for r in results)
     lat = [r.latency_ms for r in results]
     misses = sorted((r for r in results if not r.perfect), key=lambda r: (r.correct, r.id))
+    per_tag: dict[str, dict[str, int]] = {}
+    for r in results:
+        for t in r.tags:
+            tally = per_tag.setdefault(t, {"n": 0, "correct": 0})
+            tally["n"] += 1
+            tally["correct"] += r.correct
     return Metrics(
         n=n, split=split, provider=provider,
         accuracy=sum(r.correct for r in results) / n if n else 0.0,
@@ -292,6 +300,7 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
         escalation_accuracy=sum(r.team == r.expected_team for r in results) / n if n else 0.0,
         latency_p50_ms=round(percentile(lat, 50), 2), latency_p95_ms=round(percentile(lat, 95), 2),
         errors=sum(r.got == "error" for r in results),
+        per_tag=dict(sorted(per_tag.items())),
         misses=[{"id": r.id, "expected": r.expected, "got": r.got, "reason": r.reason()} for r in misses],
         results=results,
     )
@@ -350,6 +359,9 @@ def render(m: Metrics) -> str:
     out += ["", "confusion (rows expected, columns got)", f"{'':<10}" + "".join(f"{c:>9}" for c in cols)]
     for e, row in m.confusion.items():
         out.append(f"{e:<10}" + "".join(f"{row[c]:>9}" for c in cols))
+    if m.per_tag:
+        out += ["", "category accuracy by tag"]
+        out += [f"  {t:<22}{v['correct']:>3}/{v['n']:<3}" for t, v in m.per_tag.items()]
     out += ["", f"misses ({len(m.misses)})" if m.misses else "misses: none"]
     width = max((len(x["id"]) for x in m.misses), default=0)
     out += [f"  {x['id']:<{width}}  {x['reason']}" for x in m.misses]

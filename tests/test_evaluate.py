@@ -102,10 +102,11 @@ def tiny_corpus(tmp_path: Path) -> Path:
     root = tmp_path / "cases"
     _case(root, "a", 'category = "data"\nsplit = "dev"\njob = "j"\nrequired_facts = ["qty", "N/A"]\n',
           "VERDICT: data\nCAUSE: bad value N/A in column qty\n")
-    _case(root, "b", 'category = "data"\nsplit = "test"\njob = "j"\nrequired_facts = ["qty"]\n'
+    _case(root, "b", 'category = "data"\nsplit = "test"\njob = "j"\nrequired_facts = ["qty"]\ntags = ["hard"]\n'
           'forbidden_facts = ["re:\\\\bOOM\\\\b"]\n',
           "VERDICT: infra\nCAUSE: executor OOM\n")
-    _case(root, "c", 'category = "infra"\nsplit = "dev"\njob = "j"\nrequired_facts = ["re:disk (is )?full"]\n',
+    _case(root, "c", 'category = "infra"\nsplit = "dev"\njob = "j"\nrequired_facts = ["re:disk (is )?full"]\n'
+          'tags = ["hard"]\n',
           "VERDICT: infra\nCAUSE: Disk full on node 3\n")
     _case(root, "d", 'category = "code"\nsplit = "test"\njob = "j"\nrequired_facts = ["int_orders"]\n'
           'escalation = "Analytics owners"\n',
@@ -139,6 +140,7 @@ async def test_evaluate_scores_accuracy_precision_recall_confusion_and_facts(tin
     assert (m.forbidden_hits, m.cases_with_forbidden) == (1, 1)
     assert m.escalation_accuracy == pytest.approx(2 / 6)   # a and c; d expects another team, f raised
     assert m.errors == 1
+    assert m.per_tag == {"hard": {"n": 2, "correct": 1}}
     assert [x["id"] for x in m.misses] == ["b", "e", "f", "d"]  # category misses first
     reasons = {x["id"]: x["reason"] for x in m.misses}
     assert "expected data, got infra sig=stub.infra: executor OOM" in reasons["b"]
