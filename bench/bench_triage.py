@@ -30,8 +30,7 @@ def _pct(xs: list[float], p: float) -> float:
 
 async def in_process(rounds: int) -> list[float]:
     ex = ROOT / "examples"
-    topo_file = ex / "topology.toml" if (ex / "topology.toml").is_file() else ROOT / "topology.toml"
-    topo = load_topology(topo_file, {"log_root": str(ex / "logs"), "data_root": str(ex / "data"),
+    topo = load_topology(ROOT / "topology.toml", {"log_root": str(ex / "logs"), "data_root": str(ex / "data"),
                                      "repo_root": str(ex / "repo")})
     jobs = sorted(p.name for p in (ex / "logs").iterdir() if p.is_dir())
     provider = OfflineProvider()

@@ -18,8 +18,7 @@ def _setup(examples: Path) -> tuple[Topology, list[str]]:
     if not logs.is_dir():
         raise BotError(f"{logs} not found; run from the repository root or pass --examples DIR")
     root = examples.resolve()
-    topo_file = examples / "topology.toml"
-    topo = load_topology(topo_file if topo_file.is_file() else "topology.toml", {
+    topo = load_topology(examples.parent / "topology.toml", {
         "log_root": str(root / "logs"), "data_root": str(root / "data"), "repo_root": str(root / "repo")})
     return topo, sorted(p.name for p in logs.iterdir() if p.is_dir())
 
