@@ -15,6 +15,7 @@ import pytest
 from bot.errors import BotError
 from bot.escalation import escalation_for
 from bot.evaluate import CaseError, Progress, evaluate, load_case, load_corpus, percentile, render
+from bot.jobs import resolve_job
 from bot.providers.base import StageOutcome, StageRequest
 from bot.report import Classification, Investigation, Recommendation, Text
 from bot.topology import load_topology
@@ -45,7 +46,15 @@ def test_corpus_has_stated_size_mix_and_stratified_split():
 def test_corpus_expected_teams_match_default_topology_escalation():
     topo = load_topology(ROOT / "topology.toml")
     for case in load_corpus(CORPUS):
-        assert case.escalation == topo.escalation[case.category].team, case.id
+        assert case.escalation == escalation_for(topo, case.category, resolve_job(topo, case.job)).team, case.id
+
+
+def test_corpus_jobs_are_not_registered_unless_the_case_brings_their_data():
+    """A registered job sends investigate to its upstream under data_root; a case without data/ would then be
+    scored on an eval artefact ("upstream directory missing"). Rename the case's job or add <case>/data."""
+    topo = load_topology(ROOT / "topology.toml")
+    clashes = [c.id for c in load_corpus(CORPUS) if c.job in topo.jobs and not (c.dir / "data").is_dir()]
+    assert clashes == []
 
 
 def test_corpus_cases_are_small_and_decidable_ones_name_facts():
