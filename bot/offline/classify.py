@@ -27,7 +27,7 @@ def classify(excerpt: Excerpt | None, alert: Alert) -> Classification:
     lines = excerpt.lines if excerpt else []
     path = excerpt.path if excerpt else ALERT_PATH
     hits = scan(lines)
-    winner = _decide(hits)
+    winner = _decide(hits, lines)
     if winner is not None:
         return _decided(winner, hits, lines, path)
     from_alert = _from_alert(alert)
@@ -36,14 +36,37 @@ def classify(excerpt: Excerpt | None, alert: Alert) -> Classification:
     return _undecided(hits, path, has_log=excerpt is not None)
 
 
+_RETRY_NOTICE = re.compile(r"\b(?:Retrying|retrying|Will retry|will retry|Retry attempt|retry in \d)\b"
+                           r"(?!.*\b(?:giving up|exhausted|gave up)\b)")
+_ATTEMPT = re.compile(r"Starting attempt \d+ of \d+|Marking task as UP_FOR_RETRY"
+                      r"|\b(?:[Aa]ttempt|[Rr]etry) #?\d+ of \d+\b(?! (?:failed|error))")
+
+
+def _last_attempt_start(lines: list[Line]) -> int | None:
+    """Index where the last attempt of a retried task starts, or None when the excerpt shows one attempt."""
+    start = None
+    for i, ln in enumerate(lines):
+        t = ln.text
+        if ("ttempt" in t or "UP_FOR_RETRY" in t or "etry " in t) and (m := _ATTEMPT.search(t)):
+            start = i + 1 if "UP_FOR_RETRY" in m[0] else i
+    return start
+
+
 def band(hit: Hit) -> int:
     return hit.sig.priority // 10
 
 
-def _decide(hits: list[Hit]) -> Hit | None:
+def _decide(hits: list[Hit], lines: list[Line] | None = None) -> Hit | None:
     decisive = [h for h in hits if h.sig.role == "root" and h.sig.category != "unknown"]
     if not decisive:
         return None
+    # a retry notice ("Retrying ... after ReadTimeoutError") reports an error the client recovered from
+    final = [h for h in decisive if not _RETRY_NOTICE.search(h.line.text)]
+    decisive = final or decisive
+    # after retries the last attempt's error is the one that failed the run
+    start = _last_attempt_start(lines) if lines else None
+    if start:
+        decisive = [h for h in decisive if h.index >= start] or decisive
     top = max(band(h) for h in decisive)
     return min((h for h in decisive if band(h) == top), key=lambda h: (h.index, -h.sig.priority))
 

@@ -213,16 +213,51 @@ def scan(lines: list[Line], lib: Library | None = None) -> list[Hit]:
     return hits
 
 
+_LOG_PREFIX = re.compile(r"^\[[^\]]{6,40}\] \{[^}]{1,60}\} [A-Z]+ - |^\d{4}-\d\d-\d\d[ T][\d:.,]+\s+(?:[A-Z]+\s+)?")
+_NEW_RECORD = re.compile(r"^\s*(?:\[\d{4}-|\d{4}-\d\d-\d\d[ T]\d|Traceback \(|File \""
+                         r"|During handling|The above exception)")
+CONTINUATION_LINES = 2
+CONTINUATION_CHARS = 400
+
+
+def continued(texts: list[str], i: int) -> str:
+    """Line `i` joined (with newlines) to up to CONTINUATION_LINES following lines that continue its message.
+
+    A wrapped warehouse error puts its specifics (the column, the table, the pydantic field) on the next
+    line or two. A following line continues the message unless it starts a new record (a timestamp, a
+    traceback frame); an orchestrator prefix on it (Airflow's `[ts] {file.py:n} INFO - `) is stripped.
+    """
+    parts = [texts[i]]
+    for j in range(i + 1, min(len(texts), i + 1 + CONTINUATION_LINES)):
+        t = texts[j]
+        stripped = _LOG_PREFIX.sub("", t, count=1)
+        if not stripped.strip() or (stripped is t and _NEW_RECORD.match(t)) or _NEW_RECORD.match(stripped):
+            break
+        parts.append(stripped[:CONTINUATION_CHARS])
+    return "\n".join(parts)
+
+
+def _informative(m: re.Match[str]) -> int:
+    return sum(1 for v in m.groupdict().values() if v)
+
+
 def _match(s: Signature, texts: list[str], i: int) -> dict[str, str] | None:
     text = texts[i]
     found = [m for p in s.patterns if (m := p.search(text))]
     if not found:
         return None
-    # the most informative pattern wins (most named groups filled), then the first listed
-    m = max(found, key=lambda m: sum(1 for v in m.groupdict().values() if v))
+    # the most informative pattern wins (most named groups filled), then the first listed; a pattern that
+    # fills more groups over the line joined with its continuation lines beats the single line
+    m = max(found, key=_informative)
+    if i + 1 < len(texts):
+        joined = continued(texts, i)
+        if joined != text:
+            more = [jm for p in s.patterns if (jm := p.search(joined)) and jm.start() < len(text)]
+            if more and _informative(best := max(more, key=_informative)) > _informative(m):
+                m = best
     if s.near and not any(p.search(t) for t in texts[max(0, i - NEAR_LINES):i + 1] for p in s.near):
         return None
-    facts = {k: v.strip() for k, v in m.groupdict().items() if v}
+    facts = {k: v.strip().replace("\n", " ") for k, v in m.groupdict().items() if v}
     if s.context:
         above = range(i, max(-1, i - CONTEXT_BEFORE - 1), -1)
         window = [*above, *range(i + 1, min(len(texts), i + CONTEXT_AFTER + 1))]
