@@ -23,6 +23,7 @@ from bot.errors import BotError
 from bot.escalation import DEFAULT_TEAMS
 from bot.providers.base import Provider
 from bot.report import CATEGORIES, Alert, Category, Classification
+from bot.sandbox import SandboxManager
 
 CASE_FILE = "case.toml"
 SPLITS = ("dev", "test", "all")
@@ -186,22 +187,29 @@ def fact_found(fact: str, text: str) -> bool:
     return fact.lower() in text.lower()
 
 
+def _case_vars(case: Case, overrides: dict[str, str] | None) -> dict[str, str]:
+    """The corpus directory is log_root (and data/repo root unless the case brings its own), so cases share
+    one set of sandbox roots and the eval measures triage, not sandbox start-up."""
+    corpus = str(case.dir.parent)
+    roots = {name: str(case.dir / sub) if (case.dir / sub).is_dir() else corpus
+             for name, sub in (("data_root", "data"), ("repo_root", "repo"))}
+    return {**roots, **(overrides or {}), "log_root": corpus}
+
+
 async def run_case(case: Case, *, provider: Provider, topology: str | Path,
-                   overrides: dict[str, str] | None = None,
+                   overrides: dict[str, str] | None = None, sandboxes: SandboxManager | None = None,
                    clock: Callable[[], float] = time.perf_counter) -> CaseResult:
-    """Triage one case with the real engine; the case directory is the topology's log_root."""
+    """Triage one case with the real engine."""
     from bot.engine import run_triage
     from bot.topology import load_topology
 
-    vars_ = {"data_root": str(case.dir / "data"), "repo_root": str(case.dir / "repo"), **(overrides or {}),
-             "log_root": str(case.dir)}
-    topo = load_topology(topology, vars_)
+    topo = load_topology(topology, _case_vars(case, overrides))
     alert = Alert(job=case.job, run_id=case.run_id, source=case.source, text=case.alert)
     res = CaseResult(id=case.id, expected=case.category, got="error", expected_team=case.escalation, team=None,
                      split=case.split, tags=list(case.tags))
     t0 = clock()
     try:
-        report = await run_triage(topo, alert, provider=provider, log_path=case.log)
+        report = await run_triage(topo, alert, provider=provider, log_path=case.log, sandboxes=sandboxes)
     except Exception as e:  # one broken case must not end the run; it is scored as a miss
         res.latency_ms = (clock() - t0) * 1000
         res.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
@@ -314,16 +322,20 @@ async def evaluate(corpus: str | Path = "eval/cases", *, provider: str | Provide
                    overrides: dict[str, str] | None = None, on_result: ResultFn | None = None) -> Metrics:
     """Run every case of `split` through the engine and return the metrics (the function a gate asserts on)."""
     from bot.providers import get_provider
+    from bot.topology import load_topology
 
     cases = load_corpus(corpus, split)
     prov = get_provider(provider) if isinstance(provider, str) else provider
+    sandboxes = SandboxManager.for_topology(load_topology(topology, overrides))  # reused: workers stay warm
     results: list[CaseResult] = []
     try:
         for i, case in enumerate(cases, 1):
-            results.append(await run_case(case, provider=prov, topology=topology, overrides=overrides))
+            results.append(await run_case(case, provider=prov, topology=topology, overrides=overrides,
+                                          sandboxes=sandboxes))
             if on_result:
                 on_result(i, len(cases), results[-1])
     finally:
+        await sandboxes.aclose()
         if isinstance(provider, str):
             await prov.aclose()
     return score(results, split=split, provider=prov.name)
