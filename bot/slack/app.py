@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.providers.base import Provider
-from bot.sandbox import Redactor, SandboxManager
+from bot.sandbox import SandboxManager
 from bot.settings import Settings
 from bot.slack.listeners import register
 from bot.slack.runtime import Pacing, Runtime
@@ -47,9 +47,7 @@ def build_runtime(settings: Settings, topology: Topology, *, client: AsyncWebCli
     if provider is None:
         provider = get_provider(settings.provider)
     if sandboxes is None:
-        red = topology.redaction
-        sandboxes = SandboxManager(redactor=Redactor([(p.name, p.pattern) for p in red.patterns],
-                                                     enabled=red.enabled))
+        sandboxes = SandboxManager.for_topology(topology)  # honours require_os_enforcement and [redaction]
     return Runtime(
         settings=settings, topology=topology, client=client or make_client(settings), provider=provider,
         sandboxes=sandboxes, pacing=pacing or Pacing(), clock=clock or time.time,

@@ -1,0 +1,53 @@
+"""Finding the failed run's log: nested Airflow layouts, run ids written in several ways, bounds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bot.logs import newest_log
+from bot.sandbox import Audit, SandboxManager
+
+
+def _touch(path: Path, mtime: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("ERROR boom\n")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+async def test_logs_airflow_nested_layout_found_by_run_id(tmp_path):
+    job = tmp_path / "orders_daily"
+    a = _touch(job / "run_id=scheduled__2026-11-19T02:00:00+00:00" / "task_id=load" / "attempt=1.log", 100)
+    b = _touch(job / "run_id=scheduled__2026-11-18T02:00:00+00:00" / "task_id=load" / "attempt=1.log", 200)
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        assert await newest_log(sb, str(job)) == b
+        assert await newest_log(sb, str(job), "scheduled__2026-11-19T02:00:00+00:00") == a
+    finally:
+        await manager.aclose()
+
+
+async def test_logs_run_id_timestamp_matches_dashed_file_name(tmp_path):
+    job = tmp_path / "orders_daily"
+    a = _touch(job / "2026-11-19T02-00-00.log", 100)
+    _touch(job / "2026-11-20T02-00-00.log", 200)
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        assert await newest_log(sb, str(job), "manual__2026-11-19T02:00:00") == a
+        assert await newest_log(sb, str(job), "manual__2026-11-17T02:00:00") is None
+    finally:
+        await manager.aclose()
+
+
+async def test_logs_too_deep_is_not_searched(tmp_path):
+    job = tmp_path / "j"
+    _touch(job / "a" / "b" / "c" / "d" / "e" / "deep.log", 100)
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        assert await newest_log(sb, str(job)) is None
+    finally:
+        await manager.aclose()
