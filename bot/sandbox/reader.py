@@ -48,16 +48,7 @@ def size_of(fd: int) -> int:
 
 def count_newlines(fd: int, end: int) -> int | None:
     """Newlines in [0, end), or None when that would cost more than COUNT_LIMIT bytes of reading."""
-    if end > COUNT_LIMIT:
-        return None
-    n, off = 0, 0
-    while off < end:
-        b = os.pread(fd, min(CHUNK, end - off), off)
-        if not b:
-            break
-        n += b.count(b"\n")
-        off += len(b)
-    return n
+    return None if end > COUNT_LIMIT else _pread_count(fd, 0, end)
 
 
 def _split(data: bytes, starts_mid_line: bool) -> list[bytes]:
