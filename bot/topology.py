@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import fnmatch
-import posixpath
 import re
 import tomllib
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import TopologyError
-from bot.report import CATEGORIES, OutputKind
+from bot.report import OutputKind
 
 VAR_RE = re.compile(r"\{(\w+)\}")
 DEFAULT_OUTPUTS: dict[str, OutputKind] = {
@@ -208,7 +206,9 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
         alerts=doc.alerts,
         redaction=doc.redaction,
     )
-    _check(file, topo)
+    from bot.topology_checks import check_semantics
+
+    check_semantics(file, topo)
     return topo
 
 
@@ -268,168 +268,3 @@ def _located(file: str, raw: dict[str, Any], err: ValidationError) -> TopologyEr
         return TopologyError(file, where, f"missing required field '{field}'")
     msg = e["msg"]
     return TopologyError(file, where, f"field '{field}': {msg}" if field else msg)
-
-
-# ---------------------------------------------------------------- semantic checks
-
-
-def _check(file: str, topo: Topology) -> None:
-    names: set[str] = set()
-    for s in topo.stages:
-        where = f"stage '{s.name}'"
-        if not s.name.strip():
-            raise TopologyError(file, where, "field 'name' is empty", "give every stage a name")
-        if s.name in names:
-            raise TopologyError(file, where, "duplicate stage name", "stage names must be unique")
-        names.add(s.name)
-    for s in topo.stages:
-        where = f"stage '{s.name}'"
-        for dep in s.depends_on:
-            if dep == s.name:
-                raise TopologyError(file, where, "field 'depends_on': a stage cannot depend on itself")
-            if dep not in names:
-                near = difflib.get_close_matches(dep, sorted(names), n=1)
-                hint = f"did you mean '{near[0]}'?" if near else f"stages are: {', '.join(sorted(names))}"
-                raise TopologyError(file, where, f"field 'depends_on': unknown stage '{dep}'", hint)
-        if not (topo.base_dir / s.prompt_file).is_file():
-            raise TopologyError(file, where, f"field 'prompt_file': {s.prompt_file} does not exist",
-                                f"paths are relative to {topo.base_dir}")
-        if s.branch_on is not None:
-            if s.branch_on not in s.depends_on:
-                raise TopologyError(file, where, f"field 'branch_on': '{s.branch_on}' is not in depends_on",
-                                    f"add \"{s.branch_on}\" to depends_on")
-            if topo.stage(s.branch_on).output_kind != "classification":
-                raise TopologyError(file, where, f"field 'branch_on': stage '{s.branch_on}' does not output "
-                                    "a classification", "branch on the classify stage")
-        elif s.branches:
-            raise TopologyError(file, where, "field 'branches' needs 'branch_on'",
-                                'add branch_on = "classify"')
-        for cat, br in s.branches.items():
-            if cat not in CATEGORIES:
-                near = difflib.get_close_matches(cat, CATEGORIES, n=1)
-                hint = f"did you mean '{near[0]}'?" if near else f"categories are: {', '.join(CATEGORIES)}"
-                raise TopologyError(file, where, f"field 'branches': unknown category '{cat}'", hint)
-            if br.prompt_file and not (topo.base_dir / br.prompt_file).is_file():
-                raise TopologyError(file, where, f"field 'branches.{cat}.prompt_file': {br.prompt_file} "
-                                    "does not exist", f"paths are relative to {topo.base_dir}")
-            _check_globs(file, topo, where, f"branches.{cat}.read", br.read)
-        _check_globs(file, topo, where, "read", s.read)
-    cycle = _find_cycle(topo.stages)
-    if cycle:
-        raise TopologyError(file, f"stage '{cycle[0]}'", "field 'depends_on': dependency cycle "
-                            + " -> ".join(cycle), "remove one of these dependencies")
-    for key in topo.escalation:
-        if key not in CATEGORIES and not any(key in (j.escalation or {}).values() for j in topo.jobs.values()):
-            near = difflib.get_close_matches(key, CATEGORIES, n=1)
-            raise TopologyError(file, f"[escalation.{key}]", "not a category and no job refers to it",
-                                f"did you mean '{near[0]}'?" if near else
-                                f"use one of {', '.join(CATEGORIES)} or refer to it from a job's escalation")
-    for name, job in topo.jobs.items():
-        for cat, key in (job.escalation or {}).items():
-            if cat not in CATEGORIES:
-                raise TopologyError(file, f"[jobs.{name}]", f"field 'escalation': unknown category '{cat}'",
-                                    f"categories are: {', '.join(CATEGORIES)}")
-            if key not in topo.escalation:
-                raise TopologyError(file, f"[jobs.{name}]", f"field 'escalation.{cat}': no [escalation.{key}] "
-                                    "table", f"add [escalation.{key}] with team, channel and mention")
-    _check_job_paths(file, topo)
-    for i, pat in enumerate(topo.alerts.patterns):
-        _check_regex(file, "[alerts]", f"patterns[{i}]", pat)
-    for p in topo.redaction.patterns:
-        _check_regex(file, "[redaction]", f"patterns '{p.name}'", p.pattern)
-
-
-def _check_job_paths(file: str, topo: Topology) -> None:
-    """Job paths must be readable by the stages that use them: logs by the first reading stage, the rest
-    (upstream, repo, config) by the investigating stage. Code paths are relative to the repo."""
-    reader = next((s for s in topo.order() if s.read), None)
-    inv = next((s for s in topo.stages if s.output_kind == "investigation"), None)
-    inv_globs = ([*topo.read_globs(inv), *(g for b in inv.branches for g in topo.read_globs(inv, b))]
-                 if inv else [])
-    base = topo.jobs.get("*", JobSpec())
-    for name, own in topo.jobs.items():
-        job = base.model_copy(update=own.model_dump(exclude_none=True))
-        where = '[jobs."*"]' if name == "*" else f"[jobs.{name}]"
-        mine = own.model_fields_set
-        checks: list[tuple[str, str, StageSpec | None, list[str]]] = []
-        if job.logs and "logs" in mine:
-            checks.append(("logs", job.logs, reader, topo.read_globs(reader) if reader else []))
-        if "upstream" in mine:
-            checks += [("upstream", u, inv, inv_globs) for u in job.upstream or []]
-        if job.repo and "repo" in mine:
-            checks.append(("repo", job.repo, inv, inv_globs))
-        if job.config and {"config", "repo"} & mine and (job.config.startswith(("/", "{")) or job.repo):
-            cfg = job.config if job.config.startswith(("/", "{")) else f"{job.repo.rstrip('/')}/{job.config}"
-            checks.append(("config", cfg, inv, inv_globs))
-        for field, raw, stage, globs in checks:
-            if stage is None:
-                continue
-            path = topo.expand(raw, job="JOB" if name == "*" else name)
-            if unknown := VAR_RE.findall(path):
-                raise TopologyError(file, where, f"field '{field}': unknown variable '{{{unknown[0]}}}' in "
-                                    f"{raw!r}", f"define it under [vars] or pass --var {unknown[0]}=VALUE")
-            if not _within(path, globs):
-                raise TopologyError(file, where, f"field '{field}': {path!r} is outside the read allowlist of "
-                                    f"stage '{stage.name}'", f"it may read {', '.join(globs) or 'nothing'}; "
-                                    "move the path under one of them or add it to that stage's read list")
-        for c in job.code or []:
-            if c.startswith("/") or ".." in c.split("/"):
-                raise TopologyError(file, where, f"field 'code': {c!r} must be relative to the job's repo",
-                                    'e.g. code = ["dags/orders"]')
-
-
-def _within(path: str, globs: list[str]) -> bool:
-    p = posixpath.normpath(re.split(r"[*?\[]", path, maxsplit=1)[0]) if re.search(r"[*?\[]", path) else \
-        posixpath.normpath(path)
-    for g in globs:
-        root = posixpath.normpath(re.split(r"[*?\[]", g, maxsplit=1)[0].rstrip("/") or "/")
-        if fnmatch.fnmatch(p, g) or p == root or p.startswith(root.rstrip("/") + "/"):
-            return True
-    return False
-
-
-def _check_regex(file: str, where: str, field: str, pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as e:
-        raise TopologyError(file, where, f"field {field}: invalid regex: {e}") from None
-
-
-def _check_globs(file: str, topo: Topology, where: str, field: str, globs: list[str]) -> None:
-    for g in globs:
-        if not g.strip():
-            raise TopologyError(file, where, f"field '{field}': empty path", "remove it or name a directory")
-        expanded = topo.expand(g)
-        unknown = VAR_RE.findall(expanded)
-        if unknown:
-            raise TopologyError(file, where, f"field '{field}': unknown variable '{{{unknown[0]}}}' in {g!r}",
-                                f"define it under [vars] or pass --var {unknown[0]}=VALUE")
-        if not expanded.startswith("/"):
-            raise TopologyError(file, where, f"field '{field}': {g!r} is relative",
-                                "read allowlists must be absolute, e.g. \"{log_root}/**\"")
-        if expanded.rstrip("/*") == "":
-            raise TopologyError(file, where, f"field '{field}': {g!r} would allow the whole filesystem",
-                                "name the log directory instead")
-
-
-def _find_cycle(stages: list[StageSpec]) -> list[str] | None:
-    deps = {s.name: s.depends_on for s in stages}
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        state[n] = 1
-        stack.append(n)
-        for d in deps.get(n, []):
-            if state.get(d) == 1:
-                return [*stack[stack.index(d):], d]
-            if d not in state and (c := visit(d)):
-                return c
-        stack.pop()
-        state[n] = 2
-        return None
-
-    for s in stages:
-        if s.name not in state and (c := visit(s.name)):
-            return c
-    return None
