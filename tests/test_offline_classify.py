@@ -360,3 +360,193 @@ async def test_engine_offline_triage_classifies_fixture_jobs(job, category, need
     assert needle in cls.output["summary"]
     assert report.evidence and report.evidence[0].path.endswith(".log")
     assert report.action
+
+
+# ------------------------------------------------------------------------------------------ newer families
+
+NEW_FAMILIES = [
+    ("great_expectations_expectation", """
+[2026-03-02, 04:10:11 UTC] {validation.py:88} INFO - Validating suite payments.warning against batch payments_2026-03-01
+[2026-03-02, 04:10:14 UTC] {validation.py:120} WARNING - expect_column_values_to_be_in_set(column="currency", value_set=["EUR", "USD"]) failed: unexpected_count=311
+[2026-03-02, 04:10:14 UTC] {taskinstance.py:1937} ERROR - Task failed with exception
+airflow.exceptions.AirflowException: Validation with Great Expectations failed.
+""", "data", ["expect_column_values_to_be_in_set", "currency", "311"], 2, "dq.great_expectations"),
+    ("data_quality_exception", """
+Traceback (most recent call last):
+  File "/srv/jobs/ledger/checks.py", line 41, in assert_volume
+    raise RowCountCheckFailed(f"ledger {day}: {n} rows < floor {floor}")
+ledger.checks.RowCountCheckFailed: ledger 2026-03-01: 88 rows < floor 4000
+""", "data", ["88 rows"], 4, "dq.check_failed"),
+    ("airflow_sql_check", """
+[2026-03-02, 01:00:03 UTC] {sql.py:402} INFO - Running statement: SELECT COUNT(*) FROM stage.invoices WHERE amount IS NULL
+airflow.exceptions.AirflowException: The following tests have failed: Check Values: {'null_check': {'pass_value': 0, 'result': 42}}
+""", "data", ["null_check"], 2, "dq.check_failed"),
+    ("pandas_merge_not_unique", """
+  File "/srv/jobs/attribution/join.py", line 30, in attach_products
+    return lines.merge(products, on="sku", how="left", validate="m:1")
+pandas.errors.MergeError: Merge keys are not unique in right dataset; not a many-to-one merge
+""", "data", ["sku", "right", "not unique"], 3, "pandas.merge_not_unique"),
+    ("pandas_duplicate_labels", """
+ValueError: cannot reindex on an axis with duplicate labels
+""", "data", ["not unique"], 1, "pandas.merge_not_unique"),
+    ("pandas_length_mismatch", """
+ValueError: Length mismatch: Expected axis has 9 elements, new values have 8 elements
+""", "data", ["9 columns"], 1, "pandas.length_mismatch"),
+    ("pandas2_date_format", """
+ValueError: time data "2026-13-01" doesn't match format "%Y-%d-%m", at position 3. You might want to try:
+""", "data", ["2026-13-01", "%Y-%d-%m"], 1, "python.value_conversion"),
+    ("pydantic_settings_wrapped", """
+[2026-03-02, 05:00:01 UTC] {taskinstance.py:1937} ERROR - Task failed with exception
+pydantic_core._pydantic_core.ValidationError: 1 validation error for LoaderSettings
+retry.max_attempts
+  Input should be greater than 0 [type=greater_than, input_value=-1, input_type=int]
+""", "code", ["LoaderSettings", "retry.max_attempts", "greater than 0"], 2, "config.pydantic"),
+    ("yaml_config", """
+  in "/srv/jobs/orders/pipeline.yml", line 14, column 9
+yaml.parser.ParserError: while parsing a block mapping
+""", "code", ["/srv/jobs/orders/pipeline.yml", "14"], 2, "config.yaml_json_schema"),
+    ("jinja_undefined", """
+Rendering template for task export_daily
+jinja2.exceptions.UndefinedError: 'params' is undefined
+""", "code", ["'params' is undefined"], 2, "jinja.template"),
+    ("bigquery_insert_type", """
+google.api_core.exceptions.BadRequest: 400 Query column 2 has type INT64 which cannot be inserted into column order_ref, which has type STRING at [5:1]
+""", "code", ["order_ref", "INT64", "STRING"], 1, "sql.insert_type_mismatch"),
+    ("bigquery_table_rate_limit", """
+google.api_core.exceptions.Forbidden: 403 Exceeded rate limits: too many partition modifications to a column partitioned table
+""", "infra", ["Rate limited"], 1, "http.rate_limit"),
+    ("redshift_disk_full", """
+redshift_connector.error.ProgrammingError: {'S': 'ERROR', 'C': 'XX000', 'M': 'Disk Full', 'D': 'error:  Disk Full'}
+""", "infra", ["Disk full"], 1, "os.disk_full"),
+    ("celery_worker_lost", """
+billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 15 (SIGTERM) Job: 4.
+""", "infra", ["signal 15 (SIGTERM)"], 1, "celery.worker_lost"),
+    ("dagster_invalid_config", """
+dagster._core.errors.DagsterInvalidConfigError: Error in config for job nightly_ingest
+    Error 1: Missing required config entry "resources" at the root.
+""", "code", ["DagsterInvalidConfigError"], 1, "dagster.config"),
+    ("spark_bad_node", """
+Job aborted due to stage failure: Task 3 in stage 12.0 failed 4 times, most recent failure: Lost task 3.3 in stage 12.0 (TID 881) (10.0.4.17 executor 5): ExecutorLostFailure (executor 5 exited caused by one of the running tasks) Reason: Container from a bad node: container_e08_1712000000000_0913_01_000006 on host: worker-17.cluster.local. Exit status: 143.
+""", "infra", ["worker-17.cluster.local", "143"], 1, "spark.bad_node"),
+    ("delta_concurrent_append", """
+io.delta.exceptions.ConcurrentAppendException: Files were added to partition [event_date=2026-03-01] by a concurrent update. Please try the operation again.
+""", "infra", ["concurrent update"], 1, "delta.concurrent_write"),
+    ("s3_clock_skew", """
+botocore.exceptions.ClientError: An error occurred (RequestTimeTooSkewed) when calling the GetObject operation: The difference between the request time and the current time is too large.
+""", "infra", ["clock"], 1, "aws.clock_skew"),
+    ("mysql_incorrect_datetime", """
+pymysql.err.OperationalError: (1292, "Incorrect date value: '2026-02-30' for column 'ship_date' at row 77")
+""", "data", ["2026-02-30", "ship_date"], 1, "sql.incorrect_value"),
+    ("postgres_copy_too_long", """
+psycopg2.errors.StringDataRightTruncation: value too long for type character varying(20)
+CONTEXT:  COPY suppliers, line 12, column postcode: "SW1A 1AA / DELIVERY BAY 4"
+""", "data", ["postcode", "character varying(20)"], 1, "sql.out_of_range"),
+    ("pg_ssl_syscall_drop", """
+psycopg2.OperationalError: SSL SYSCALL error: EOF detected
+""", "infra", ["closed the connection"], 1, "net.server_closed_connection"),
+]
+
+
+@pytest.mark.parametrize(("log", "category", "needles", "line", "sig"), [c[1:] for c in NEW_FAMILIES], ids=[c[0] for c in NEW_FAMILIES])
+def test_classify_new_family_snippet(log, category, needles, line, sig):
+    c = classify(excerpt(log), Alert(job="job"))
+    assert (c.category, c.signature) == (category, sig), c.summary
+    for n in needles:
+        assert n.lower() in c.summary.lower(), (n, c.summary)
+    assert c.evidence[0].line == line
+    assert 0.5 <= c.confidence <= 0.95
+
+
+def test_classify_bare_sigterm_is_unknown():
+    log = """
+[2026-03-02, 03:00:05 UTC] {taskinstance.py:1517} ERROR - Received SIGTERM. Terminating subprocesses.
+[2026-03-02, 03:00:07 UTC] {taskinstance.py:1937} ERROR - Task failed with exception
+airflow.exceptions.AirflowException: Task received SIGTERM signal
+"""
+    c = classify(excerpt(log), Alert())
+    assert c.category == "unknown" and c.confidence < 0.4 and "SIGTERM" in c.summary
+
+
+def test_classify_sigterm_after_execution_timeout_is_infra():
+    log = """
+[2026-03-02, 03:00:00 UTC] {timeout.py:68} ERROR - Process timed out, PID: 4411
+airflow.exceptions.AirflowTaskTimeout: Timeout, PID: 4411
+[2026-03-02, 03:00:05 UTC] {taskinstance.py:1517} ERROR - Received SIGTERM. Terminating subprocesses.
+"""
+    c = classify(excerpt(log), Alert())
+    assert c.category == "infra" and c.signature == "airflow.task_timeout"
+
+
+def test_classify_last_attempt_error_wins_over_earlier_attempts():
+    log = """
+[2026-03-02, 02:00:00 UTC] {taskinstance.py:1381} INFO - Starting attempt 1 of 2
+psycopg2.OperationalError: could not translate host name "db.internal" to address: Name or service not known
+[2026-03-02, 02:00:02 UTC] {taskinstance.py:1400} INFO - Marking task as UP_FOR_RETRY. dag_id=d, task_id=t
+[2026-03-02, 02:05:00 UTC] {taskinstance.py:1381} INFO - Starting attempt 2 of 2
+ValueError: invalid literal for int() with base 10: 'twelve'
+[2026-03-02, 02:05:02 UTC] {taskinstance.py:1400} INFO - Marking task as FAILED. dag_id=d, task_id=t
+"""
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("data", "python.value_conversion")
+    assert c.evidence[0].line == 5
+
+
+def test_classify_single_attempt_keeps_priority_order():
+    log = """
+[2026-03-02, 02:00:00 UTC] {taskinstance.py:1381} INFO - Starting attempt 1 of 1
+java.lang.OutOfMemoryError: Java heap space
+java.io.IOException: Connection reset by peer
+"""
+    c = classify(excerpt(log), Alert())
+    assert c.signature == "java.oom_heap" and c.evidence[0].line == 2
+
+
+def test_classify_recovered_retry_notice_does_not_decide():
+    log = """
+WARNING - Retrying (Retry(total=4, connect=None, read=None)) after connection broken by 'ConnectTimeoutError(<urllib3.connection.HTTPSConnection object>, 'Connection to api.vendor.io timed out. (connect timeout=10)')': /v1/items
+Traceback (most recent call last):
+KeyError: "['unit_cost'] not in index"
+"""
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("data", "python.keyerror_column")
+    assert "unit_cost" in c.summary and "[" not in c.facts["column"]
+
+
+def test_classify_retry_notice_alone_still_decides():
+    c = classify(excerpt("WARNING - Retrying in 30s: google.api_core.exceptions.TooManyRequests: 429 rate limit exceeded\n"), Alert())
+    assert c.category == "infra"
+
+
+def test_classify_pydantic_model_of_records_is_not_decisive():
+    log = """
+pydantic_core._pydantic_core.ValidationError: 1 validation error for Shipment
+weight_kg
+  Input should be a valid number [type=float_parsing, input_value='n/a', input_type=str]
+"""
+    c = classify(excerpt(log), Alert())
+    assert c.category == "unknown" and c.confidence < 0.4
+
+
+def test_classify_settingwithcopy_warning_is_not_a_cause():
+    log = """
+/srv/jobs/prices.py:51: SettingWithCopyWarning: A value is trying to be set on a copy of a slice from a DataFrame
+FileNotFoundError: [Errno 2] No such file or directory: '/data/landing/prices/2026-03-01.csv'
+"""
+    c = classify(excerpt(log), Alert())
+    assert c.signature == "python.file_not_found_data" and c.evidence[0].line == 2
+
+
+def test_classify_java_concurrent_modification_is_not_a_table_conflict():
+    c = classify(excerpt("java.util.ConcurrentModificationException\n"), Alert())
+    assert c.signature != "delta.concurrent_write"
+
+
+def test_signatures_continued_joins_wrapped_message_lines_only():
+    texts = [
+        "[2026-03-02, 01:00:00 UTC] {sql.py:1} ERROR - 1 validation error for JobConfig",
+        "[2026-03-02, 01:00:00 UTC] {sql.py:1} ERROR - tables.0.name",
+        "  Field required",
+        "[2026-03-02, 01:00:01 UTC] {taskinstance.py:1} INFO - Marking task as FAILED",
+    ]
+    assert continued(texts, 0).split("\n") == [texts[0], "tables.0.name", "  Field required"]
+    assert continued(["Traceback (most recent call last):", '  File "x.py", line 1'], 0) == "Traceback (most recent call last):"
