@@ -36,6 +36,7 @@ def test_signatures_library_examples_match_their_own_signature():
     lib = library()
     assert len(lib.signatures) >= 100
     for sig in lib.signatures:
+        assert sig.examples, f"{sig.id}: give it at least one example line (it proves the keywords reach the patterns)"
         for ex in sig.examples:
             lines = [Line(i, t) for i, t in enumerate(ex.split("\n"), 1)]
             # a multi-line example is either cue lines above the match or one message wrapped over lines

@@ -49,6 +49,7 @@ class Signature:
     summary: tuple[str, ...] = ()               # first template whose fields are all known is used
     action: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    spans: bool = False                         # a pattern names `\n`: also match over continuation lines
 
     def render(self, templates: tuple[str, ...], facts: dict[str, str]) -> str:
         return render(templates, facts)
@@ -172,6 +173,7 @@ def _signature(path: Path, i: int, raw: dict) -> Signature:
         patterns=compile_all("patterns"), near=compile_all("near"), context=compile_all("context"),
         summary=_as_tuple(raw["summary"]), action=_as_tuple(raw.get("action", ())),
         examples=_as_tuple(raw.get("examples", ())),
+        spans=any("\\n" in p or "\n" in p for p in raw.get("patterns", [])),
     )
 
 
@@ -246,10 +248,10 @@ def _match(s: Signature, texts: list[str], i: int) -> dict[str, str] | None:
     found = [m for p in s.patterns if (m := p.search(text))]
     if not found:
         return None
-    # the most informative pattern wins (most named groups filled), then the first listed; a pattern that
-    # fills more groups over the line joined with its continuation lines beats the single line
+    # the most informative pattern wins (most named groups filled), then the first listed; for a signature
+    # whose patterns span lines, a match over the line and its continuation lines that fills more groups wins
     m = max(found, key=_informative)
-    if i + 1 < len(texts):
+    if s.spans and i + 1 < len(texts):
         joined = continued(texts, i)
         if joined != text:
             more = [jm for p in s.patterns if (jm := p.search(joined)) and jm.start() < len(text)]
