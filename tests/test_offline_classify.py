@@ -478,6 +478,15 @@ airflow.exceptions.AirflowTaskTimeout: Timeout, PID: 4411
     assert c.category == "infra" and c.signature == "airflow.task_timeout"
 
 
+def test_classify_sigterm_after_node_shutdown_is_infra():
+    log = """
+[2026-03-02, 03:00:01 UTC] {kubernetes_pod.py:410} WARNING - Pod etl-orders-5c1d: Pod was terminated in response to imminent node shutdown.
+[2026-03-02, 03:00:05 UTC] {taskinstance.py:1517} ERROR - Received SIGTERM. Terminating subprocesses.
+"""
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("infra", "k8s.node_shutdown") and c.evidence[0].line == 1
+
+
 def test_classify_last_attempt_error_wins_over_earlier_attempts():
     log = """
 [2026-03-02, 02:00:00 UTC] {taskinstance.py:1381} INFO - Starting attempt 1 of 2
