@@ -43,6 +43,7 @@ class LiveMessage:
         self._last = last_sent_at if last_sent_at is not None else clock()
         self._task: asyncio.Task | None = None
         self._closed = False
+        self._sending = False
         self.updates = 0
 
     def show(self, payload: dict[str, Any]) -> None:
@@ -53,14 +54,20 @@ class LiveMessage:
             self._task = asyncio.create_task(self._flush())
 
     async def finish(self, payload: dict[str, Any]) -> None:
-        """Send `payload` (after any in-flight update and the pacing interval); errors propagate."""
+        """Send `payload` now if no progress update went out yet (a fast triage replaces its placeholder at
+        once); otherwise after any in-flight update and the pacing interval. Errors propagate."""
         self._closed = True
         self._latest = None
         if self._task is not None and not self._task.done():
-            await asyncio.wait([self._task])
-        wait = self._last + self.interval_s - self.clock()
-        if wait > 0:
-            await asyncio.sleep(wait)
+            if self._sending:
+                await asyncio.wait([self._task])
+            else:  # only waiting for its slot: the final state supersedes it
+                self._task.cancel()
+                await asyncio.wait([self._task])
+        if self.updates:
+            wait = self._last + self.interval_s - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
         await self._send(payload)
         self._last = self.clock()
         self.updates += 1
@@ -73,10 +80,12 @@ class LiveMessage:
             payload = self._latest
             if payload is None:
                 return
+            self._sending = True
             try:
                 await self._send(payload)
                 self.updates += 1
             except Exception:
                 log.warning("progress update failed; the final update will still be sent", exc_info=True)
             finally:
+                self._sending = False
                 self._sent, self._last = payload, self.clock()
