@@ -53,6 +53,8 @@ async def latency(n: int, pacing: Pacing) -> None:
                 firsts.append(_first_sign(w, ts) - t0)
                 finals.append(_done(w, ts) - t0)
                 await w.idle()
+                await asyncio.sleep(pacing.post_interval_s)  # alerts spaced as in real life, not queued
+                #                                               behind the previous one's channel pacing
             print(f"alert → first sign in thread: median {statistics.median(firsts) * 1000:.0f} ms "
                   f"(max {max(firsts) * 1000:.0f} ms, n={n})")
             print(f"alert → final report: median {statistics.median(finals) * 1000:.0f} ms "
