@@ -111,6 +111,18 @@ def test_cli_demo_prints_a_report_per_example_job():
     assert [line[3:].split()[0] for line in p.stdout.splitlines() if line.startswith("== ")] == jobs
 
 
+def test_cli_demo_shows_data_infra_and_code_with_their_evidence():
+    p = cli("demo", "--json")
+    assert p.returncode == 0, p.stderr
+    reports = {r["job"]: r for r in map(json.loads, p.stdout.splitlines())}
+    assert reports["orders_daily"]["category"] == "data"                # upstream header renamed the column
+    assert "customer_id → cust_id" in reports["orders_daily"]["root_cause"]
+    assert reports["customer_sync"]["category"] == "infra"              # YARN killed the executor
+    code = reports["revenue_rollup"]
+    assert code["category"] == "code"                                   # the deploy built from examples/repo.toml
+    assert "Revert or fix commit" in code["action"] and "Bo Coder" in code["root_cause"]
+
+
 def test_cli_demo_outside_repo_says_where_to_run(tmp_path):
     p = cli("demo", cwd=tmp_path)
     assert p.returncode == 2 and "run from the repository root" in p.stderr
