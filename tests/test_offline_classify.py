@@ -560,3 +560,99 @@ def test_signatures_continued_joins_wrapped_message_lines_only():
     ]
     assert continued(texts, 0).split("\n") == [texts[0], "tables.0.name", "  Field required"]
     assert continued(["Traceback (most recent call last):", '  File "x.py", line 1'], 0) == "Traceback (most recent call last):"
+
+
+# ------------------------------------------------------- real-world shapes (issue-tracker snippets, own words)
+
+REAL_SHAPES = [
+    ("celery_pool_sigkill", """
+[2026-04-01 02:10:11,310: ERROR/MainProcess] Process 'ForkPoolWorker-31' pid:5120 exited with 'signal 9 (SIGKILL)'
+""", "infra", "proc.exit_137"),
+    ("bigquery_load_wrapped_schema", """
+BigQuery error in load operation: Error processing job 'acme:bqjob_r7_1': Provided Schema
+does not match Table acme:raw.visits. Cannot add fields (field: utm_term)
+""", "data", "sql.schema_mismatch"),
+    ("mysql_cannot_connect", """
+sqlalchemy.exc.OperationalError: (MySQLdb.OperationalError) (2003, "Can't connect to MySQL server on 'orders-db' (111)")
+""", "infra", "db.cannot_connect"),
+    ("pgbouncer_cannot_connect", """
+sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) ERROR:  pgbouncer cannot connect to server
+""", "infra", "db.cannot_connect"),
+    ("spark_analyzer_column_capitalised", """
+org.apache.spark.sql.AnalysisException: Column ship_region does not exist.
+	at org.apache.spark.sql.execution.command.AnalyzeColumnCommand.getColumnsToAnalyze(AnalyzeColumnCommand.scala:88)
+""", "code", "sql.invalid_identifier"),
+    ("snowflake_ambiguous_column_in_dbt", """
+Database Error in model orders_joined (models/orders_joined.sql)
+  002028 (42601): SQL compilation error:
+  ambiguous column name 'CUSTOMER_ID'
+""", "code", "sql.invalid_identifier"),
+    ("bigquery_operator_signature", """
+google.api_core.exceptions.BadRequest: 400 No matching signature for operator = for argument types: STRING, INT64. Supported signature: ANY = ANY at [9:14]
+""", "code", "sql.undefined_function"),
+    ("snowflake_timestamp_not_recognized", """
+snowflake.connector.errors.ProgrammingError: 100035 (22007): Timestamp '2026-02-31 25:00' is not recognized
+""", "data", "sql.invalid_input_syntax"),
+    ("boto_numeric_403", """
+botocore.exceptions.ClientError: An error occurred (403) when calling the HeadObject operation: Forbidden
+""", "infra", "cloud.access_denied"),
+    ("boto_no_credentials", """
+botocore.exceptions.NoCredentialsError: Unable to locate credentials
+""", "infra", "auth.no_credentials"),
+    ("google_default_credentials", """
+google.auth.exceptions.DefaultCredentialsError: Could not automatically determine credentials. Set GOOGLE_APPLICATION_CREDENTIALS and try again.
+""", "infra", "auth.no_credentials"),
+    ("boto_endpoint_unreachable", """
+botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: "https://s3.us-east-2.amazonaws.com/landing/orders.csv"
+""", "infra", "http.max_retries"),
+    ("api_bad_request", """
+requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://api.vendor.example/v2/report?from=2026-02-30
+""", "code", "http.bad_request"),
+    ("spark_rpc_disassociated", """
+ExecutorLostFailure (executor 9 exited caused by one of the running tasks) Reason: Remote RPC client disassociated. Likely due to containers exceeding thresholds, or network issues. Check driver logs for WARN messages.
+""", "infra", "spark.executor_lost"),
+    ("spark_k8s_pod_lost", """
+2026-04-01 03:00:00 ERROR TaskSchedulerImpl: Lost executor 2 on 10.4.0.12: Pod nightly-exec-2 deleted or lost.
+2026-04-01 03:00:01 ERROR TaskSetManager: Task 5 in stage 3.0 failed 4 times; aborting job
+""", "infra", "spark.executor_lost"),
+    ("hdfs_safe_mode", """
+org.apache.hadoop.ipc.RemoteException(org.apache.hadoop.hdfs.server.namenode.SafeModeException): Cannot create file /warehouse/tmp/_temporary/0. Name node is in safe mode.
+""", "infra", "hdfs.unavailable"),
+    ("cdc_slot_behind", """
+io.airbyte.commons.exceptions.ConfigErrorException: Saved offset is before replication slot's confirmed lsn. Please reset the connection.
+""", "infra", "cdc.position_lost"),
+    ("airbyte_check_wording", """
+Failure Origin: destination, Message: Checking destination connection failed - please review this connection's configuration
+""", "infra", "airbyte.check_failed"),
+    ("pg_recovery_conflict", """
+psycopg2.errors.SerializationFailure: canceling statement due to conflict with recovery
+DETAIL:  User query might have needed to see row versions that must be removed.
+""", "infra", "sql.db_unavailable"),
+]
+
+
+@pytest.mark.parametrize(("log", "category", "sig"), [c[1:] for c in REAL_SHAPES], ids=[c[0] for c in REAL_SHAPES])
+def test_classify_real_world_shape(log, category, sig):
+    c = classify(excerpt(log), Alert(job="job"))
+    assert (c.category, c.signature) == (category, sig), c.summary
+    assert 0.5 <= c.confidence <= 0.95
+
+
+def test_classify_rest_api_404_is_not_missing_input():
+    c = classify(excerpt("requests.exceptions.HTTPError: 404 Client Error: Not Found for url: https://api.vendor.example/v1/reports/991\n"), Alert())
+    assert c.category == "unknown"
+
+
+def test_classify_storage_404_url_is_missing_input():
+    log = "requests.exceptions.HTTPError: 404 Client Error: Not Found for url: https://storage.googleapis.com/landing/orders/2026-04-01.csv\n"
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("data", "cloud.no_such_key")
+
+
+def test_classify_db_connect_retry_noise_does_not_beat_a_later_data_error():
+    log = """
+WARNING - (2003, "Can't connect to MySQL server on 'erp-ro' (timed out)")
+ERROR - invalid input syntax for type date: "0000-00-00"
+"""
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("data", "sql.invalid_input_syntax")
