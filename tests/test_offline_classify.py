@@ -656,3 +656,31 @@ ERROR - invalid input syntax for type date: "0000-00-00"
 """
     c = classify(excerpt(log), Alert())
     assert (c.category, c.signature) == ("data", "sql.invalid_input_syntax")
+
+
+@pytest.mark.parametrize(("log", "category", "sig"), [
+    ("cx_Oracle.DatabaseError: ORA-01722: invalid number", "data", "oracle.data"),
+    ("oracledb.exceptions.DatabaseError: ORA-12899: value too large for column \"ETL\".\"CUST\".\"ZIP\" (actual: 14, maximum: 10)", "data", "oracle.data"),
+    ("java.sql.SQLSyntaxErrorException: ORA-00942: table or view does not exist", "code", "oracle.code"),
+    ("cx_Oracle.DatabaseError: ORA-12514: TNS:listener does not currently know of service requested in connect descriptor", "infra", "oracle.infra"),
+    ("ORA-01652: unable to extend temp segment by 128 in tablespace TEMP", "infra", "oracle.infra"),
+    ("ORA-01031: insufficient privileges", "infra", "oracle.infra"),
+], ids=["ora_invalid_number", "ora_value_too_large", "ora_table_missing", "ora_listener", "ora_temp_space", "ora_privileges"])
+def test_classify_oracle_error_codes_by_family(log, category, sig):
+    c = classify(excerpt(log + "\n"), Alert())
+    assert (c.category, c.signature) == (category, sig), c.summary
+
+
+@pytest.mark.parametrize(("log", "category", "sig"), [
+    ('great_expectations.exceptions.exceptions.CheckpointError: Checkpoint "daily.chk" must be called with a validator or contain either a batch_request or validations.',
+     "code", "ge.config"),
+    ("great_expectations_provider.common.errors.GXValidationFailed: 3 expectations failed", "data", "dq.great_expectations"),
+    ('kubernetes.client.exceptions.ApiException: (403)\nReason: Forbidden\nHTTP response body: pods is forbidden: User "system:serviceaccount:etl:runner" cannot create resource "pods" in namespace "etl"',
+     "infra", "cloud.access_denied"),
+    ('Error: failed to create containerd task: OCI runtime create failed: unable to start container process: exec: "dbt": executable file not found in $PATH: unknown',
+     "code", "container.entrypoint_missing"),
+    ('psycopg2.OperationalError: FATAL:  connection limit "300" exceeded for non-bootstrap users', "infra", "net.too_many_connections"),
+], ids=["ge_checkpoint_config", "gx_validation_failed", "k8s_rbac_forbidden", "container_exec_missing", "redshift_connection_limit"])
+def test_classify_platform_and_tooling_shapes(log, category, sig):
+    c = classify(excerpt(log + "\n"), Alert())
+    assert (c.category, c.signature) == (category, sig), c.summary
