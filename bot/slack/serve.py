@@ -7,13 +7,16 @@ import asyncio
 import logging
 import signal
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SettingsError
 from bot.settings import Settings
-from bot.slack.app import build_bolt_app, build_runtime
+from bot.slack.app import build_bolt_app, build_runtime, make_client
 from bot.slack.runtime import Runtime
 from bot.topology import Topology
 
@@ -47,6 +50,48 @@ async def start_http(app: AsyncApp, rt: Runtime, host: str, port: int) -> tuple[
     return runner, int(bound)
 
 
+def _slack_error(e: SlackApiError) -> str:
+    data = getattr(e.response, "data", None)
+    return str(data.get("error")) if isinstance(data, dict) else str(e)
+
+
+async def check_bot_token(client: AsyncWebClient) -> None:
+    """auth.test once, so a rejected SLACK_BOT_TOKEN stops startup instead of failing every event later."""
+    try:
+        await client.auth_test()
+    except SlackApiError as e:
+        raise SettingsError(f"SLACK_BOT_TOKEN was rejected by Slack ({_slack_error(e)}); export the Bot User "
+                            "OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
+    except (TimeoutError, aiohttp.ClientError, OSError) as e:  # network trouble: not the token's fault
+        log.warning("could not check SLACK_BOT_TOKEN (auth.test: %s); starting anyway", e)
+
+
+async def start_socket_mode(app: AsyncApp, app_token: str, *, ping_interval: float = 10.0):
+    """Connect `app` to Slack over Socket Mode (apps.connections.open with `app_token` on the app's Web API
+    client, then the websocket); returns the connected AsyncSocketModeHandler (`close_async()` to stop).
+
+    A rejected app token raises SettingsError (slack-sdk alone would retry it forever); network trouble is
+    left to slack-sdk, which retries every `ping_interval` seconds until connected or cancelled."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(app, app_token, ping_interval=ping_interval)
+    try:
+        try:
+            opened = await handler.client.web_client.apps_connections_open(app_token=app_token)
+            handler.client.wss_uri = str(opened["url"])  # connect() uses it instead of asking again
+        except SlackApiError as e:
+            raise SettingsError(f"SLACK_APP_TOKEN was rejected by Slack ({_slack_error(e)}); export the "
+                                "app-level token (xapp-…, scope connections:write) from the app's Basic "
+                                "Information page") from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            log.warning("apps.connections.open failed (%s); retrying every %gs", e, ping_interval)
+        await handler.connect_async()
+    except BaseException:
+        await handler.close_async()
+        raise
+    return handler
+
+
 async def serve(args: argparse.Namespace, settings: Settings, topology: Topology) -> int:
     settings.require("slack_bot_token")
     http = bool(getattr(args, "http", False))
@@ -57,6 +102,7 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
                             "`etl-triage serve --http --port N` with SLACK_SIGNING_SECRET")
     if not settings.alert_channels:
         log.warning("ETL_TRIAGE_ALERT_CHANNELS is empty: no channel is watched; only /triage works")
+    await check_bot_token(make_client(settings))
     rt = build_runtime(settings, topology)
     app = build_bolt_app(rt)
     stop = asyncio.Event()
@@ -72,10 +118,15 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
             finally:
                 await runner.cleanup()
         else:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token)
-            await handler.connect_async()
+            connecting = asyncio.ensure_future(start_socket_mode(app, settings.slack_app_token))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait((connecting, stopping), return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not connecting.done():  # SIGINT/SIGTERM while slack-sdk retries the connection: give up
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
+                return 0
+            handler = connecting.result()
             print("etl-triage: connected to Slack (Socket Mode)", flush=True)
             try:
                 await stop.wait()

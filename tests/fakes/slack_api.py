@@ -2,7 +2,8 @@
 
 The real `AsyncWebClient(base_url=fake.api_url)` talks to it. It answers like Slack: JSON with `ok`, message
 `ts`, `error` on failure, and HTTP 429 with Retry-After when told to. Response URLs (slash commands,
-interactivity) are served under `/response/<id>`.
+interactivity) are served under `/response/<id>`. `apps.connections.open` (Socket Mode) takes the app token
+and answers `socket_url()` (see tests/fakes/slack_socket.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Call:
 @dataclass
 class FakeSlackAPI:
     token: str = "xoxb-test"
+    app_token: str = "xapp-test"
+    socket_url: Callable[[], str] | None = None
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -120,12 +123,24 @@ class FakeSlackAPI:
             status, body, headers = queued.pop(0)
             await self._record(Call(method, args, time.monotonic(), status))
             return web.json_response(body, status=status, headers=headers)
+        if method == "apps.connections.open":
+            body = self._connections_open(request.headers.get("Authorization", ""))
+            await self._record(Call(method, args, time.monotonic(), result=body))
+            return web.json_response(body)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             await self._record(Call(method, args, time.monotonic(), 401))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         body = self._answer(method, args)
         await self._record(Call(method, args, time.monotonic(), result=body))
         return web.json_response(body)
+
+    def _connections_open(self, authorization: str) -> dict[str, Any]:
+        """Like Slack: a bot token is the wrong type, an unknown one is invalid, the app token gets a URL."""
+        if authorization == f"Bearer {self.token}":
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if authorization != f"Bearer {self.app_token}" or self.socket_url is None:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.socket_url()}
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
