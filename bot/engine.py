@@ -142,7 +142,11 @@ class _Run:
                     spec, "skipped", reason=f"'{bad.name}' {bad.status}" + (f": {bad.reason}" if bad.reason else ""))
                 return
             await self._notify(spec.name, "running")
-            self.results[spec.name] = await self._execute(spec)
+            try:
+                self.results[spec.name] = await self._execute(spec)
+            except Exception as e:  # a bug outside the provider call: this stage fails, the report survives
+                log.exception("stage %s failed", spec.name)
+                self.results[spec.name] = self._result(spec, "failed", reason=_brief(e))
         finally:
             if spec.name in self.results:
                 self.done[spec.name].set()
@@ -234,7 +238,7 @@ class _Run:
             action = f"Read the evidence and the log yourself; the triage is partial ({failed})."
             escalation = escalation_for(self.topo, category, self.job)
             evidence = cls.evidence if cls else []
-        return TriageReport(
+        report = TriageReport(
             job=self.alert.job, run_id=self.alert.run_id,
             log_path=str(self.log_path) if self.log_path else None,
             category=category, confidence=round(confidence, 2), root_cause=root_cause, action=action,
@@ -243,6 +247,20 @@ class _Run:
             duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
             complete=complete,
         )
+        # Last line of defence: whatever a stage or tool put into the report (commit subjects, file headers,
+        # model text) passes the same redaction as log text before it reaches a terminal, Slack or JSON.
+        redactor = self.sandboxes.redactor
+        return TriageReport.model_validate(_redact_tree(report.model_dump(), redactor.redact))
+
+
+def _redact_tree(value: object, redact: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_tree(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, redact) for v in value]
+    return value
 
 
 def _last(outputs: dict[str, BaseModel], kind: type) -> object | None:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from bot.errors import TopologyError
 from bot.report import OutputKind
@@ -112,6 +112,7 @@ class Topology(BaseModel):
     """A loaded, validated topology plus where it came from."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+    _prompts: dict[str, str] = PrivateAttr(default_factory=dict)
 
     path: Path
     pipeline: PipelineSpec
@@ -152,11 +153,25 @@ class Topology(BaseModel):
         return self.base_dir / stage.prompt_file
 
     def prompt_text(self, stage: StageSpec, branch: str | None = None) -> str:
-        """The stage prompt, followed by the branch prompt when the stage branches."""
-        text = (self.base_dir / stage.prompt_file).read_text(encoding="utf-8")
-        if branch and branch in stage.branches and stage.branches[branch].prompt_file:
-            text += "\n\n" + self.prompt_path(stage, branch).read_text(encoding="utf-8")
+        """The stage prompt, followed by the branch prompt when the stage branches (read once, at load)."""
+        text = self._prompt(stage.prompt_file)
+        if branch and branch in stage.branches and (extra := stage.branches[branch].prompt_file):
+            text += "\n\n" + self._prompt(extra)
         return text
+
+    def _prompt(self, rel: str) -> str:
+        if rel not in self._prompts:
+            self._prompts[rel] = (self.base_dir / rel).read_text(encoding="utf-8")
+        return self._prompts[rel]
+
+    def load_prompts(self) -> None:
+        """Read every prompt file now, so a triage never touches the disk for them (and a prompt edited or
+        removed after start-up cannot break a running bot)."""
+        for s in self.stages:
+            self._prompt(s.prompt_file)
+            for br in s.branches.values():
+                if br.prompt_file:
+                    self._prompt(br.prompt_file)
 
     def order(self) -> list[StageSpec]:
         """Stages in a dependency-respecting order (stable: file order among equals)."""
@@ -209,6 +224,10 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
     from bot.topology_checks import check_semantics
 
     check_semantics(file, topo)
+    try:
+        topo.load_prompts()
+    except (OSError, UnicodeDecodeError) as e:
+        raise TopologyError(file, "", f"cannot read a prompt file: {e}", "check the prompts/ files") from None
     return topo
 
 

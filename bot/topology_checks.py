@@ -31,9 +31,7 @@ def check_semantics(file: str, topo: Topology) -> None:
                 near = difflib.get_close_matches(dep, sorted(names), n=1)
                 hint = f"did you mean '{near[0]}'?" if near else f"stages are: {', '.join(sorted(names))}"
                 raise TopologyError(file, where, f"field 'depends_on': unknown stage '{dep}'", hint)
-        if not (topo.base_dir / s.prompt_file).is_file():
-            raise TopologyError(file, where, f"field 'prompt_file': {s.prompt_file} does not exist",
-                                f"paths are relative to {topo.base_dir}")
+        _check_prompt(file, topo, where, "prompt_file", s.prompt_file)
         if s.branch_on is not None:
             if s.branch_on not in s.depends_on:
                 raise TopologyError(file, where, f"field 'branch_on': '{s.branch_on}' is not in depends_on",
@@ -49,9 +47,8 @@ def check_semantics(file: str, topo: Topology) -> None:
                 near = difflib.get_close_matches(cat, CATEGORIES, n=1)
                 hint = f"did you mean '{near[0]}'?" if near else f"categories are: {', '.join(CATEGORIES)}"
                 raise TopologyError(file, where, f"field 'branches': unknown category '{cat}'", hint)
-            if br.prompt_file and not (topo.base_dir / br.prompt_file).is_file():
-                raise TopologyError(file, where, f"field 'branches.{cat}.prompt_file': {br.prompt_file} "
-                                    "does not exist", f"paths are relative to {topo.base_dir}")
+            if br.prompt_file:
+                _check_prompt(file, topo, where, f"branches.{cat}.prompt_file", br.prompt_file)
             _check_globs(file, topo, where, f"branches.{cat}.read", br.read)
         _check_globs(file, topo, where, "read", s.read)
     cycle = _find_cycle(topo.stages)
@@ -126,6 +123,17 @@ def _within(path: str, globs: list[str]) -> bool:
         if fnmatch.fnmatch(p, g) or p == root or p.startswith(root.rstrip("/") + "/"):
             return True
     return False
+
+
+def _check_prompt(file: str, topo: Topology, where: str, field: str, rel: str) -> None:
+    """A prompt is a file inside the topology's directory: it is sent to a model, so nothing else may be."""
+    base = topo.base_dir.resolve()
+    path = (base / rel).resolve()
+    if posixpath.isabs(rel) or not path.is_relative_to(base):
+        raise TopologyError(file, where, f"field '{field}': {rel} is outside {base}",
+                            "prompts must live in the repository, e.g. prompts/classify-failure.md")
+    if not path.is_file():
+        raise TopologyError(file, where, f"field '{field}': {rel} does not exist", f"paths are relative to {base}")
 
 
 def _check_regex(file: str, where: str, field: str, pattern: str) -> None:

@@ -132,12 +132,12 @@ async def test_engine_branch_without_a_branch_prompt_uses_stage_prompt(tmp_path)
 
 
 async def test_engine_stage_timeout_skips_dependents_with_reason(tmp_path):
-    topo, log = _world(tmp_path, DEFAULT.replace('name = "investigate"', 'name = "investigate"\ntimeout_s = 0.05'))
+    topo, log = _world(tmp_path, DEFAULT.replace('name = "investigate"', 'name = "investigate"\ntimeout_s = 0.5'))
     p = ScriptedProvider({"investigate": "hang"})
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
     status = {s.name: (s.status, s.reason) for s in report.stages}
     assert status["classify"] == ("ok", None)
-    assert status["investigate"][0] == "timeout" and "timed out after 0.05s" in status["investigate"][1]
+    assert status["investigate"][0] == "timeout" and "timed out after 0.5s" in status["investigate"][1]
     assert status["recommend"][0] == "skipped" and "'investigate' timeout" in status["recommend"][1]
     assert not report.complete
     assert report.category == "data" and report.root_cause == "KeyError on customer_id"
@@ -175,12 +175,12 @@ async def test_engine_fallback_keeps_the_failed_attempts_usage(tmp_path):
 
 
 async def test_engine_whole_triage_budget(tmp_path):
-    topo, log = _world(tmp_path, DEFAULT, pipeline="timeout_s = 0.05")
+    topo, log = _world(tmp_path, DEFAULT, pipeline="timeout_s = 1")
     p = ScriptedProvider({"investigate": "hang"})
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
     status = {s.name: s.status for s in report.stages}
     assert status == {"classify": "ok", "investigate": "timeout", "recommend": "skipped"}
-    assert "budget of 0.05s" in report.stages[1].reason
+    assert "budget of 1s" in report.stages[1].reason
 
 
 async def test_engine_progress_callback_sees_each_stage(tmp_path):
@@ -217,3 +217,28 @@ async def test_engine_finds_newest_log_through_registry(tmp_path):
     assert report.log_path == str(log)
     with pytest.raises(LogNotFound, match=r"no \*\.log for job 'nope'"):
         await run_triage(topo, Alert(job="nope"), provider=p)
+
+
+async def test_engine_prompt_removed_after_load_does_not_break_a_triage(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+    (tmp_path / "prompts" / "data.md").unlink()   # e.g. a deploy in progress replaces the prompts directory
+    p = ScriptedProvider()
+    report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
+    assert report.complete
+    assert "prompt data.md" in p.requests["investigate"].prompt
+
+
+async def test_engine_redacts_secrets_whatever_stage_produced_them(tmp_path):
+    topo, log = _world(tmp_path, DEFAULT)
+
+    class Leaky(ScriptedProvider):
+        async def run_stage(self, req):
+            out = await super().run_stage(req)
+            if req.output_model is Recommendation:
+                out.output.root_cause = "commit 'rotate key AKIAABCDEFGHIJKLMNOP password=hunter2' broke it"
+            return out
+
+    report = await run_triage(topo, Alert(job="job1"), provider=Leaky(), log_path=log)
+    dumped = report.model_dump_json()
+    assert "AKIAABCDEFGHIJKLMNOP" not in dumped and "hunter2" not in dumped
+    assert report.root_cause.startswith("commit 'rotate key [REDACTED:")
