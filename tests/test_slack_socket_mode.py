@@ -127,6 +127,35 @@ async def test_socket_mode_reconnects_and_handles_events_after(world, refresh_re
     assert len(world.api.of("chat.postMessage")) == 1
 
 
+async def test_socket_mode_half_open_connection_is_replaced(tmp_path):
+    # The fake stops answering pings (a silently dead link): slack-sdk must notice and reconnect.
+    w = await SocketWorld.start(tmp_path, ping_interval=0.1)
+    try:
+        first = w.socket.connections[0]
+        first.muted = True
+        second = await w.socket.connected(2)
+        body = w.event_envelope({"text": AIRFLOW_TEXT, "user": "UHUMAN"})
+        eid = await w.socket.send("events_api", body)
+        assert await w.socket.ack(eid) == {"envelope_id": eid}
+        assert any(m.get("envelope_id") == eid for m in second.received)
+        await w.api.wait_for(_reports_in_thread(body["event"]["ts"]))
+        await w.idle()
+        assert len(w.api.of("apps.connections.open")) == 2
+    finally:
+        await w.close()
+
+
+async def test_socket_mode_triage_command_unknown_job_responds_via_response_url(world):
+    eid = await world.socket.send("slash_commands", world.command_payload("ordrs_daily"),
+                                  accepts_response_payload=True)
+    await world.socket.ack(eid)
+    [call] = await world.api.wait_for(lambda a: a.of("response_url"))
+    await world.idle()
+    assert "don't know a job called `ordrs_daily`" in call.args["text"] and "`orders_daily`" in call.args["text"]
+    assert call.args["response_type"] == "ephemeral"
+    assert world.api.of("chat.postMessage") == []
+
+
 async def test_socket_mode_event_redelivered_after_reconnect_gets_one_report(world):
     body = world.event_envelope({"text": AIRFLOW_TEXT, "user": "UHUMAN"})
     first = await world.socket.send("events_api", body)

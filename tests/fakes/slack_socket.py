@@ -34,6 +34,8 @@ class Connection:
     ticket: str
     ws: web.WebSocketResponse
     received: list[dict[str, Any]] = field(default_factory=list)
+    pings: int = 0
+    muted: bool = False  # stops answering pings, like a half-open connection
 
 
 @dataclass
@@ -130,7 +132,7 @@ class FakeSocketMode:
             await self._notify()
             raise web.HTTPUnauthorized(text="unknown ticket")
         self.issued.remove(ticket)  # single use, like Slack's
-        ws = web.WebSocketResponse()  # autoping: answers the client's ping with pong
+        ws = web.WebSocketResponse(autoping=False)  # pings answered below, unless muted
         await ws.prepare(request)
         conn = Connection(ticket, ws)
         await ws.send_json({"type": "hello", "num_connections": len(self.live()) + 1,
@@ -139,6 +141,12 @@ class FakeSocketMode:
         self.connections.append(conn)
         await self._notify()
         async for msg in ws:
+            if msg.type == WSMsgType.PING:
+                conn.pings += 1
+                if not conn.muted:
+                    await ws.pong(msg.data)
+                await self._notify()
+                continue
             if msg.type != WSMsgType.TEXT:
                 continue
             data = json.loads(msg.data)
@@ -162,14 +170,14 @@ class SocketWorld:
     _n: int = 0
 
     @classmethod
-    async def start(cls, tmp: Path) -> SocketWorld:
+    async def start(cls, tmp: Path, *, ping_interval: float = 10.0) -> SocketWorld:
         api = await FakeSlackAPI().start()
         socket = await FakeSocketMode().start()
         api.socket_url = socket.issue_url
         settings = Settings(slack_bot_token=api.token, slack_app_token=api.app_token, slack_api_url=api.api_url,
                             alert_channels=frozenset({ALERTS}))
         rt = build_runtime(settings, make_topology(tmp), pacing=Pacing(0, 0))
-        handler = await start_socket_mode(build_bolt_app(rt), api.app_token)
+        handler = await start_socket_mode(build_bolt_app(rt), api.app_token, ping_interval=ping_interval)
         await socket.connected(1)
         return cls(api, socket, rt, handler)
 
