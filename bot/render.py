@@ -6,6 +6,8 @@ from bot.report import TriageReport
 from bot.topology import Topology
 
 ICONS = {"data": "DATA", "infra": "INFRA", "code": "CODE", "unknown": "UNKNOWN"}
+# Log text must not drive the terminal: control characters other than tab and newline become U+FFFD.
+_CONTROLS = {c: "\ufffd" for c in [*range(0, 9), *range(11, 32), *range(127, 160)]}
 
 
 def report_text(r: TriageReport) -> str:
@@ -33,7 +35,7 @@ def report_text(r: TriageReport) -> str:
     lines.append(f"stages      {stages}  |  total {r.duration_ms:.0f}ms via {r.provider}")
     if r.denied:
         lines.append("denied      " + "; ".join(f"{d.stage}: {d.path} ({d.reason})" for d in r.denied))
-    return "\n".join(lines)
+    return "\n".join(lines).translate(_CONTROLS)
 
 
 def explain_text(topo: Topology, enforcement: str) -> str:

@@ -129,7 +129,7 @@ def _check_prompt(file: str, topo: Topology, where: str, field: str, rel: str) -
     """A prompt is a file inside the topology's directory: it is sent to a model, so nothing else may be."""
     base = topo.base_dir.resolve()
     path = (base / rel).resolve()
-    if posixpath.isabs(rel) or not path.is_relative_to(base):
+    if not path.is_relative_to(base):
         raise TopologyError(file, where, f"field '{field}': {rel} is outside {base}",
                             "prompts must live in the repository, e.g. prompts/classify-failure.md")
     if not path.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +288,8 @@ async def test_anthropic_refusal_and_garbage_fall_back(world):
 
 
 async def test_anthropic_stage_timeout_falls_back(world, tmp_path):
-    prompts = ROOT / "prompts"
+    prompts = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", prompts)
     topo_file = tmp_path / "topology.toml"
     topo_file.write_text(f"""
 [pipeline]

@@ -126,3 +126,14 @@ def test_cli_demo_shows_data_infra_and_code_with_their_evidence():
 def test_cli_demo_outside_repo_says_where_to_run(tmp_path):
     p = cli("demo", cwd=tmp_path)
     assert p.returncode == 2 and "run from the repository root" in p.stderr
+
+
+def test_cli_human_output_neutralises_terminal_escapes(tmp_path):
+    logs = tmp_path / "logs" / "job"
+    logs.mkdir(parents=True)
+    log = logs / "run.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'x\x1b]0;PWNED\x07\x1b[2J'\n")
+    p = cli("run", "--log", str(log), "--log-root", str(tmp_path / "logs"))
+    assert p.returncode == 0, p.stderr
+    assert "\x1b" not in p.stdout and "\x07" not in p.stdout
+    assert "\ufffd]0;PWNED" in p.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,6 +22,7 @@ from bot.tools import ToolSpec
 
 CACHE = {"type": "ephemeral"}
 UNTRUSTED_TAG = "untrusted"
+_CLOSER = re.compile(rf"<\s*/\s*{UNTRUSTED_TAG}", re.IGNORECASE)  # any spelling of a closing tag
 
 GROUND_RULES = """\
 
@@ -102,8 +104,8 @@ def complete_answer(request: StageRequest, answer: Any) -> Any:
 
 def untrusted(kind: str, text: str, **attrs: str) -> str:
     """Wrap untrusted text so that nothing inside it can close the wrapper."""
-    safe = text.replace(f"</{UNTRUSTED_TAG}", f"<\\/{UNTRUSTED_TAG}")
-    extra = "".join(f' {k}="{v}"' for k, v in attrs.items())
+    safe = _CLOSER.sub(f"<\\\\/{UNTRUSTED_TAG}", text)
+    extra = "".join(f' {k}="{v.replace(chr(34), "&quot;")}"' for k, v in attrs.items())
     return f'<{UNTRUSTED_TAG} kind="{kind}"{extra}>\n{safe}\n</{UNTRUSTED_TAG}>'
 
 
