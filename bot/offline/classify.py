@@ -40,6 +40,12 @@ _RETRY_NOTICE = re.compile(r"\b(?:Retrying|retrying|Will retry|will retry|Retry 
                            r"(?!.*\b(?:giving up|exhausted|gave up)\b)")
 _ATTEMPT = re.compile(r"Starting attempt \d+ of \d+|Marking task as UP_FOR_RETRY"
                       r"|\b(?:[Aa]ttempt|[Rr]etry) #?\d+ of \d+\b(?! (?:failed|error))")
+# literals every match of the regex above contains: a line without them is not searched (error spam is long)
+_RETRY_WORDS = ("etrying", "ill retry", "Retry attempt", "retry in ")
+
+
+def _retry_notice(text: str) -> bool:
+    return any(w in text for w in _RETRY_WORDS) and _RETRY_NOTICE.search(text) is not None
 
 
 def _last_attempt_start(lines: list[Line]) -> int | None:
@@ -47,7 +53,7 @@ def _last_attempt_start(lines: list[Line]) -> int | None:
     start = None
     for i, ln in enumerate(lines):
         t = ln.text
-        if ("ttempt" in t or "UP_FOR_RETRY" in t or "etry " in t) and (m := _ATTEMPT.search(t)):
+        if ("UP_FOR_RETRY" in t or (" of " in t and ("ttempt" in t or "etry " in t))) and (m := _ATTEMPT.search(t)):
             start = i + 1 if "UP_FOR_RETRY" in m[0] else i
     return start
 
@@ -61,7 +67,7 @@ def _decide(hits: list[Hit], lines: list[Line] | None = None) -> Hit | None:
     if not decisive:
         return None
     # a retry notice ("Retrying ... after ReadTimeoutError") reports an error the client recovered from
-    final = [h for h in decisive if not _RETRY_NOTICE.search(h.line.text)]
+    final = [h for h in decisive if not _retry_notice(h.line.text)]
     decisive = final or decisive
     # after retries the last attempt's error is the one that failed the run
     start = _last_attempt_start(lines) if lines else None

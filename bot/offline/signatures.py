@@ -2,11 +2,14 @@
 
 A signature names one way a job fails: a category, regexes with named groups for the specifics, whether a
 matching line is a *root cause* or a *symptom*, a priority (which root cause wins when several match) and
-summary/action templates. The library is parsed and compiled once, on first use, and cached.
+summary/action templates. The library is parsed once, on first use, and cached.
 
 Matching is prefiltered: every signature lists lowercase `keywords`, one of which must occur in a line
 before its regexes are tried on it, so a 64 KB excerpt costs a few substring scans, not thousands of
-regex searches.
+regex searches. A signature's regexes are compiled on its first keyword hit: most signatures never fire
+in a process, and compiling all ~700 regexes up front dominated a one-shot CLI run. The shipped library
+is proven to compile by the test suite (`Library.compile_all`); any other library file is compiled in
+full on load, so a typo in it fails at once, naming the file, the signature and the field.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 import string
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +38,21 @@ class SignatureError(BotError):
 
 
 @dataclass(frozen=True)
+class Compiled:
+    """A signature's regexes, compiled on first use."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    near: tuple[re.Pattern[str], ...]
+    context: tuple[re.Pattern[str], ...]
+    rest_groups: tuple[int, ...]  # most named groups among patterns[j:]: a later pattern cannot beat that
+
+    @property
+    def plain(self) -> bool:
+        """No named groups, `near` cues or `context`: a match yields no facts and needs no other line."""
+        return not (self.rest_groups and self.rest_groups[0]) and not self.near and not self.context
+
+
+@dataclass(frozen=True)
 class Signature:
     id: str
     name: str
@@ -43,16 +61,48 @@ class Signature:
     priority: int                 # higher wins among root causes; ties go to the earliest line
     confidence: float
     keywords: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]
-    near: tuple[re.Pattern[str], ...] = ()      # at least one must match within NEAR_LINES above the line
-    context: tuple[re.Pattern[str], ...] = ()   # extra facts from nearby lines (nearest first)
+    sources: tuple[str, ...]                    # the `patterns` regexes, as written
+    near_sources: tuple[str, ...] = ()          # at least one must match within NEAR_LINES above the line
+    context_sources: tuple[str, ...] = ()       # extra facts from nearby lines (nearest first)
+    flags: int = 0
     summary: tuple[str, ...] = ()               # first template whose fields are all known is used
     action: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     spans: bool = False                         # a pattern names `\n`: also match over continuation lines
+    origin: str = field(default="", compare=False)  # the library file, for error messages
 
     def render(self, templates: tuple[str, ...], facts: dict[str, str]) -> str:
         return render(templates, facts)
+
+    @cached_property
+    def compiled(self) -> Compiled:
+        """Compile the regexes (once); a bad one raises SignatureError naming file, signature and field."""
+        def compile_all(fld: str, sources: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+            out = []
+            for p in sources:
+                try:
+                    out.append(re.compile(p, self.flags))
+                except re.error as e:
+                    raise SignatureError(f"{self.origin}: signature '{self.id}': {fld}: bad regex {p!r}: {e}") from e
+            return tuple(out)
+
+        patterns = compile_all("patterns", self.sources)
+        groups = [len(p.groupindex) for p in patterns]
+        rest = tuple(max(groups[j:]) for j in range(len(groups)))
+        return Compiled(patterns, compile_all("near", self.near_sources),
+                        compile_all("context", self.context_sources), rest)
+
+    @property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        return self.compiled.patterns
+
+    @property
+    def near(self) -> tuple[re.Pattern[str], ...]:
+        return self.compiled.near
+
+    @property
+    def context(self) -> tuple[re.Pattern[str], ...]:
+        return self.compiled.context
 
 
 @dataclass(frozen=True)
@@ -70,11 +120,44 @@ class Library:
     signatures: tuple[Signature, ...]
     keywords: tuple[str, ...]                       # every distinct keyword
     by_keyword: dict[str, tuple[Signature, ...]]
-    gate: re.Pattern[str]                           # finds the longest keyword starting at every position
+    gate: re.Pattern[str]                           # finds the next position a keyword starts, and the longest
     prefixes: dict[str, tuple[str, ...]]            # keyword -> the keywords it starts with (itself included)
+    # keyword -> the signatures gated by it or by a keyword it starts with, in first-seen order
+    gated: dict[str, tuple[Signature, ...]] = field(default_factory=dict)
+    _overlaps: dict[str, tuple[tuple[tuple[int, str], ...], int]] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def _proper_prefixes(self) -> frozenset[str]:
+        return frozenset(k[:n] for k in self.keywords for n in range(1, len(k)))
+
+    def overlaps(self, kw: str) -> tuple[tuple[tuple[int, str], ...], int]:
+        """Where the gate resumes after finding `kw`, and the keywords it skips on the way.
+
+        Returns ((offset, longest keyword starting there), ...) for the offsets inside `kw` before the
+        first one where a keyword could run past its end, and that offset (else `len(kw)`): up to there,
+        the text of `kw` alone decides which keywords start. Memoised: a scan meets few distinct keywords.
+        """
+        got = self._overlaps.get(kw)
+        if got is None:
+            inner, resume = [], len(kw)
+            for j in range(1, len(kw)):
+                rest = kw[j:]
+                if rest in self._proper_prefixes:
+                    resume = j
+                    break
+                longest = next((rest[:n] for n in range(len(rest), 0, -1) if rest[:n] in self.by_keyword), None)
+                if longest:
+                    inner.append((j, longest))
+            got = self._overlaps[kw] = (tuple(inner), resume)
+        return got
 
     def get(self, sig_id: str) -> Signature | None:
         return next((s for s in self.signatures if s.id == sig_id), None)
+
+    def compile_all(self) -> None:
+        """Compile every signature's regexes now; a bad one raises SignatureError with its location."""
+        for s in self.signatures:
+            s.compiled  # noqa: B018  (the cached compile is the point)
 
 
 NEAR_LINES = 40
@@ -93,7 +176,7 @@ def render(templates: tuple[str, ...], facts: dict[str, str]) -> str:
 
 @cache
 def library(path: Path = LIBRARY) -> Library:
-    """Parse and compile the signature library once per process."""
+    """Parse the signature library once per process; regexes compile on first use (all at once if not shipped)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -109,9 +192,15 @@ def library(path: Path = LIBRARY) -> Library:
         for k in s.keywords:
             by_kw.setdefault(k, []).append(s)
     kws = tuple(by_kw)
-    return Library(sigs, kws, {k: tuple(v) for k, v in by_kw.items()},
-                   gate=re.compile("(?=(" + _trie_regex(kws) + "))"),
-                   prefixes={k: tuple(j for j in kws if k.startswith(j)) for k in kws})
+    order = {k: n for n, k in enumerate(kws)}
+    prefixes = {k: tuple(sorted((k[:n] for n in range(1, len(k) + 1) if k[:n] in order), key=order.__getitem__))
+                for k in kws}
+    gated = {k: tuple({s.id: s for j in prefixes[k] for s in by_kw[j]}.values()) for k in kws}
+    lib = Library(sigs, kws, {k: tuple(v) for k, v in by_kw.items()},
+                  gate=re.compile(_trie_regex(kws)), prefixes=prefixes, gated=gated)
+    if path != LIBRARY:
+        lib.compile_all()
+    return lib
 
 
 def _trie_regex(words: tuple[str, ...]) -> str:
@@ -154,15 +243,9 @@ def _signature(path: Path, i: int, raw: dict) -> Signature:
     if any(k != k.lower() or not k for k in kws):
         raise bad("keywords", "keywords are matched against the lowercased line: write them in lowercase")
     flags = re.IGNORECASE if "i" in raw.get("flags", "") else 0
-
-    def compile_all(fld: str) -> tuple[re.Pattern[str], ...]:
-        out = []
-        for p in raw.get(fld, []):
-            try:
-                out.append(re.compile(p, flags))
-            except re.error as e:
-                raise bad(fld, f"bad regex {p!r}: {e}") from e
-        return tuple(out)
+    for fld in ("patterns", "near", "context"):
+        if not all(isinstance(p, str) for p in raw.get(fld, [])):
+            raise bad(fld, "write each regex as a TOML string")
 
     conf = float(raw.get("confidence", 0.8))
     if not 0 <= conf <= 1:
@@ -170,10 +253,11 @@ def _signature(path: Path, i: int, raw: dict) -> Signature:
     return Signature(
         id=sid, name=raw.get("name", sid), category=raw["category"], role=role,  # type: ignore[arg-type]
         priority=int(raw.get("priority", 50)), confidence=conf, keywords=kws,
-        patterns=compile_all("patterns"), near=compile_all("near"), context=compile_all("context"),
+        sources=tuple(raw["patterns"]), near_sources=tuple(raw.get("near", ())),
+        context_sources=tuple(raw.get("context", ())), flags=flags,
         summary=_as_tuple(raw["summary"]), action=_as_tuple(raw.get("action", ())),
         examples=_as_tuple(raw.get("examples", ())),
-        spans=any("\\n" in p or "\n" in p for p in raw.get("patterns", [])),
+        spans=any("\\n" in p or "\n" in p for p in raw.get("patterns", [])), origin=str(path),
     )
 
 
@@ -192,23 +276,41 @@ def scan(lines: list[Line], lib: Library | None = None) -> list[Hit]:
         starts.append(pos)
         pos += len(t) + 1
     low = "\n".join(texts).lower()
-    cand: dict[str, set[int]] = {}
-    sig_of: dict[str, Signature] = {}
+    # signature id -> the lines where one of its keywords occurs; first-seen order decides the order of
+    # hits on the same line with the same priority, so it is kept
+    cand: dict[str, tuple[Signature, set[int]]] = {}
     seen: set[tuple[str, int]] = set()
-    for m in lib.gate.finditer(low):
-        line = bisect.bisect_right(starts, m.start()) - 1
-        if (m[1], line) in seen:
-            continue
-        seen.add((m[1], line))
-        for k in lib.prefixes[m[1]]:
-            for s in lib.by_keyword[k]:
-                cand.setdefault(s.id, set()).add(line)
-                sig_of[s.id] = s
+
+    def gate(kw: str, line: int) -> None:
+        seen.add((kw, line))
+        for s in lib.gated[kw]:
+            if (entry := cand.get(s.id)) is None:
+                cand[s.id] = (s, {line})
+            else:
+                entry[1].add(line)
+
+    # every position where a keyword starts, in order, with the longest keyword there: the gate regex finds
+    # the next one; those inside it follow from the keyword's own text, up to where one could overrun it
+    search, memo, bisect_right, pos = lib.gate.search, lib._overlaps, bisect.bisect_right, 0
+    while (m := search(low, pos)) is not None:
+        start, kw = m.start(), m[0]
+        inner, resume = memo.get(kw) or lib.overlaps(kw)
+        line = bisect_right(starts, start) - 1
+        if (kw, line) not in seen:
+            gate(kw, line)
+        for j, k in inner:
+            at = bisect_right(starts, start + j) - 1 if "\n" in kw else line
+            if (k, at) not in seen:
+                gate(k, at)
+        pos = start + resume
     hits: list[Hit] = []
-    for sid, idxs in cand.items():
-        s = sig_of[sid]
+    for s, idxs in cand.values():
+        c = s.compiled
+        if c.plain and not s.spans:  # no named groups, cues or context: the first pattern that matches decides
+            hits += [Hit(s, i, lines[i], {}) for i in sorted(idxs) if any(p.search(texts[i]) for p in c.patterns)]
+            continue
         for i in sorted(idxs):
-            facts = _match(s, texts, i)
+            facts = _matched(s, c, texts, i)
             if facts is not None:
                 hits.append(Hit(s, i, lines[i], facts))
     hits.sort(key=lambda h: (h.index, -h.sig.priority))
@@ -244,26 +346,35 @@ def _informative(m: re.Match[str]) -> int:
 
 
 def _match(s: Signature, texts: list[str], i: int) -> dict[str, str] | None:
+    return _matched(s, s.compiled, texts, i)
+
+
+def _matched(s: Signature, c: Compiled, texts: list[str], i: int) -> dict[str, str] | None:
     text = texts[i]
-    found = [m for p in s.patterns if (m := p.search(text))]
-    if not found:
-        return None
     # the most informative pattern wins (most named groups filled), then the first listed; for a signature
-    # whose patterns span lines, a match over the line and its continuation lines that fills more groups wins
-    m = max(found, key=_informative)
+    # whose patterns span lines, a match over the line and its continuation lines that fills more groups wins.
+    # Patterns after a match that no later pattern can beat (fewer named groups) are not tried.
+    m, best = None, -1
+    for p, most in zip(c.patterns, c.rest_groups, strict=True):
+        if best >= most:
+            break
+        if (found := p.search(text)) is not None and (n := _informative(found) if most else 0) > best:
+            m, best = found, n
+    if m is None:
+        return None
     if s.spans and i + 1 < len(texts):
         joined = continued(texts, i)
         if joined != text:
-            more = [jm for p in s.patterns if (jm := p.search(joined)) and jm.start() < len(text)]
-            if more and _informative(best := max(more, key=_informative)) > _informative(m):
-                m = best
-    if s.near and not any(p.search(t) for t in texts[max(0, i - NEAR_LINES):i + 1] for p in s.near):
+            more = [jm for p in c.patterns if (jm := p.search(joined)) and jm.start() < len(text)]
+            if more and _informative(wider := max(more, key=_informative)) > _informative(m):
+                m = wider
+    if c.near and not any(p.search(t) for t in texts[max(0, i - NEAR_LINES):i + 1] for p in c.near):
         return None
     facts = {k: v.strip().replace("\n", " ") for k, v in m.groupdict().items() if v}
-    if s.context:
+    if c.context:
         above = range(i, max(-1, i - CONTEXT_BEFORE - 1), -1)
         window = [*above, *range(i + 1, min(len(texts), i + CONTEXT_AFTER + 1))]
-        for p in s.context:
+        for p in c.context:
             for j in window:
                 cm = p.search(texts[j])
                 if cm:
