@@ -179,6 +179,20 @@ async def test_anthropic_tool_call_outside_allowlist_is_denied_audited_and_leaks
     assert report.complete and _stage(report, "classify").provider == "anthropic"
 
 
+async def test_anthropic_invalid_grep_pattern_is_a_tool_error_not_a_fallback(world):
+    def responder(body: dict, n: int) -> Reply:
+        if n == 0:
+            return message([tool_use("grep_log", {"pattern": "Error (code"})])
+        return submit(body, valid_answer(stage_of(body)))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+
+    result = _tool_results(fake.requests[1])[0]
+    assert result["is_error"] is True and "grep_log failed" in result["content"]
+    assert _stage(report, "classify").provider == "anthropic" and _stage(report, "classify").fallback is None
+
+
 async def test_anthropic_tool_budget_forces_the_submit_tool(world):
     world["topo"].stage("classify").max_tool_calls = 1
 

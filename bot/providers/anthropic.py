@@ -17,7 +17,7 @@ from typing import Any
 import anthropic
 from pydantic import ValidationError
 
-from bot.errors import AccessDenied, ProviderError, SettingsError
+from bot.errors import AccessDenied, BotError, ProviderError, SettingsError
 from bot.providers.base import StageOutcome, StageRequest, Usage
 from bot.providers.claude_messages import (
     complete_answer,
@@ -221,7 +221,7 @@ class _Conversation:
         except AccessDenied as e:
             return result(f"access denied: {e.path!r} is {e.reason}. Only the stage's allowlisted paths "
                           "are readable.", True)
-        except (TypeError, ValueError, OSError) as e:  # bad arguments, bad regex, missing file
+        except (TypeError, ValueError, OSError, BotError) as e:  # bad arguments, bad regex, missing file
             return result(f"{block.name} failed: {type(e).__name__}: {e}"[:500], True)
         text = self._redact(text)
         if len(text) > TOOL_RESULT_CHARS:
