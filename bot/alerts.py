@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from bot.report import Alert
 from bot.topology import Topology
@@ -164,5 +165,6 @@ def parse_alert(event: Mapping[str, Any], topology: Topology | None = None) -> A
     fields = extract(text, topology)
     if not fields.get("job") and not fields.get("log"):
         return None
-    return Alert(job=fields.get("job"), run_id=fields.get("run_id"), task=fields.get("task"),
+    run_id = unquote(fields["run_id"]) if fields.get("run_id") else None  # log URLs carry it %-encoded
+    return Alert(job=fields.get("job"), run_id=run_id, task=fields.get("task"),
                  log_hint=fields.get("log"), source=detect_source(event, text), text=raw[:4000])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -115,7 +116,7 @@ async def _run(args: argparse.Namespace, topo) -> int:
 
     if not args.log and not args.job:
         raise BotError("give --log PATH or --job NAME (the newest log under the job's [jobs] logs is used)")
-    job = args.job or (Path(args.log).parent.name if args.log else None)
+    job = args.job or _job_of(Path(args.log), topo.vars.get("log_root"))
     provider = get_provider(args.provider)
     try:
         report = await run_triage(topo, Alert(job=job, run_id=args.run_id, source="cli"),
@@ -124,6 +125,20 @@ async def _run(args: argparse.Namespace, topo) -> int:
         await provider.aclose()
     print(report.model_dump_json(indent=2) if args.json else report_text(report))
     return 0
+
+
+def _job_of(log: Path, log_root: str | None) -> str:
+    """The job a log belongs to: Airflow's `dag_id=<job>` directory, else the first directory under log_root,
+    else the log's own directory."""
+    for part in log.parts:
+        if part.startswith("dag_id="):
+            return part.removeprefix("dag_id=")
+    path = Path(os.path.abspath(log))
+    if log_root and path.is_relative_to(root := Path(os.path.abspath(log_root))):
+        rel = path.relative_to(root).parts
+        if len(rel) > 1:
+            return rel[0]
+    return log.parent.name
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ _TS = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?")
 async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None) -> Path | None:
     """The newest `*.log` under the job's log directory (a few levels deep, as Airflow nests them), or, with
     a run id, the newest whose path mentions it — as written, slugged, or as its timestamp with `-` for `:`."""
-    files = await _logs_under(sandbox, logs_dir)
+    files = await logs_under(sandbox, logs_dir)
     if run_id:
         keys = _run_keys(run_id)
         files = [i for i in files if any(k in _tail(i.path) for k in keys)]
@@ -25,7 +25,8 @@ async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None)
     return sandbox.check(max(files, key=lambda i: (i.mtime, i.path)).path)
 
 
-async def _logs_under(sandbox: Sandbox, root: str) -> list[FileInfo]:
+async def logs_under(sandbox: Sandbox, root: str) -> list[FileInfo]:
+    """Every `*.log` up to MAX_DEPTH levels below `root` (bounded by MAX_ENTRIES listed entries)."""
     found: list[FileInfo] = []
     level, seen = [root], 0
     for _ in range(MAX_DEPTH):

@@ -22,7 +22,7 @@ AIRFLOW_ATTACHMENT = {
 
 
 @pytest.mark.parametrize(("event", "job", "run_id", "task", "source"), [
-    pytest.param(AIRFLOW_ATTACHMENT, "orders_daily", "scheduled__2026-11-19T02%3A00%3A00", "load_orders",
+    pytest.param(AIRFLOW_ATTACHMENT, "orders_daily", "scheduled__2026-11-19T02:00:00", "load_orders",
                  "airflow", id="airflow-attachment-log-url"),
     pytest.param({"text": ":red_circle: Task Failed.\n*Dag*: orders_daily\n*Task*: load_orders\n"
                           "*Run ID*: manual__2026-11-20", "bot_id": "B1", "subtype": "bot_message"},

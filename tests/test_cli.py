@@ -137,3 +137,13 @@ def test_cli_human_output_neutralises_terminal_escapes(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "\x1b" not in p.stdout and "\x07" not in p.stdout
     assert "\ufffd]0;PWNED" in p.stdout
+
+
+def test_cli_run_names_the_job_from_airflows_nested_layout(tmp_path):
+    log = tmp_path / "logs" / "orders_daily" / "dag_id=orders_daily" / "run_id=manual__1" / "task_id=load"
+    log.mkdir(parents=True)
+    (log / "attempt=1.log").write_text("KeyError: 'customer_id'\n")
+    p = cli("run", "--log", str(log / "attempt=1.log"), "--log-root", str(tmp_path / "logs"), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["job"] == "orders_daily" and out["escalation"]["owners"] == ["U0123ABC"]  # registry entry found

@@ -51,3 +51,22 @@ async def test_logs_too_deep_is_not_searched(tmp_path):
         assert await newest_log(sb, str(job)) is None
     finally:
         await manager.aclose()
+
+
+async def test_logs_previous_run_in_airflows_nested_layout(tmp_path):
+    from bot.investigate.previous_run import previous_run
+
+    job = tmp_path / "orders_daily"
+    old = _touch(job / "run_id=scheduled__2026-11-18" / "task_id=load" / "attempt=1.log", 100)
+    _touch(job / "run_id=scheduled__2026-11-18" / "task_id=other" / "attempt=1.log", 150)
+    new = _touch(job / "run_id=scheduled__2026-11-19" / "task_id=load" / "attempt=1.log", 200)
+    new.write_text("ERROR boom\nKeyError: 'customer_id'\n")
+    os.utime(new, (200, 200))
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("investigate", [f"{tmp_path}/**"], Audit())
+    try:
+        prev = await previous_run(sb, str(new), str(job))
+    finally:
+        await manager.aclose()
+    assert prev.previous_log == str(old)            # same task, earlier run; not the other task's log
+    assert prev.first_new is not None and "customer_id" in prev.first_new.text

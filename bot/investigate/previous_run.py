@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.errors import AccessDenied
 from bot.investigate.when import iso
+from bot.logs import logs_under
 from bot.sandbox import Line, Sandbox
 
 TAIL_BYTES = 64_000
@@ -77,11 +78,10 @@ def error_region(lines: list[Line]) -> list[Line]:
 async def previous_run(sandbox: Sandbox, failed_log: str, logs_dir: str | None = None) -> PreviousRun:
     res = PreviousRun(failed_log=failed_log)
     folder = logs_dir or str(Path(failed_log).parent)
-    try:
-        infos = [i for i in await sandbox.list_dir(folder, "*.log") if not i.is_dir]
-    except (AccessDenied, OSError) as e:
-        res.error = f"cannot list {folder}: {getattr(e, 'reason', e)}"
-        return res
+    infos = await logs_under(sandbox, folder)   # nested layouts too (Airflow: run_id=…/task_id=…/attempt=N)
+    task = next((p for p in Path(failed_log).parts if p.startswith("task_id=")), None)
+    if task:  # the same task's earlier runs and attempts, not its neighbours'
+        infos = [i for i in infos if task in Path(i.path).parts]
     me = next((i for i in infos if Path(i.path) == Path(failed_log)), None)
     key = (me.mtime, me.path) if me else (float("inf"), failed_log)
     earlier = [i for i in infos if Path(i.path) != Path(failed_log) and (i.mtime, i.path) < key]
