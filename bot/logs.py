@@ -9,41 +9,45 @@ from bot.errors import AccessDenied
 from bot.sandbox import FileInfo, Sandbox
 
 MAX_DEPTH = 4        # Airflow: <logs>/dag_id=…/run_id=…/task_id=…/attempt=1.log
-MAX_ENTRIES = 5000   # a bound on how much of a log tree one lookup lists
+FANOUT = 32         # directories descended into per level: the newest (or the run id's) ones
 _TS = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?")
 
 
 async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None) -> Path | None:
     """The newest `*.log` under the job's log directory (a few levels deep, as Airflow nests them), or, with
     a run id, the newest whose path mentions it — as written, slugged, or as its timestamp with `-` for `:`."""
-    files = await logs_under(sandbox, logs_dir)
-    if run_id:
-        keys = _run_keys(run_id)
+    keys = _run_keys(run_id) if run_id else []
+    files = await logs_under(sandbox, logs_dir, prefer=keys)
+    if keys:
         files = [i for i in files if any(k in _tail(i.path) for k in keys)]
     if not files:
         return None
     return sandbox.check(max(files, key=lambda i: (i.mtime, i.path)).path)
 
 
-async def logs_under(sandbox: Sandbox, root: str) -> list[FileInfo]:
-    """Every `*.log` up to MAX_DEPTH levels below `root` (bounded by MAX_ENTRIES listed entries)."""
+async def logs_under(sandbox: Sandbox, root: str, prefer: list[str] | None = None) -> list[FileInfo]:
+    """`*.log` files up to MAX_DEPTH levels below `root`. Each level descends only into the FANOUT newest
+    directories (those whose names contain a `prefer` key first), so a DAG with years of run folders costs
+    a few listings, not thousands. Raises AccessDenied for `root` itself; deeper denials are skipped."""
     found: list[FileInfo] = []
-    level, seen = [root], 0
-    for _ in range(MAX_DEPTH):
-        below: list[str] = []
+    level = [root]
+    for depth in range(MAX_DEPTH):
+        below: list[FileInfo] = []
         for d in level:
             try:
                 infos = await sandbox.list_dir(d)
-            except (AccessDenied, FileNotFoundError, NotADirectoryError):
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            seen += len(infos)
+            except AccessDenied as e:
+                if depth == 0 and e.reason != "no such file or directory":  # a missing dir is just no log
+                    raise
+                continue
             found += [i for i in infos if not i.is_dir and i.path.endswith(".log")]
-            below += [i.path for i in infos if i.is_dir]
-            if seen > MAX_ENTRIES:
-                return found
+            below += [i for i in infos if i.is_dir]
         if not below:
             break
-        level = below
+        below.sort(key=lambda i: (any(k in Path(i.path).name for k in prefer or ()), i.mtime), reverse=True)
+        level = [i.path for i in below[:FANOUT]]
     return found
 
 

@@ -70,3 +70,35 @@ async def test_logs_previous_run_in_airflows_nested_layout(tmp_path):
         await manager.aclose()
     assert prev.previous_log == str(old)            # same task, earlier run; not the other task's log
     assert prev.first_new is not None and "customer_id" in prev.first_new.text
+
+
+async def test_logs_many_run_folders_descend_into_the_newest_and_the_run_ids(tmp_path):
+    job = tmp_path / "dag"
+    for k in range(300):                      # years of daily runs: more folders than one level descends into
+        _touch(job / f"run_id=scheduled__{k:04d}" / "task_id=load" / "attempt=1.log", 1000 + k)
+        os.utime(job / f"run_id=scheduled__{k:04d}", (1000 + k, 1000 + k))
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        newest = await newest_log(sb, str(job))
+        old = await newest_log(sb, str(job), "scheduled__0003")
+    finally:
+        await manager.aclose()
+    assert newest == job / "run_id=scheduled__0299" / "task_id=load" / "attempt=1.log"
+    assert old == job / "run_id=scheduled__0003" / "task_id=load" / "attempt=1.log"
+
+
+async def test_logs_denied_log_dir_is_a_denial_not_a_missing_log(tmp_path):
+    import pytest
+
+    from bot.errors import AccessDenied
+
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "other").mkdir()
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/allowed/**"], Audit())
+    try:
+        with pytest.raises(AccessDenied):
+            await newest_log(sb, str(tmp_path / "other"))
+    finally:
+        await manager.aclose()
