@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -265,3 +267,60 @@ def test_topology_registry_example_loads(world: World):
     topo = world.topology(ORDERS)
     job = resolve_job(topo, "orders_daily")
     assert job.upstream == [str(world.data / "landing/orders")] and job.code == ["dags/orders"]
+
+
+# ---------------------------------------------------------------- deploys: git stays inside the allowlist
+
+OUTSIDE_SUBJECT = "OUTSIDE-REPO-SUBJECT-5b1e"
+
+
+def _outside_repo(tmp_path: Path) -> World:
+    """A repository with one commit inside the failure window, outside the stage's allowlist."""
+    outside = World(tmp_path / "elsewhere")
+    outside.commit({"dags/orders/load.py": "x = 1\n"}, OUTSIDE_SUBJECT, when="2026-11-19 20:00:00")
+    return outside
+
+
+def _shared_clone(src: Path, dst: Path) -> None:
+    """A clone that borrows `src`'s objects through objects/info/alternates."""
+    subprocess.run(["git", "clone", "-q", "--shared", str(src), str(dst)], check=True, capture_output=True,
+                   env={"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(dst.parent)})
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as f:
+        f.write(text)
+
+
+def _assert_refused(d, why: str) -> None:
+    assert d.commits == [] and why in (d.error or ""), d.error
+    assert OUTSIDE_SUBJECT not in d.text()
+
+
+async def test_deploys_refuses_gitdir_pointer_file(world: World, sandbox: Sandbox, tmp_path: Path):
+    outside = _outside_repo(tmp_path)
+    evil = world.repos / "evil"
+    world.write(evil / ".git", f"gitdir: {outside.repo / '.git'}\n")
+    _assert_refused(await recent_deploys(sandbox, str(evil), [], FAILED), "not a directory")
+
+
+async def test_deploys_refuses_alternates_outside_allowlist(world: World, sandbox: Sandbox, tmp_path: Path):
+    outside = _outside_repo(tmp_path)
+    _shared_clone(outside.repo, world.repos / "alt")
+    assert (world.repos / "alt" / ".git" / "objects" / "info" / "alternates").is_file()
+    _assert_refused(await recent_deploys(sandbox, str(world.repos / "alt"), [], FAILED), "alternates")
+
+
+async def test_deploys_refuses_commondir_outside_allowlist(world: World, sandbox: Sandbox, tmp_path: Path):
+    outside = _outside_repo(tmp_path)
+    world.base_repo()
+    world.write(world.repo / ".git" / "commondir", f"{outside.repo / '.git'}\n")
+    _assert_refused(await recent_deploys(sandbox, str(world.repo), [], FAILED), "commondir")
+
+
+async def test_deploys_refuses_config_include(world: World, sandbox: Sandbox, tmp_path: Path):
+    outside = _outside_repo(tmp_path)
+    world.base_repo()
+    world.write(outside.root / "inc.cfg", "[core]\n\trepositoryformatversion = 0\n")
+    _append(world.repo / ".git" / "config", f"[include]\n\tpath = {outside.root / 'inc.cfg'}\n")
+    _assert_refused(await recent_deploys(sandbox, str(world.repo), [], FAILED), "include")

@@ -1,15 +1,21 @@
 """`recent_deploys`: commits in the job's repo that touched its code shortly before the failure.
 
 Read-only `git log` through an asyncio subprocess: argv list (no shell), a timeout, a hardened environment
-(no system or global config, no pager, no external diff or textconv, no prompts). The repository is
-checked through the stage's Sandbox before git runs.
+(no system or global config, no pager, no external diff or textconv, no signature check, no prompts).
+Before git runs, the repository is checked through the stage's Sandbox: `.git` must be a real directory
+(a `.git` file or symlink is a `gitdir:` pointer to any repository), `objects/info/alternates` and
+`commondir` must stay inside the allowlist, and the config may not `[include]` other files. git then gets
+an explicit `--git-dir`/`--work-tree` and, where Landlock is available, runs under the kernel launcher
+(bot/sandbox/landlock_exec.py) so it cannot read anything outside the stage's allowlist roots.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +27,13 @@ from bot.sandbox import Sandbox
 DEFAULT_WINDOW_H = 72.0
 GIT_TIMEOUT_S = 10.0
 MAX_COMMITS = 20
+MAX_ALTERNATE_DEPTH = 5                     # git follows alternates of alternates this deep
 _SEP, _END = "\x1f", "\x1e"
+_INCLUDE = re.compile(rb"^\s*\[\s*include(?:if)?\b", re.IGNORECASE | re.MULTILINE)
+
+
+class UnsafeRepo(Exception):
+    """The repository would make git read outside the allowlist; the message says what to fix."""
 
 
 @dataclass
@@ -73,14 +85,21 @@ def git_env() -> dict[str, str]:
             "GIT_NO_REPLACE_OBJECTS": "1"}
 
 
-async def _git(repo: Path, args: list[str], limit_s: float) -> str:
+def _git_argv(sandbox: Sandbox, repo: Path, args: list[str]) -> list[str]:
+    """git on the checked repository only, under the kernel launcher where Landlock is available."""
     git = shutil.which("git")
     if git is None:
         raise RuntimeError("git is not installed; install git to see recent deploys")
-    argv = [git, "-c", f"safe.directory={repo}", "-c", "core.fsmonitor=false", "-C", str(repo), *args]
-    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+    return sandbox.confine([os.path.realpath(git), f"--git-dir={repo / '.git'}", f"--work-tree={repo}",
+                            "-c", "core.fsmonitor=false", "-c", "log.showSignature=false", *args])
+
+
+async def _git(sandbox: Sandbox, repo: Path, args: list[str], limit_s: float) -> str:
+    argv = _git_argv(sandbox, repo, args)
+    env = {**git_env(), "GIT_CEILING_DIRECTORIES": str(repo.parent)}
+    proc = await asyncio.create_subprocess_exec(*argv, cwd=repo, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                                                env=git_env())
+                                                env=env)
     try:
         async with asyncio.timeout(limit_s):
             out, err = await proc.communicate()
@@ -101,14 +120,14 @@ async def recent_deploys(sandbox: Sandbox, repo: str, paths: list[str], failed_a
     until = failed_at.astimezone(UTC)
     since = until - timedelta(hours=window_h)
     res = Deploys(repo=repo, paths=list(paths), since=since, until=until)
-    try:   # .git/HEAD is a regular file in every repository (.git itself is a file in a worktree)
-        root = sandbox.check(Path(repo) / ".git" / "HEAD").parent.parent
-    except AccessDenied:
-        try:
-            root = sandbox.check(Path(repo) / ".git").parent
-        except AccessDenied as e:
-            res.error = f"{repo} is not a readable git repository ({e.reason}); check [jobs] repo"
-            return res
+    try:
+        root = await _checked_repo(sandbox, repo)
+    except AccessDenied as e:
+        res.error = f"{repo} is not a readable git repository ({e.reason}); check [jobs] repo"
+        return res
+    except UnsafeRepo as e:
+        res.error = f"{repo} was not read: {e}"
+        return res
     bad = [p for p in paths if p.startswith("/") or ".." in Path(p).parts or p.startswith("-")]
     if bad:
         res.error = f"code path {bad[0]!r} must be relative to the repository, without '..'"
@@ -116,13 +135,13 @@ async def recent_deploys(sandbox: Sandbox, repo: str, paths: list[str], failed_a
     window = [f"--since={since.isoformat()}", f"--until={until.isoformat()}"]
     scope = ["--", *paths] if paths else []
     try:
-        out = await _git(root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+        out = await _git(sandbox, root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
                                 f"--max-count={MAX_COMMITS}", *window,
                                 f"--format={_END}%H{_SEP}%an{_SEP}%cI{_SEP}%s", "--name-only", *scope], limit_s)
         res.commits = _parse(out)
         for word in mentions or []:
             if res.commits and word and not word.startswith("-"):
-                hits = await _git(root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", f"-S{word}",
+                hits = await _git(sandbox, root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", f"-S{word}",
                                          f"--max-count={MAX_COMMITS}", *window, "--format=%H", *scope], limit_s)
                 shas = set(hits.split())
                 for c in res.commits:
@@ -131,6 +150,72 @@ async def recent_deploys(sandbox: Sandbox, repo: str, paths: list[str], failed_a
     except (RuntimeError, OSError) as e:
         res.error = str(e)
     return res
+
+
+async def _checked_repo(sandbox: Sandbox, repo: str) -> Path:
+    """The repository's real root, once everything git would read is shown to be inside the allowlist.
+    Raises AccessDenied (not readable) or UnsafeRepo (would lead git elsewhere)."""
+    root = sandbox.check_dir(repo)
+    dot_git = root / ".git"
+    try:
+        st: os.stat_result | None = os.lstat(dot_git)
+    except OSError:
+        st = None                               # the HEAD check below explains it
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise UnsafeRepo(".git is not a directory (a .git file or symlink can point git at any repository; "
+                         "give [jobs] repo the repository's own checkout)")
+    sandbox.check(dot_git / "HEAD")
+    await _check_pointers(sandbox, dot_git, dot_git / "objects", 0)
+    return root
+
+
+async def _small(sandbox: Sandbox, path: Path) -> bytes | None:
+    """A small file of the repository through the sandbox, or None when it does not exist."""
+    try:
+        return await sandbox.head_bytes(path, 65536)
+    except AccessDenied as e:
+        if e.reason == "no such file or directory":
+            return None
+        raise UnsafeRepo(f"{path} is {e.reason}") from None
+
+
+async def _check_pointers(sandbox: Sandbox, git_dir: Path, objects: Path, depth: int) -> None:
+    """commondir, [include] and objects/info/alternates (recursively, as git does) must stay inside."""
+    if depth > MAX_ALTERNATE_DEPTH:
+        raise UnsafeRepo("objects/info/alternates nest too deep")
+    if depth == 0:
+        if (data := await _small(sandbox, git_dir / "commondir")) is not None:
+            target = _pointer(git_dir, data.decode("utf-8", "replace").strip(), "commondir")
+            _inside(sandbox, target, f"{git_dir}/commondir")
+            git_dir = target
+            objects = target / "objects"
+        if (data := await _small(sandbox, git_dir / "config")) is not None and _INCLUDE.search(data):
+            raise UnsafeRepo(f"{git_dir}/config has an [include] or [includeIf] section, which makes git read "
+                             "config from other files; remove it")
+    data = await _small(sandbox, objects / "info" / "alternates")
+    if data is None:
+        return
+    for line in data.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        target = _pointer(objects, line, "objects/info/alternates")
+        _inside(sandbox, target, f"{objects}/info/alternates")
+        await _check_pointers(sandbox, git_dir, target, depth + 1)
+
+
+def _pointer(base: Path, text: str, what: str) -> Path:
+    if not text or text.startswith('"') or "\x00" in text:
+        raise UnsafeRepo(f"{what} holds a path this tool does not follow ({text[:80]!r})")
+    return Path(os.path.realpath(base / text))
+
+
+def _inside(sandbox: Sandbox, target: Path, what: str) -> None:
+    try:
+        sandbox.check_dir(target)
+    except AccessDenied as e:
+        raise UnsafeRepo(f"{what} points git at {target}, which is {e.reason}; "
+                         "use a standalone clone inside the allowlist") from None
 
 
 def _parse(out: str) -> list[Commit]:

@@ -35,6 +35,7 @@ class Sandbox:
         self.stage, self.allow, self.audit, self.redactor = stage, list(allow), audit, redactor
         self.policy = Policy(self.allow)
         self._worker = worker            # async () -> WorkerClient, or None for in-process reads
+        self._landlock_abi: Callable[[], int] = lambda: 0   # set by the manager: > 0 when Landlock is in force
         self.before_open: Callable[[str], None] | None = None   # test seam: runs between check and open
 
     # ------------------------------------------------------------------ checks
@@ -42,6 +43,21 @@ class Sandbox:
     def check(self, path: str | Path) -> Path:
         """The real path of an allowed regular file. Raises AccessDenied (audited)."""
         return Path(self._check(path, directory=False).real)
+
+    def check_dir(self, path: str | Path) -> Path:
+        """The real path of an allowed directory. Raises AccessDenied (audited)."""
+        return Path(self._check(path, directory=True).real)
+
+    def confine(self, argv: list[str]) -> list[str]:
+        """`argv` (absolute program path) wrapped so the kernel lets the program read only beneath this
+        stage's allowlist roots (plus the system files it needs to run), or `argv` unchanged where Landlock
+        is not in force (the manager has warned once, or refused to start when enforcement is required):
+        callers keep their in-code checks either way."""
+        if not self._landlock_abi():
+            return list(argv)
+        from bot.sandbox.landlock_exec import launcher_argv
+
+        return launcher_argv(argv, self.policy.roots)
 
     def _check(self, path: object, directory: bool) -> Checked:
         try:
@@ -188,6 +204,7 @@ class SandboxManager:
         if self.abi:
             roots = tuple(sandbox.policy.roots)
             sandbox._worker = lambda: self._worker(roots)
+        sandbox._landlock_abi = lambda: self.abi
         return sandbox
 
     async def _worker(self, roots: tuple[str, ...]) -> WorkerClient | None:

@@ -69,10 +69,13 @@ def handled_fs(abi: int) -> int:
     return (1 << _FS_BITS_BY_ABI.get(abi, 16)) - 1
 
 
-def restrict_self(read_roots: list[str], abi: int | None = None) -> int:
+def restrict_self(read_roots: list[str], abi: int | None = None, exec_roots: tuple[str, ...] = (),
+                  read_files: tuple[str, ...] = (), rw_files: tuple[str, ...] = ()) -> int:
     """From now on this process (and its children) may only read files and list directories beneath
     `read_roots`; writing, executing and creating anything is denied everywhere, and with ABI >= 4 so is
-    TCP. Roots that do not exist are skipped. Returns the ABI used. Raises LandlockError."""
+    TCP. `exec_roots` may also be executed beneath (system binaries and libraries for a launched program),
+    `read_files` are single readable files and `rw_files` single read-write files (/dev/null).
+    Roots that do not exist are skipped. Returns the ABI used. Raises LandlockError."""
     if abi is None:
         abi, why = abi_version()
         if not abi:
@@ -90,15 +93,19 @@ def restrict_self(read_roots: list[str], abi: int | None = None) -> int:
     if rs < 0:
         raise LandlockError(f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}")
     try:
-        for root in read_roots:
+        read = ACCESS_FS_READ_FILE | ACCESS_FS_READ_DIR
+        rules = [(r, read) for r in read_roots] + [(r, read | ACCESS_FS_EXECUTE) for r in exec_roots]
+        rules += [(r, ACCESS_FS_READ_FILE) for r in read_files]
+        rules += [(r, ACCESS_FS_READ_FILE | ACCESS_FS_WRITE_FILE) for r in rw_files]
+        for root, access in rules:
             try:
                 fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
             try:
-                is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
-                rule = _PathBeneathAttr(
-                    allowed_access=ACCESS_FS_READ_FILE | (ACCESS_FS_READ_DIR if is_dir else 0), parent_fd=fd)
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= ~ACCESS_FS_READ_DIR       # directory rights on a file are EINVAL
+                rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
                 if libc.syscall(SYS_ADD_RULE, ctypes.c_int(rs), ctypes.c_int(RULE_PATH_BENEATH),
                                 ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
                     raise LandlockError(f"landlock_add_rule({root}) failed: {os.strerror(ctypes.get_errno())}")
