@@ -91,6 +91,21 @@ async def test_slack_escalate_posts_in_thread_and_channel_and_is_idempotent(worl
     assert primary["action_id"] not in ids and "triage_resolved" in ids
 
 
+async def test_slack_escalate_that_fails_says_so_and_can_be_clicked_again(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    action_id = "triage_escalate:unknown"
+    world.fake.fail_next("chat.postMessage", error="not_in_channel")
+    await world.click(OTHER, msg, action_id)
+    await world.idle()
+    failed = world.fake.of("chat.postMessage")[-1]
+    assert failed.args["thread_ts"] == msg["ts"] and "could not be posted (not_in_channel)" in failed.args["text"]
+    await world.click(OTHER, msg, action_id)  # the retry goes through instead of being taken for a double click
+    await world.idle()
+    esc = [p for p in world.fake.of("chat.postMessage") if p.args["channel"] == "CONCALL"]
+    assert len(esc) == 1
+
+
 async def test_slack_escalate_without_config_says_where_to_configure(tmp_path):
     w = await SlackWorld.start(tmp_path, escalation=False)
     try:

@@ -29,6 +29,10 @@ class Seen:
             self._seen.popitem(last=False)
         return True
 
+    def forget(self, key: Hashable) -> None:
+        """Let `key` count as new again (e.g. the action it guarded failed and may be retried)."""
+        self._seen.pop(key, None)
+
     def _expire(self, now: float) -> None:
         while self._seen:
             _key, at = next(iter(self._seen.items()))

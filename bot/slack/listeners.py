@@ -229,6 +229,17 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     key = action_id.removeprefix(B.ESCALATE_PREFIX)
     if not rt.seen_clicks.first((channel, ts, action_id)):
         return  # a repeated click: already escalated to this team from this report
+    try:
+        await _escalate(rt, body, action, channel, ts, thread, msg_blocks, user, action_id, key)
+    except SlackApiError as e:  # e.g. not_in_channel: say so, and let the next click try again
+        rt.seen_clicks.forget((channel, ts, action_id))
+        log.warning("escalation failed: %s", _api_error(e))
+        await rt.post(channel, {"text": M.ESCALATION_FAILED.format(user=user, error=B.escape(_api_error(e)))},
+                      thread_ts=thread)
+
+
+async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], channel: str, ts: str, thread: str,
+                    msg_blocks: list[dict[str, Any]], user: str, action_id: str, key: str) -> None:
     value = B.parse_button_value(action.get("value"))
     job = resolve_job(rt.topology, value["j"]) if value.get("j") else None
     esc = escalation_for(rt.topology, key if key in CATEGORIES else "unknown", job)

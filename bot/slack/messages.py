@@ -34,6 +34,8 @@ BTN_WRONG = "Wrong diagnosis"
 
 # ------------------------------------------------------------------ outcomes
 ESCALATED_THREAD = "<@{user}> escalated to {team}{mention}."
+ESCALATION_FAILED = ("<@{user}> the escalation could not be posted ({error}). Check that the bot is a member "
+                     "of the escalation channel, then click the button again.")
 ESCALATED_NO_CHANNEL = (" No escalation channel is configured for {team}; add `channel = \"C…\"` under "
                         "`[escalation.{key}]` in topology.toml to notify them there.")
 ESCALATION_POST = ("{mention}<@{user}> escalated a failed run of `{job}` to {team}: {label} — {root_cause}\n"
