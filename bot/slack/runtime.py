@@ -91,7 +91,14 @@ class Runtime:
         return self._blocks.get((channel, ts), fallback)
 
     def lock(self, channel: str, ts: str) -> asyncio.Lock:
-        return self._locks.setdefault((channel, ts), asyncio.Lock())
+        """One lock per message, so clicks on it update it one at a time; idle locks beyond 5000 are dropped."""
+        key = (channel, ts)
+        lock = self._locks.pop(key, None) or asyncio.Lock()
+        self._locks[key] = lock  # most recently used last
+        if len(self._locks) > 5000:
+            for old in [k for k, v in self._locks.items() if not v.locked()][: len(self._locks) - 5000]:
+                del self._locks[old]
+        return lock
 
     async def aclose(self, drain_timeout_s: float = 30.0) -> None:
         """Finish (or interrupt, after the timeout) running triages, then release resources."""
