@@ -109,8 +109,12 @@ def _rich(el: Any) -> str:
 def normalise(text: str) -> str:
     """Slack mrkdwn → plain text for matching: links unwrapped, entities decoded, emphasis marks dropped."""
     text = _LINK_RE.sub(lambda m: f"{m.group(1)} {m.group(2) or ''}", text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return re.sub(r"[*`~]", "", text)
+    return re.sub(r"[*`~]", "", unescape(text))
+
+
+def unescape(text: str) -> str:
+    """Slack's three mrkdwn entities back to characters."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def detect_source(event: Mapping[str, Any], text: str) -> str:

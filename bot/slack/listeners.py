@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import parse_alert
+from bot.alerts import parse_alert, unescape
 from bot.engine import run_triage
 from bot.errors import AccessDenied, BotError, LogNotFound
 from bot.escalation import escalation_for
@@ -49,10 +49,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     app.action(re.compile("^" + re.escape(B.ESCALATE_PREFIX)))(on_escalate)
     app.action(B.RESOLVED_ACTION)(on_feedback)
     app.action(B.WRONG_ACTION)(on_feedback)
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _api_error(e: SlackApiError) -> str:
@@ -257,7 +253,7 @@ async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], c
             log.warning("chat.getPermalink failed: %s", _api_error(e))
         fields = {"mention": "", "user": user, "job": B.escape(value.get("j", "?")), "team": team,
                   "label": M.CATEGORY_LABEL.get(value.get("c", ""), "UNKNOWN"),
-                  "root_cause": B.escape(_unescape(value.get("s", "")))}
+                  "root_cause": B.escape(unescape(value.get("s", "")))}
         summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
                    else M.ESCALATION_POST_NO_LINK.format(**fields))
         await rt.post(esc.channel, {"text": B.fit(summary, B.MAX_FALLBACK)})
