@@ -69,5 +69,5 @@ def test_sandbox_confine_wraps_under_landlock_and_not_in_process(tmp_path: Path)
     allow = [f"{tmp_path}/**"]
     confined = SandboxManager(mode="landlock").for_stage("investigate", allow, Audit()).confine(["/usr/bin/git"])
     plain = SandboxManager(mode="in-process").for_stage("investigate", allow, Audit()).confine(["/usr/bin/git"])
-    assert confined[-2:] == ["--", "/usr/bin/git"] and str(tmp_path) in confined[-3]
+    assert confined[-3:] == [str(tmp_path), "--", "/usr/bin/git"]
     assert plain == ["/usr/bin/git"]
