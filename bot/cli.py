@@ -102,9 +102,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return await serve(args, settings, load_topology(args.topology, _vars(args)))
     if args.cmd == "eval":
-        from bot.evaluate import main as eval_main
+        from bot.eval_output import main as eval_main
 
-        return await eval_main(args, settings)
+        return await eval_main(args, _vars(args))
     raise BotError(f"unknown command {args.cmd!r}")
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from bot.errors import BotError
 from bot.escalation import escalation_for
-from bot.evaluate import CaseError, Progress, evaluate, load_case, load_corpus, percentile, render
+from bot.eval_output import Progress, render
+from bot.evaluate import CaseError, evaluate, load_case, load_corpus, percentile
 from bot.jobs import resolve_job
 from bot.providers.base import StageOutcome, StageRequest
 from bot.report import Classification, Investigation, Recommendation, Text
