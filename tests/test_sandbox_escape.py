@@ -13,7 +13,9 @@ import pytest
 
 from bot.errors import AccessDenied, BotError
 from bot.sandbox import Audit, SandboxManager
+from bot.sandbox.client import WorkerClient
 from bot.sandbox.landlock import abi_version
+from bot.sandbox.worker import TEST_SEAMS_ENV
 
 SECRET = "TOPSECRET-7f3a"
 MODES = ["landlock", "in-process"]
@@ -222,21 +224,34 @@ async def test_sandbox_landlock_blocks_read_outside_roots_even_without_checks(tm
     if not abi_version()[0]:
         pytest.skip("Landlock not available on this kernel")
     world = World(tmp_path)
-    manager = SandboxManager(mode="landlock")
+    worker = WorkerClient([str(world.logs)], test_seams=True)  # the worker a manager starts, plus raw_open
     try:
-        sandbox = manager.for_stage("classify", [f"{world.logs}/**"], Audit())
-        await sandbox.tail(world.log)                          # starts the restricted worker
-        (worker,) = manager.workers
         inside = await worker.request({"op": "raw_open", "path": str(world.log)})
         outside = await worker.request({"op": "raw_open", "path": str(world.secret)})
         st = os.stat(world.secret)                             # a perfectly "checked" request, bypassing Sandbox
         bypass = await worker.request({"op": "tail", "path": str(world.secret), "dev": st.st_dev,
                                        "ino": st.st_ino, "args": {"max_bytes": 100, "max_lines": None}})
     finally:
-        await manager.aclose()
+        await worker.aclose()
     assert inside["ok"] and inside["data"].startswith(b"line one")
     assert outside == {"ok": False, "errno": errno.EACCES, "denied": os.strerror(errno.EACCES)}
     assert not bypass["ok"] and "EACCES" in bypass["denied"] and SECRET not in str(bypass)
+
+
+async def test_sandbox_worker_refuses_raw_open_without_test_flag(tmp_path, monkeypatch):
+    if not abi_version()[0]:
+        pytest.skip("Landlock not available on this kernel")
+    world = World(tmp_path)
+    monkeypatch.setenv(TEST_SEAMS_ENV, "1")                  # even set in the bot's own environment
+    manager = SandboxManager(mode="landlock")
+    try:
+        sandbox = manager.for_stage("classify", [f"{world.logs}/**"], Audit())
+        await sandbox.tail(world.log)                          # starts the production worker
+        (worker,) = manager.workers
+        resp = await worker.request({"op": "raw_open", "path": str(world.log)})
+    finally:
+        await manager.aclose()
+    assert resp["ok"] is False and "raw_open" in resp["denied"] and "data" not in resp
 
 
 def test_sandbox_manager_rejects_unknown_mode():

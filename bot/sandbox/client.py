@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from bot.errors import BotError
-from bot.sandbox.worker import MAX_FRAME, decode, encode
+from bot.sandbox.worker import MAX_FRAME, TEST_SEAMS_ENV, decode, encode
 
 REQUEST_TIMEOUT_S = 60.0
 _LEN = struct.Struct(">I")
@@ -26,8 +26,9 @@ class WorkerClient:
     """One long-lived worker restricted to `roots`. Requests are serialised; a cancelled or timed-out
     request kills the worker (the pipe would be out of step), and the next request starts a fresh one."""
 
-    def __init__(self, roots: list[str]) -> None:
+    def __init__(self, roots: list[str], test_seams: bool = False) -> None:
         self.roots = list(roots)
+        self.test_seams = test_seams     # tests only: enables the worker's unchecked `raw_open` op
         self.abi = 0
         self.pid: int | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -37,7 +38,7 @@ class WorkerClient:
         pkg_parent = _package_parent()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-I", "-S", "-c", _BOOT, pkg_parent, json.dumps(self.roots),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=self._env())
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
                 hello = await self._read(proc)
@@ -49,6 +50,13 @@ class WorkerClient:
             raise WorkerUnavailable(f"the Landlock reader could not restrict itself: {hello.get('error')}")
         self.abi, self.pid = int(hello["abi"]), int(hello["pid"])
         return proc
+
+    def _env(self) -> dict[str, str]:
+        """The bot's environment without the test-seam flag, which only `test_seams=True` sets."""
+        env = {k: v for k, v in os.environ.items() if k != TEST_SEAMS_ENV}
+        if self.test_seams:
+            env[TEST_SEAMS_ENV] = "1"
+        return env
 
     @staticmethod
     async def _read(proc: asyncio.subprocess.Process) -> dict[str, Any]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_FRAME = 32 << 20
+TEST_SEAMS_ENV = "ETL_TRIAGE_SANDBOX_TEST_SEAMS"   # "1" in the worker's environment enables op raw_open (tests only)
 _LEN = struct.Struct(">I")
 
 
@@ -75,8 +76,12 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _raw_open(req: dict[str, Any]) -> dict[str, Any]:
-    """Test seam: open a path with no in-code check at all, to prove the kernel refuses it."""
+def _raw_open(req: dict[str, Any], enabled: bool) -> dict[str, Any]:
+    """Test seam: open a path with no in-code check at all, to prove the kernel refuses it. Only when the
+    worker was started with TEST_SEAMS_ENV=1 (WorkerClient(test_seams=True)); the client strips the
+    variable from every other worker's environment."""
+    if not enabled:
+        return {"ok": False, "denied": "op raw_open is a test seam and is disabled in this worker"}
     try:
         fd = os.open(req["path"], os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -89,6 +94,7 @@ def _raw_open(req: dict[str, Any]) -> dict[str, Any]:
 
 def main(roots_json: str) -> None:
     """Worker entry point: move the protocol off fds 0/1, restrict, then serve until stdin closes."""
+    seams = os.environ.get(TEST_SEAMS_ENV) == "1"
     rfd, wfd = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -112,7 +118,7 @@ def main(roots_json: str) -> None:
             return
         req = json.loads(body)
         try:
-            resp = _raw_open(req) if req.get("op") == "raw_open" else perform(req)
+            resp = _raw_open(req, seams) if req.get("op") == "raw_open" else perform(req)
         except Exception as e:  # a bug here must answer, not desynchronise the pipe
             resp = {"ok": False, "denied": f"worker error: {type(e).__name__}"}
         out = encode(resp)
