@@ -41,6 +41,13 @@ SECRETS: list[tuple[str, str, str]] = [
      "AccountKey=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=;EndpointSuffix=core.windows.net",
      "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="),
     ("gitlab_token", "ERROR gitlab glpat-xYz0123456789AbCdEfGh push failed", "glpat-xYz0123456789AbCdEfGh"),
+    ("password", "ERROR login failed password=94817263 for user etl", "94817263"),
+    ("api_key", "ERROR vendor rejected api_key=12345678901234567890 (HTTP 403)", "12345678901234567890"),
+    ("secret", "ERROR vault client_secret: 5550172839 expired", "5550172839"),
+    ("authorization", "ERROR GET /v2/export 401 Authorization: Token 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+     "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    ("cli_password", "ERROR command failed: mysql -u etl -pS3cr3tPass -h db.internal -P 3306 orders", "S3cr3tPass"),
+    ("cli_password", "ERROR mysqldump --single-transaction -u loader -p'Dump-Pw_42' sales exited 2", "Dump-Pw_42"),
     ("private_key", f"ERROR bad key -----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY[::-1]}\n"
      "-----END RSA PRIVATE KEY-----", PEM_BODY),
 ]

@@ -30,6 +30,29 @@ def test_redact_leaves_plain_evidence_alone():
     assert Redactor().redact(text) == text
 
 
+def test_redact_keeps_numeric_token_counters_and_cli_evidence():
+    text = ("ERROR mysql -u etl -h db.internal -P 3306 -p orders: Access denied for user 'etl'; token=3; "
+            "prompt_tokens: 1500; Authorization: Bearer")
+    assert Redactor().redact(text) == text
+
+
+def test_redact_cli_password_keeps_user_host_port_and_database():
+    out = Redactor().redact("mysql -u etl -pS3cr3tPass -h db.internal -P3306 orders")
+    assert out == "mysql -u etl -p[REDACTED:cli_password] -h db.internal -P3306 orders"
+
+
+def test_redact_cli_password_needs_the_program_and_an_attached_value():
+    text = "ERROR mysql://db.internal/sales down; tar -pxf dump.tar; redis-cli -h cache ping"
+    assert Redactor().redact(text) == text
+    assert Redactor().redact("sshpass -p hunter22 ssh etl@h") == "sshpass -p [REDACTED:cli_password] ssh etl@h"
+
+
+def test_redact_all_digit_password_and_authorization_scheme():
+    assert Redactor().redact("password=123456 user=etl") == "password=[REDACTED:password] user=etl"
+    assert Redactor().redact("Authorization: Token abcdef0123456789") == \
+        "Authorization: Token [REDACTED:authorization]"
+
+
 def test_redact_lines_redacts_pem_block_spanning_lines():
     lines = ["key: -----BEGIN PRIVATE KEY-----", PEM_BODY, PEM_BODY, "-----END PRIVATE KEY----- loaded", "next"]
     out = Redactor().redact_lines(lines)

@@ -19,6 +19,9 @@ _KEY = r"[A-Za-z0-9_.-]*?"
 _VAL = (r"""(?:"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
         r"""(?P<s3>(?!(?:\d+|true|false|null|none)\b)[^\s"',;&}<>]{1,400}))""")
 _SEP = r"""["']?[ \t]*[:=][ \t]*"""
+# password / api_key / secret values may be all digits (`password=123456`); only `token` keeps the digit
+# exemption, because `max_tokens=4096` / `prompt_tokens: 1500` / `token=3` are evidence, not secrets.
+_VAL_ANY = _VAL.replace(r"\d+|", "")
 
 # (kind, regex). A named group s/s2/s3 marks the secret inside the match; without one the whole match goes.
 _BUILTIN: list[tuple[str, str]] = [
@@ -45,20 +48,36 @@ _BUILTIN: list[tuple[str, str]] = [
     ("datadog_key", r"(?i)\b(?:dd|datadog)[_-]?(?:api|app(?:lication)?)[_-]?key" + _SEP
      + r"""["']?(?P<s>[A-Za-z0-9]{32,40})\b"""),
     ("basic_auth", r"(?i)\bauthorization[ \t]*[:=][ \t]*basic[ \t]+(?P<s>[A-Za-z0-9+/=]{8,})"),
+    ("authorization", r"(?i)\b(?:proxy-)?authorization[ \t]*[:=][ \t]*[\"']?(?!(?:bearer|basic)\b)"
+                      r"(?:[A-Za-z][A-Za-z0-9_-]{0,30}[ \t]+(?P<s>[^\s\"',;]{8,400})"
+                      r"|(?P<s2>[A-Za-z0-9._~+/=-]{16,400}))"),
     ("bearer_token", r"(?i)\bbearer[ \t]+(?P<s>[A-Za-z0-9._~+/=-]{8,})"),
     ("dsn_password", r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^:/@\s]{0,200}:(?P<s>[^@\s/]{1,400})@"),
-    ("password", r"(?i)\b" + _KEY + r"(?:password|passwd|pass_?phrase)" + _KEY + _SEP + _VAL),
-    ("api_key", r"(?i)\b" + _KEY + r"(?:api[_-]?key|apikey|access[_-]?key|account[_-]?key)" + _KEY + _SEP + _VAL),
+    ("password", r"(?i)\b" + _KEY + r"(?:password|passwd|pass_?phrase)" + _KEY + _SEP + _VAL_ANY),
+    ("api_key", r"(?i)\b" + _KEY + r"(?:api[_-]?key|apikey|access[_-]?key|account[_-]?key)" + _KEY + _SEP
+     + _VAL_ANY),
     ("token", r"(?i)\b" + _KEY + r"token" + _KEY + _SEP + _VAL),
-    ("secret", r"(?i)\b" + _KEY + r"(?:secret|credential|private[_-]?key)" + _KEY + _SEP + _VAL),
+    ("secret", r"(?i)\b" + _KEY + r"(?:secret|credential|private[_-]?key)" + _KEY + _SEP + _VAL_ANY),
 ]
+
+# Passwords given on a command line. A second pass of its own: a match runs from the program name to the
+# option, and in the combined pass that span would hide other secrets between them. Case-sensitive: for
+# mysql `-P` is the port, and `-p value` (with a space) prompts, `value` being the database.
+_CLI_VAL = r"""(?:'(?P<s>[^'\n]{1,400})'|"(?P<s2>[^"\n]{1,400})"|(?P<s3>[^\s'"]{1,400}))"""
+_CLI: list[tuple[str, str]] = [
+    ("cli_password", r"\b(?:mysql(?:dump|admin|import|check|show|pump|sh)?|mariadb(?:-dump|-admin|-import)?)(?=[ \t])"
+                     r"[^\n|;&]{0,400}?[ \t]-p" + _CLI_VAL),
+    ("cli_password", r"\bsshpass[ \t]+-p[ \t]*" + _CLI_VAL),
+    ("cli_password", r"\bredis-cli\b[^\n|;&]{0,400}?[ \t]-a[ \t]+" + _CLI_VAL),
+]
+_CLI_HINTS = ("mysql", "mariadb", "sshpass", "redis-cli")
 
 # A line holding none of these (case-folded) cannot match any built-in pattern.
 _HINTS = ("-----begin", "hooks.slack", "xox", "xapp-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
           "glpat-", "sk-", "sk_", "rk_", "pk_",
           "whsec", "aiza", "gocspx", "dapi", "hf_", "npm_", "sg.", "eyj", "akia", "asia", "agpa", "aida", "aroa",
           "aipa", "anpa", "anva", "abia", "acca", "aws", "accountkey", "sig=", "key", "basic", "bearer", "://",
-          "pass", "token", "secret", "credential")
+          "pass", "token", "secret", "credential", "authorization", *_CLI_HINTS)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _BASE64_LINE = re.compile(r"[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*")
@@ -98,6 +117,7 @@ class Redactor:
     def __init__(self, extra: Iterable[tuple[str, str]] = (), enabled: bool = True) -> None:
         self.enabled = enabled
         self._combined, self._kinds = _combine(_BUILTIN)
+        self._cli, self._cli_kinds = _combine(_CLI)
         self._extra = [(kind, re.compile(rx)) for kind, rx in extra]
 
     @property
@@ -109,6 +129,11 @@ class Redactor:
         i = int(name[1:].split("_")[0])
         return _substitute(m, self._kinds[i], f"k{i}")
 
+    def _cli_sub(self, m: re.Match[str]) -> str:
+        name = m.lastgroup or ""
+        i = int(name[1:].split("_")[0])
+        return _substitute(m, self._cli_kinds[i], f"k{i}")
+
     def redact(self, text: str) -> str:
         """Redact one string (which may hold several lines)."""
         if not self.enabled or not text:
@@ -119,6 +144,8 @@ class Redactor:
     def _apply(self, text: str, maybe_builtin: bool) -> str:
         if maybe_builtin:
             text = self._combined.sub(self._builtin, text)
+            if any(h in text for h in _CLI_HINTS):
+                text = self._cli.sub(self._cli_sub, text)
         for kind, rx in self._extra:
             text = rx.sub(lambda m, kind=kind: _substitute(m, kind, None), text)
         return text
