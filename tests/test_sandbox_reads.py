@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -59,6 +60,25 @@ async def test_sandbox_grep_rejects_bad_pattern_with_hint(box):
     logs, sb = box
     with pytest.raises(InvalidPattern, match="not a valid regular expression"):
         await sb.grep(_numbered(logs / "a.log", 3), "(")
+
+
+@pytest.mark.parametrize("pattern", [r"(a|aa)*c", r"(a+)+c", r"(\w+\s?)*$", r"(x+x+)+y", r"((ab)*)+c",
+                                     r"(a|a?)+c", r"(?:a*)*c", "a" * 600])
+async def test_sandbox_grep_refuses_catastrophic_pattern(box, pattern):
+    logs, sb = box
+    log = logs / "a.log"
+    log.write_text("a" * 5000 + "\n")                          # hangs the regex engine for hours if run
+    async with asyncio.timeout(60):                            # failure bound only; refusal is immediate
+        with pytest.raises(InvalidPattern, match=r"backtrack|too long"):
+            await sb.grep(log, pattern)
+
+
+@pytest.mark.parametrize("pattern", [r"ERROR|Exception", r"customer_id", r"(foo|bar) failed", r"\d{4}-\d{2}",
+                                     r"(ab)+ end", r"[a-z]+_id", r"(?:ERROR|FATAL):.*timeout"])
+async def test_sandbox_grep_accepts_ordinary_patterns(box, pattern):
+    logs, sb = box
+    ex = await sb.grep(_numbered(logs / "a.log", 3), pattern)
+    assert ex.lines == []
 
 
 async def test_sandbox_excerpt_small_file_is_whole_and_numbered(box):

@@ -13,6 +13,7 @@ from typing import Any
 from bot.errors import AccessDenied, BotError
 from bot.sandbox import landlock
 from bot.sandbox.client import WorkerClient, WorkerUnavailable
+from bot.sandbox.patterns import UnsafePattern, check_pattern
 from bot.sandbox.policy import Checked, Denied, Policy
 from bot.sandbox.redact import Redactor
 from bot.sandbox.results import Audit, Excerpt, FileInfo, Line
@@ -24,7 +25,8 @@ LIST_LIMIT = 10_000
 
 
 class InvalidPattern(BotError):
-    """A grep pattern that is not a valid regular expression."""
+    """A grep pattern that is not a valid regular expression, or one refused as too long or as able to
+    backtrack catastrophically (bot/sandbox/patterns.py)."""
 
 
 class Sandbox:
@@ -112,6 +114,10 @@ class Sandbox:
         except (re.error, UnicodeEncodeError) as e:
             raise InvalidPattern(f"grep pattern {pattern!r} is not a valid regular expression ({e}); "
                                  "fix the pattern or search for a plain word") from None
+        try:
+            check_pattern(pattern)
+        except UnsafePattern as e:
+            raise InvalidPattern(f"grep pattern {pattern[:80]!r} refused: {e}") from None
         return await self._excerpt("grep", path, {"pattern": pattern, "max_matches": max_matches,
                                                   "context": max(0, context), "max_bytes": max_bytes})
 
