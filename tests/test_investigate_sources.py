@@ -158,6 +158,7 @@ async def test_deploys_window_paths_and_mentions(world: World, sandbox: Sandbox)
     assert c.author == "Ana Dev" and c.files == ["dags/orders/load.py"] and c.mentions == ["customer_id"]
     assert c.time == datetime(2026, 11, 19, 20, 0, tzinfo=UTC)
     assert "Use customer_id" in d.text()
+    assert sandbox.audit.denied == []                  # probing for alternates/commondir is not a denial
 
 
 async def test_deploys_outside_allowlist_or_not_a_repo_is_an_explained_error(world: World, sandbox: Sandbox,

@@ -170,13 +170,20 @@ async def _checked_repo(sandbox: Sandbox, repo: str) -> Path:
 
 
 async def _small(sandbox: Sandbox, path: Path) -> bytes | None:
-    """A small file of the repository through the sandbox, or None when it does not exist."""
+    """A small file of the repository through the sandbox, or None when it does not exist (checked first,
+    so an absent optional file is not audited as a denied read)."""
+    if not _exists(path):
+        return None
     try:
         return await sandbox.head_bytes(path, 65536)
     except AccessDenied as e:
         if e.reason == "no such file or directory":
             return None
         raise UnsafeRepo(f"{path} is {e.reason}") from None
+
+
+def _exists(path: Path) -> bool:
+    return os.path.lexists(path)
 
 
 async def _check_pointers(sandbox: Sandbox, git_dir: Path, objects: Path, depth: int) -> None:
