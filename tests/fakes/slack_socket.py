@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime
 from bot.slack.runtime import Pacing, Runtime
 from bot.slack.serve import start_socket_mode
+from tests.fakes.loopback import serve
 from tests.fakes.slack_api import TEAM_ID, FakeSlackAPI
 from tests.fakes.slack_world import ALERTS, OTHER, make_topology
 
@@ -55,11 +56,7 @@ class FakeSocketMode:
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_get("/link/", self._link)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
         return self
 
     async def stop(self) -> None:
