@@ -17,15 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.engine import run_triage  # noqa: E402
+from bot.evaluate import percentile  # noqa: E402
 from bot.providers.offline import OfflineProvider  # noqa: E402
 from bot.report import Alert  # noqa: E402
 from bot.sandbox import SandboxManager  # noqa: E402
 from bot.topology import load_topology  # noqa: E402
-
-
-def _pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
 
 
 async def in_process(rounds: int) -> list[float]:
@@ -66,7 +62,7 @@ def main() -> None:
     ap.add_argument("--cli-runs", type=int, default=5)
     args = ap.parse_args()
     t = asyncio.run(in_process(args.rounds))
-    print(f"offline triage in-process: median {statistics.median(t):.2f} ms, p95 {_pct(t, 0.95):.2f} ms "
+    print(f"offline triage in-process: median {statistics.median(t):.2f} ms, p95 {percentile(t, 95):.2f} ms "
           f"over {len(t)} triages of the bundled examples (goal <= 20 ms)")
     c = whole_process(args.cli_runs)
     print(f"offline triage whole CLI process: median {statistics.median(c):.0f} ms over {len(c)} runs")

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.jobs import Job
 from bot.report import Alert
 from bot.sandbox import Excerpt, Sandbox
+
+if TYPE_CHECKING:
+    from bot.topology import Topology
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,11 @@ class Toolbox:
         return [*base, *self.extra.values()]
 
 
-def build_toolbox(topo: Any, stage: str, sandbox: Sandbox, alert: Alert, log_path: Path | None,
+def build_toolbox(topo: Topology, stage: str, sandbox: Sandbox, alert: Alert, log_path: Path | None,
                   job: Job | None) -> Toolbox:
     """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
     tb = Toolbox(stage=stage, sandbox=sandbox, alert=alert, log_path=log_path, job=job)
-    spec = next((s for s in getattr(topo, "stages", []) if s.name == stage), None)
-    if spec is not None and spec.output_kind == "investigation":
+    if topo.stage(stage).output_kind == "investigation":
         from bot.investigate.tools import investigation_tools
 
         tb.extra.update(investigation_tools(tb))
