@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 import json
 import os
-import struct
 import sys
 from typing import Any
 
 from bot.errors import BotError
-from bot.sandbox.worker import MAX_FRAME, TEST_SEAMS_ENV, decode, encode
+from bot.sandbox.worker import FRAME_LEN, MAX_FRAME, TEST_SEAMS_ENV, decode, encode
 
 REQUEST_TIMEOUT_S = 60.0
-_LEN = struct.Struct(">I")
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from bot.sandbox.worker import main; main(sys.argv[2])"
 
 
@@ -62,7 +60,7 @@ class WorkerClient:
     async def _read(proc: asyncio.subprocess.Process) -> dict[str, Any]:
         assert proc.stdout is not None
         try:
-            (n,) = _LEN.unpack(await proc.stdout.readexactly(4))
+            (n,) = FRAME_LEN.unpack(await proc.stdout.readexactly(4))
             if n > MAX_FRAME:
                 raise WorkerUnavailable(f"the sandbox reader sent an oversized frame ({n} bytes)")
             return decode(await proc.stdout.readexactly(n))

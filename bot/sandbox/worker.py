@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MAX_FRAME = 32 << 20
 TEST_SEAMS_ENV = "ETL_TRIAGE_SANDBOX_TEST_SEAMS"   # "1" in the worker's environment enables op raw_open (tests only)
-_LEN = struct.Struct(">I")
+FRAME_LEN = struct.Struct(">I")
 
 
 def perform(req: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def encode(msg: dict[str, Any]) -> bytes:
     if isinstance(msg.get("data"), bytes):
         msg = {**msg, "data": base64.b64encode(msg["data"]).decode()}
     body = json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode()
-    return _LEN.pack(len(body)) + body
+    return FRAME_LEN.pack(len(body)) + body
 
 
 def decode(body: bytes) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def main(roots_json: str) -> None:
         head = _read_exact(rfd, 4)
         if head is None:
             return
-        (n,) = _LEN.unpack(head)
+        (n,) = FRAME_LEN.unpack(head)
         body = _read_exact(rfd, n) if n <= MAX_FRAME else None
         if body is None:
             return
