@@ -47,7 +47,8 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="score a provider on a labeled corpus")
     common(ev)
-    ev.add_argument("corpus", nargs="?", default="eval/cases")
+    ev.add_argument("corpus", nargs="*", default=["eval/real", "eval/cases"],
+                    help="corpus directories (default: the real-failure corpus, then the team corpus)")
     ev.add_argument("--split", default="all", help="dev | test | all (default: %(default)s)")
     ev.add_argument("--json", action="store_true")
     return p

@@ -230,6 +230,7 @@ class _Run:
         if rec is not None:
             category, confidence = rec.category, rec.confidence
             root_cause, action, escalation, evidence = rec.root_cause, rec.action, rec.escalation, rec.evidence
+            alternatives = rec.alternatives
         else:
             decided = inv or cls
             category = decided.category if decided else "unknown"
@@ -238,6 +239,7 @@ class _Run:
             action = f"Read the evidence and the log yourself; the triage is partial ({failed})."
             escalation = escalation_for(self.topo, category, self.job)
             evidence = cls.evidence if cls else []
+            alternatives = cls.alternatives if cls and cls.category == category else []
         report = TriageReport(
             job=self.alert.job, run_id=self.alert.run_id,
             log_path=str(self.log_path) if self.log_path else None,
@@ -245,7 +247,7 @@ class _Run:
             escalation=escalation, evidence=evidence, stages=stages,
             files_read=self.audit.files_read, denied=self.audit.denied, provider=self.provider.name,
             duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
-            complete=complete,
+            complete=complete, alternatives=[a for a in alternatives if a.category != category],
         )
         # Last line of defence: whatever a stage or tool put into the report (commit subjects, file headers,
         # model text) passes the same redaction as log text before it reaches a terminal, Slack or JSON.

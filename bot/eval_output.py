@@ -7,6 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from bot.evaluate import CaseResult, Metrics, evaluate
+from bot.report import CONFIDENT
 
 
 def _pct(v: float | None) -> str:
@@ -22,6 +23,10 @@ def render(m: Metrics) -> str:
     out.append(f"forbidden-fact hits   {m.forbidden_hits:>6}  (in {m.cases_with_forbidden} cases)")
     out.append(f"escalation accuracy   {_pct(m.escalation_accuracy)}")
     out.append(f"latency               p50 {m.latency_p50_ms:.1f} ms   p95 {m.latency_p95_ms:.1f} ms")
+    cp = f"{_pct(m.confident_precision)} right" if m.confident_precision is not None else "none"
+    out.append(f"wrong at conf >= {CONFIDENT:.1f}  {_pct(m.confident_wrong)}  "
+               f"(of all cases; {m.confident_answers} answers at >= {CONFIDENT:.1f}, {cp})")
+    out.append(f"'no error line found'  {m.blind:>6}")
     if m.errors:
         out.append(f"errors                {m.errors:>6}")
     out += ["", f"{'category':<10}{'precision':>10}{'recall':>9}{'f1':>9}{'support':>9}"]
@@ -31,6 +36,13 @@ def render(m: Metrics) -> str:
     out += ["", "confusion (rows expected, columns got)", f"{'':<10}" + "".join(f"{c:>9}" for c in cols)]
     for e, row in m.confusion.items():
         out.append(f"{e:<10}" + "".join(f"{row[c]:>9}" for c in cols))
+    out += ["", "reliability (confidence bin -> observed accuracy)",
+            f"  {'bin':<9}{'answers':>8}{'right':>7}{'accuracy':>10}"]
+    out += [f"  {b['bin']:<9}{b['n']:>8}{b['correct']:>7}{_pct(b['accuracy']):>10}" for b in m.reliability]
+    if m.per_system:
+        out += ["", "accuracy by system"]
+        systems = [f"{name} {v['correct']}/{v['n']}" for name, v in m.per_system.items()]
+        out += ["  " + "   ".join(systems[i:i + 6]) for i in range(0, len(systems), 6)]
     if m.per_tag:
         out += ["", "category accuracy by tag"]
         out += [f"  {t:<22}{v['correct']:>3}/{v['n']:<3}" for t, v in m.per_tag.items()]
@@ -60,12 +72,37 @@ class Progress:
         self.stream.flush()
 
 
+def side_by_side(results: dict[str, Metrics]) -> str:
+    """One row per corpus: the figures to compare first."""
+    head = f"{'corpus':<14}{'cases':>6}{'accuracy':>10}{'wrong@0.7':>11}{'right@0.7':>11}{'code rec':>10}{'facts':>8}"
+    rows = [head]
+    for name, m in results.items():
+        code = m.per_category["code"]["recall"]
+        rows.append(f"{name:<14}{m.n:>6}{_pct(m.accuracy):>10}{_pct(m.confident_wrong):>11}"
+                    f"{_pct(m.confident_precision):>11}{_pct(code):>10}{_pct(m.fact_recall):>8}")
+    return "\n".join(rows)
+
+
 async def main(args: Any, overrides: dict[str, str], *, out: TextIO | None = None,
                err: TextIO | None = None) -> int:
-    """`etl-triage eval [CORPUS] [--split dev|test|all] [--json] [--provider P]`. Exit 0 whatever the score."""
+    """`etl-triage eval [CORPUS ...] [--split dev|test|all] [--json] [--provider P]`. Exit 0 whatever the score.
+
+    With several corpora (the default: the real-failure corpus and the team corpus) each gets its table,
+    after a side-by-side summary; `--json` then maps each corpus path to its metrics.
+    """
     out, err = out or sys.stdout, err or sys.stderr
     overrides = {k: v for k, v in overrides.items() if k != "log_root"}  # the corpus is the log root
-    metrics = await evaluate(args.corpus, provider=args.provider, topology=args.topology, split=args.split,
-                             overrides=overrides, on_result=Progress(err))
-    out.write((json.dumps(metrics.to_dict()) if args.json else render(metrics)) + "\n")
+    corpora = [args.corpus] if isinstance(args.corpus, str) else list(args.corpus)
+    results: dict[str, Metrics] = {}
+    for corpus in corpora:
+        results[corpus] = await evaluate(corpus, provider=args.provider, topology=args.topology, split=args.split,
+                                         overrides=overrides, on_result=Progress(err))
+    if len(results) == 1:
+        m = next(iter(results.values()))
+        out.write((json.dumps(m.to_dict()) if args.json else render(m)) + "\n")
+    elif args.json:
+        out.write(json.dumps({"corpora": {k: m.to_dict() for k, m in results.items()}}) + "\n")
+    else:
+        out.write(side_by_side(results) + "\n\n" + "\n\n".join(f"== {k}\n{render(m)}" for k, m in results.items())
+                  + "\n")
     return 0

@@ -7,6 +7,7 @@ test or CI gate can assert on them; `main()` is the CLI.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import tomllib
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.errors import BotError
 from bot.escalation import DEFAULT_TEAMS
 from bot.providers.base import Provider
-from bot.report import CATEGORIES, Alert, Category, Classification
+from bot.report import CATEGORIES, CONFIDENT, Alert, Category, Classification
 from bot.sandbox import SandboxManager
 
 CASE_FILE = "case.toml"
@@ -50,6 +51,9 @@ class _CaseSpec(BaseModel):
     forbidden_facts: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     notes: str = ""
+    system: str = ""          # the real-failure corpus: the system that failed,
+    url: str = ""             # the public thread the log is quoted from,
+    rationale: str = ""       # and why the thread's diagnosis is this category
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ class Case:
     forbidden_facts: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     notes: str = ""
+    system: str = ""
+    url: str = ""
+    rationale: str = ""
 
 
 # ---------------------------------------------------------------- loading
@@ -110,7 +117,7 @@ def load_case(case_dir: Path) -> Case:
         job=spec.job, alert=spec.alert, run_id=spec.run_id, source=spec.source,
         escalation=spec.escalation or DEFAULT_TEAMS[spec.category],
         required_facts=tuple(spec.required_facts), forbidden_facts=tuple(spec.forbidden_facts),
-        tags=tuple(spec.tags), notes=spec.notes,
+        tags=tuple(spec.tags), notes=spec.notes, system=spec.system, url=spec.url, rationale=spec.rationale,
     )
 
 
@@ -151,6 +158,14 @@ class CaseResult:
     error: str | None = None
     split: str = ""
     tags: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    system: str = ""
+    alternatives: list[str] = field(default_factory=list)
+
+    @property
+    def blind(self) -> bool:
+        """The answer says it found no error line at all (never acceptable for a log that shows one)."""
+        return "no error line found" in self.root_cause
 
     @property
     def correct(self) -> bool:
@@ -204,7 +219,7 @@ async def run_case(case: Case, *, provider: Provider, topology: str | Path,
     topo = load_topology(topology, _case_vars(case, overrides))
     alert = Alert(job=case.job, run_id=case.run_id, source=case.source, text=case.alert)
     res = CaseResult(id=case.id, expected=case.category, got="error", expected_team=case.escalation, team=None,
-                     split=case.split, tags=list(case.tags))
+                     split=case.split, tags=list(case.tags), system=case.system)
     t0 = clock()
     try:
         report = await run_triage(topo, alert, provider=provider, log_path=case.log, sandboxes=sandboxes)
@@ -214,7 +229,8 @@ async def run_case(case: Case, *, provider: Provider, topology: str | Path,
         res.facts_missing = list(case.required_facts)
         return res
     res.latency_ms = (clock() - t0) * 1000
-    res.got, res.team = report.category, report.escalation.team
+    res.got, res.team, res.confidence = report.category, report.escalation.team, report.confidence
+    res.alternatives = [a.category for a in report.alternatives]
     res.root_cause, res.action = report.root_cause, report.action
     cls = next((s.output for s in report.stages if s.output_kind == "classification" and s.output), None)
     if cls:
@@ -251,6 +267,12 @@ class Metrics:
     errors: int
     per_tag: dict[str, dict[str, int]]
     misses: list[dict[str, str]]
+    confident_wrong: float = 0.0          # share of all cases answered wrong at confidence >= CONFIDENT
+    confident_answers: int = 0
+    confident_precision: float | None = None   # of the answers at >= CONFIDENT, the share that is right
+    reliability: list[dict[str, Any]] = field(default_factory=list)
+    per_system: dict[str, dict[str, int]] = field(default_factory=dict)
+    blind: int = 0                        # answers that say "no error line found"
     results: list[CaseResult] = field(default_factory=list, repr=False)
 
     def to_dict(self, with_cases: bool = True) -> dict[str, Any]:
@@ -296,7 +318,20 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
             tally = per_tag.setdefault(t, {"n": 0, "correct": 0})
             tally["n"] += 1
             tally["correct"] += r.correct
+    confident = [r for r in results if r.confidence >= CONFIDENT and r.got != "error"]
+    per_system: dict[str, dict[str, int]] = {}
+    for r in results:
+        if r.system:
+            tally = per_system.setdefault(r.system, {"n": 0, "correct": 0})
+            tally["n"] += 1
+            tally["correct"] += r.correct
     return Metrics(
+        confident_wrong=sum(not r.correct for r in confident) / n if n else 0.0,
+        confident_answers=len(confident),
+        confident_precision=sum(r.correct for r in confident) / len(confident) if confident else None,
+        reliability=reliability(results),
+        per_system=dict(sorted(per_system.items(), key=lambda kv: (-kv[1]["n"], kv[0]))),
+        blind=sum(r.blind for r in results),
         n=n, split=split, provider=provider,
         accuracy=sum(r.correct for r in results) / n if n else 0.0,
         per_category=per, confusion=confusion,
@@ -310,6 +345,20 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
         misses=[{"id": r.id, "expected": r.expected, "got": r.got, "reason": r.reason()} for r in misses],
         results=results,
     )
+
+
+BINS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 1.01)
+
+
+def reliability(results: list[CaseResult]) -> list[dict[str, Any]]:
+    """Confidence bins → how many answers fell in each and how many of them were right."""
+    out = []
+    for lo, hi in itertools.pairwise(BINS):
+        inside = [r for r in results if lo <= r.confidence < hi and r.got != "error"]
+        out.append({"bin": f"{lo:.1f}-{min(hi, 1.0):.1f}", "n": len(inside), "correct": sum(r.correct for r in inside),
+                    "accuracy": sum(r.correct for r in inside) / len(inside) if inside else None,
+                    "mean_confidence": sum(r.confidence for r in inside) / len(inside) if inside else None})
+    return out
 
 
 ResultFn = Callable[[int, int, CaseResult], None]

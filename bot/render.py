@@ -14,13 +14,17 @@ def report_text(r: TriageReport) -> str:
     head = f"{r.job or '(no job)'}" + (f"  run {r.run_id}" if r.run_id else "")
     lines = [
         f"== {head}",
-        f"category    {ICONS[r.category]} (confidence {r.confidence:.2f})" + ("" if r.complete else "  [partial]"),
+        f"category    {ICONS[r.category]} ({r.certainty}, confidence {r.confidence:.2f})"
+        + ("" if r.complete else "  [partial]"),
         f"root cause  {r.root_cause}",
         f"action      {r.action}",
         "escalate    " + r.escalation.team
         + (f" (#{r.escalation.channel})" if r.escalation.channel else "")
         + (f", owners {', '.join(r.escalation.owners)}" if r.escalation.owners else ""),
     ]
+    for alt in r.alternatives:
+        decide = f" — to decide: {alt.decide}" if alt.decide else ""
+        lines.append(f"or perhaps  {ICONS[alt.category]}: {alt.why}{decide}")
     if r.log_path:
         lines.append(f"log         {r.log_path}")
     if r.evidence:

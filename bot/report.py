@@ -38,6 +38,14 @@ class Evidence(_Model):
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
+class Alternative(_Model):
+    """The runner-up reading of an ambiguous failure, said out loud instead of hidden in the confidence."""
+
+    category: Category
+    why: str = Field(description="why this reading is also plausible")
+    decide: str = Field("", description="the evidence that would settle it")
+
+
 class Classification(_Model):
     """Output of `classify`: which team's problem this is, and why."""
 
@@ -47,6 +55,7 @@ class Classification(_Model):
     summary: str = Field(description="one line: what failed, with specifics")
     evidence: list[Evidence] = Field(default_factory=list)
     facts: dict[str, str] = Field(default_factory=dict, description="column, table, host, exit_code, …")
+    alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
 
 
 class Finding(_Model):
@@ -83,6 +92,7 @@ class Recommendation(_Model):
     action: str
     escalation: Escalation
     evidence: list[Evidence] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
 
 
 class Text(_Model):
@@ -142,3 +152,21 @@ class TriageReport(_Model):
     duration_ms: float
     sandbox: dict[str, str] = Field(default_factory=dict)
     complete: bool = Field(True, description="False when a stage failed and the report is partial")
+    alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
+
+    @property
+    def certainty(self) -> str:
+        """The word the reply uses for the confidence: it must follow the number, not the tone of the text."""
+        return certainty(self.confidence, bool(self.alternatives))
+
+
+CONFIDENT, LIKELY = 0.7, 0.5
+
+
+def certainty(confidence: float, has_alternatives: bool = False) -> str:
+    """'confident' at >= 0.7, 'likely' at >= 0.5, else 'unsure' ('unsure, two readings' with a runner-up)."""
+    if confidence >= CONFIDENT:
+        return "confident"
+    if confidence >= LIKELY:
+        return "likely"
+    return "unsure, two readings" if has_alternatives else "unsure"

@@ -12,7 +12,7 @@ from bot.engine import run_triage
 from bot.offline.classify import classify
 from bot.offline.signatures import SignatureError, continued, library, scan
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert
+from bot.report import CONFIDENT, LIKELY, Alert
 from bot.sandbox import Excerpt, Line
 from bot.topology import load_topology
 from tests.conftest import ROOT
@@ -326,9 +326,11 @@ def test_classify_unknown_when_only_symptoms():
 
 
 def test_classify_generic_exception_alone_is_not_decisive():
+    # no rule names it: the learned fallback guesses, says so, quotes the line and names the runner-up
     c = classify(excerpt("acme.etl.errors.ReconciliationError: totals differ by 0.3%\n"), Alert())
-    assert c.category == "unknown" and c.confidence < 0.4
-    assert "ReconciliationError" in c.summary and c.evidence[0].line == 1
+    assert c.signature == "model" and c.confidence < CONFIDENT and c.alternatives
+    assert "Unrecognised error: acme.etl.errors.ReconciliationError: totals differ by 0.3%" in c.summary
+    assert c.evidence[0].line == 1
 
 
 def test_classify_uses_alert_text_when_log_is_silent():
@@ -465,7 +467,7 @@ def test_classify_bare_sigterm_is_unknown():
 airflow.exceptions.AirflowException: Task received SIGTERM signal
 """
     c = classify(excerpt(log), Alert())
-    assert c.category == "unknown" and c.confidence < 0.4 and "SIGTERM" in c.summary
+    assert c.confidence < LIKELY and "SIGTERM" in c.summary and c.alternatives  # unsure: two readings
 
 
 def test_classify_sigterm_after_execution_timeout_is_infra():
@@ -534,7 +536,9 @@ weight_kg
   Input should be a valid number [type=float_parsing, input_value='n/a', input_type=str]
 """
     c = classify(excerpt(log), Alert())
-    assert c.category == "unknown" and c.confidence < 0.4
+    # our config model or upstream records: both readings are said, and the confidence stays below confident
+    assert c.category == "code" and c.confidence < CONFIDENT
+    assert [a.category for a in c.alternatives] == ["data"]
 
 
 def test_classify_settingwithcopy_warning_is_not_a_cause():
@@ -635,12 +639,12 @@ DETAIL:  User query might have needed to see row versions that must be removed.
 def test_classify_real_world_shape(log, category, sig):
     c = classify(excerpt(log), Alert(job="job"))
     assert (c.category, c.signature) == (category, sig), c.summary
-    assert 0.5 <= c.confidence <= 0.95
+    assert 0.3 <= c.confidence <= 0.97  # calibrated on the real-failure dev split, not the author's estimate
 
 
 def test_classify_rest_api_404_is_not_missing_input():
     c = classify(excerpt("requests.exceptions.HTTPError: 404 Client Error: Not Found for url: https://api.vendor.example/v1/reports/991\n"), Alert())
-    assert c.category == "unknown"
+    assert c.confidence < LIKELY and c.alternatives  # not "missing input" with any confidence: two readings
 
 
 def test_classify_storage_404_url_is_missing_input():

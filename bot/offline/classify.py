@@ -1,39 +1,188 @@
-"""Classify a failed run from its log excerpt with the signature library (`signatures.toml`).
+"""Classify a failed run from its log excerpt: signatures, error taxonomies, and a learned fallback.
 
-The root error wins over follow-on noise: only *root* signatures can decide; the highest priority band
-wins and, inside a band, the earliest line (causal order). Symptoms (wrappers, retries, exit codes) only
-add context. With no decisive root in the log, the alert's text is tried as weak evidence; failing that
-the answer is `unknown` with a confidence below 0.4.
+Three readers look at the same excerpt, most specific first:
+
+1. the **signature library** (`signatures.toml`): known phrasings; only *root* signatures decide, the
+   highest priority band wins and, inside a band, the earliest line (causal order);
+2. the **taxonomies** (`taxonomy.toml`) applied to the **candidate root lines** that `rootline.py` finds in
+   any log — exception classes, SQLSTATE and vendor codes, HTTP/errno/signals — so an error no signature
+   knows is still judged, and quoted;
+3. the **learned fallback** (`model.py`), trained on the corpora's dev splits, for lines neither names.
+
+Where they disagree the answer carries the runner-up as an `alternative`, and the confidence is calibrated
+(`calibration.json`, fitted on the dev split) so that its words — confident, likely, unsure — mean what
+they say. With no error-shaped line at all, the alert's text is tried as weak evidence; failing that the
+answer is `unknown`.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
+from bot.offline import calibration, model
+from bot.offline.rootline import Judgement, RootLine, candidates, judge
 from bot.offline.signatures import Hit, scan
-from bot.report import Alert, Classification, Evidence
+from bot.report import Alert, Alternative, Classification, Evidence
 from bot.sandbox import Excerpt, Line
 
 MAX_EVIDENCE = 5
 MAX_FACT = 160
+MAX_QUOTE = 240
 ALERT_PATH = "(alert text)"
 ALERT_DISCOUNT = 0.7
+PLATFORM_BAND = 9          # signatures of platform facts (memory kills, disk full, DNS) outrank everything
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line_no>\d+)(?:, in (?P<function>\S+))?')
 _LIBRARY_FRAME = re.compile(r"site-packages|dist-packages|/lib/python\d|<frozen|/usr/lib/")
+
+
+@dataclass
+class Analysis:
+    """Everything the readers found in one excerpt, before a decision."""
+
+    lines: list[Line]
+    hits: list[Hit]
+    winner: Hit | None                      # the deciding root signature, if any
+    roots: list[RootLine]                   # candidate root lines, best first
+    judgement: Judgement | None             # the taxonomy's reading of the best named identifier
+    prediction: model.Prediction | None = None
+    features: list[str] = field(default_factory=list)
+
+
+def analyse(lines: list[Line]) -> Analysis:
+    """Run the three readers over the lines (the last attempt of a retried task, when there are several)."""
+    hits = scan(lines)
+    winner = _decide(hits, lines)
+    start = _last_attempt_start(lines) or 0
+    roots = candidates(lines, start) or (candidates(lines, 0) if start else [])
+    judgement = judge(roots)
+    feats = model.features(lines, roots, _rule_features(winner, judgement))
+    return Analysis(lines, hits, winner, roots, judgement, model.predict(feats), feats)
+
+
+def _rule_features(winner: Hit | None, j: Judgement | None) -> list[str]:
+    out = []
+    if winner is not None:
+        out += [f"sig:{winner.sig.category}", f"sigid:{winner.sig.id}"]
+    if j is not None:
+        out += [f"tax:{j.entry.cat}", f"taxid:{j.entry.kind}:{j.entry.key}"]
+    return out
 
 
 def classify(excerpt: Excerpt | None, alert: Alert) -> Classification:
     """Decide data | infra | code | unknown from the excerpt (and, weakly, the alert's text)."""
     lines = excerpt.lines if excerpt else []
     path = excerpt.path if excerpt else ALERT_PATH
-    hits = scan(lines)
-    winner = _decide(hits, lines)
-    if winner is not None:
-        return _decided(winner, hits, lines, path)
+    a = analyse(lines)
+    decided = decide(a, path)
+    if decided is not None:
+        return decided
     from_alert = _from_alert(alert)
     if from_alert is not None:
         return from_alert
-    return _undecided(hits, path, has_log=excerpt is not None)
+    return _undecided(a.hits, path, has_log=excerpt is not None)
+
+
+def decide(a: Analysis, path: str, calibrate: bool = True) -> Classification | None:
+    """Combine the readers: agreement raises confidence, disagreement names the runner-up.
+
+    `calibrate=False` leaves the raw score (what eval/train_model.py fits the calibration to).
+    """
+    w, j, p = a.winner, a.judgement, a.prediction
+    if w is not None:
+        cls = _decided(w, a.hits, a.lines, path)
+        rival = _rival_of(cls.category, j, p)
+        source = "signature+taxonomy" if j is not None and j.entry.cat == cls.category else "signature"
+        if band(w) >= PLATFORM_BAND:
+            source = "signature-platform"
+        elif rival is not None and rival[0] == "taxonomy" and _outranks(j, w, a):
+            return _from_taxonomy(a, path, calibrate, rival_sig=cls)
+        return _finish(cls, source, p, rival, calibrate=calibrate)
+    if j is not None:
+        return _from_taxonomy(a, path, calibrate)
+    if a.roots and p is not None:
+        return _from_model(a, path, calibrate)
+    return None
+
+
+def _outranks(j: Judgement | None, w: Hit, a: Analysis) -> bool:
+    """The taxonomy's line is a deeper cause than the signature's: ranked first, after it, confident."""
+    if j is None or not a.roots or j.root is not a.roots[0]:
+        return False
+    return j.root.index > w.index and j.entry.conf >= 0.75 and w.sig.confidence < 0.8
+
+
+def _rival_of(category: str, j: Judgement | None, p: model.Prediction | None) -> tuple[str, str, str, str] | None:
+    """(source, category, why, decide) of the strongest reader that disagrees with `category`."""
+    if j is not None and j.entry.cat not in (category, "unknown"):
+        return "taxonomy", j.entry.cat, f"{j.ident.key}: {j.entry.why}", j.entry.decide
+    if p is not None and p.category != category and p.probability >= 0.5:
+        return "model", p.category, f"failures with these words were mostly {p.category} in the labelled corpus", ""
+    return None
+
+
+def _finish(cls: Classification, source: str, p: model.Prediction | None,
+            rival: tuple[str, str, str, str] | None, alt: Alternative | None = None,
+            calibrate: bool = True) -> Classification:
+    agrees = p is not None and p.category == cls.category
+    raw = cls.confidence
+    conf = calibration.calibrate(source, raw, agrees=agrees, disputed=rival is not None) if calibrate else raw
+    alternatives = list(cls.alternatives)
+    if alt is not None:
+        alternatives.append(alt)
+    if rival is not None and rival[1] != cls.category and all(x.category != rival[1] for x in alternatives):
+        alternatives.append(Alternative(category=rival[1], why=rival[2], decide=rival[3]))  # type: ignore[arg-type]
+    return cls.model_copy(update={"confidence": conf, "alternatives": alternatives[:2],
+                                  "facts": {**cls.facts, "decided_by": source}})
+
+
+def _from_taxonomy(a: Analysis, path: str, calibrate: bool, rival_sig: Classification | None = None) -> Classification:
+    j = a.judgement
+    assert j is not None
+    e, root = j.entry, j.root
+    quote = _quote(root.message)
+    summary = f"{quote} ({j.ident.key}: {e.why})"
+    facts = {"error_line": quote, "identifier": j.ident.key}
+    evidence = [_ev(path, root.line)] + [_ev(path, r.line) for r in a.roots[1:3] if r.index != root.index]
+    cls = Classification(category=e.cat, confidence=e.conf, signature=f"taxonomy:{e.kind}:{e.key}",
+                         summary=summary, evidence=_dedup(evidence)[:MAX_EVIDENCE], facts=facts)
+    alt = Alternative(category=e.alt, why=e.why, decide=e.decide or _DECIDE.get((e.cat, e.alt), "")) if e.alt else None
+    rival = _rival_of(e.cat, None, a.prediction)
+    if rival_sig is not None and rival_sig.category != e.cat:
+        rival = ("signature", rival_sig.category, rival_sig.summary, "")
+    source = "taxonomy-wrapper" if e.role == "wrapper" else "taxonomy"
+    return _finish(cls, source, a.prediction, rival, alt, calibrate)
+
+
+def _from_model(a: Analysis, path: str, calibrate: bool) -> Classification:
+    p = a.prediction
+    assert p is not None
+    root = a.roots[0]
+    quote = _quote(root.message)
+    cls = Classification(
+        category=p.category, confidence=p.probability, signature="model",  # type: ignore[arg-type]
+        summary=f"Unrecognised error: {quote}",
+        evidence=_dedup([_ev(path, r.line) for r in a.roots[:3]])[:MAX_EVIDENCE],
+        facts={"error_line": quote})
+    alt = Alternative(category=p.runner_up, why=f"the words of this error also occur in {p.runner_up} failures",  # type: ignore[arg-type]
+                      decide=_DECIDE.get((p.category, p.runner_up), ""))
+    return _finish(cls, "model", None, None, alt, calibrate)
+
+
+# what settles the classic two-way readings, said to the on-call engineer
+_DECIDE: dict[tuple[str | None, str | None], str] = {
+    ("code", "data"): "compare the input's schema/values with the last good run, and check recent deploys of the job",
+    ("data", "code"): "check whether the job's code or config changed since the last good run (deploys, pins)",
+    ("infra", "code"): "check recent deploys for changed dependency pins, images or resource settings",
+    ("code", "infra"): "check the platform's health at the failure time and whether a rerun passes",
+    ("infra", "data"): "check whether the input volume or shape jumped for this run",
+    ("data", "infra"): "check whether the input really is missing, or the platform could not read it",
+}
+
+
+def _quote(message: str) -> str:
+    one = " ".join(message.split())
+    return one if len(one) <= MAX_QUOTE else one[: MAX_QUOTE - 1] + "…"
 
 
 _RETRY_NOTICE = re.compile(r"\b(?:Retrying|retrying|Will retry|will retry|Retry attempt|retry in \d)\b"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.escalation import escalation_for
 from bot.offline.signatures import library, render
 from bot.providers.base import StageRequest
-from bot.report import Classification, Evidence, Investigation, Recommendation
+from bot.report import Alternative, Classification, Evidence, Investigation, Recommendation
 
 MAX_EVIDENCE = 8
 MAX_ACTIONS = 3
@@ -37,7 +37,19 @@ def recommend(req: StageRequest) -> Recommendation:
         action=_action(cls, inv, category),
         escalation=escalation_for(req.topology, category, req.tools.job),
         evidence=_evidence(cls, inv),
+        alternatives=_alternatives(cls, inv, category),
     )
+
+
+def _alternatives(cls: Classification | None, inv: Investigation | None, category: str) -> list[Alternative]:
+    """The runner-up readings, kept only while the decision is the classifier's: an investigation that
+    overruled it names the log's reading as the alternative instead."""
+    if cls is None:
+        return []
+    if category != cls.category:
+        return [Alternative(category=cls.category, why=f"the log alone reads as {cls.category}: {cls.summary}",
+                            decide="the investigation's evidence above decided against it")]
+    return [a for a in cls.alternatives if a.category != category]
 
 
 def _verdict(cls: Classification | None, inv: Investigation | None) -> tuple[str, float, str]:

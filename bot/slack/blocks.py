@@ -146,8 +146,12 @@ def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]]) -> Pa
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(M.REPORT_HEADER.format(job=job, label=label), MAX_HEADER)},
         section(M.REPORT_CONFIDENCE.format(emoji=M.CATEGORY_EMOJI[report.category], label=label,
-                                           pct=pct(report.confidence), partial=partial)),
+                                           certainty=report.certainty, pct=pct(report.confidence), partial=partial)),
         section(M.ROOT_CAUSE.format(text=escape(report.root_cause))),
+        *(section(M.ALTERNATIVE.format(emoji=M.CATEGORY_EMOJI[a.category], label=M.CATEGORY_LABEL[a.category],
+                                       why=escape(a.why))
+                  + (M.ALTERNATIVE_DECIDE.format(decide=escape(a.decide)) if a.decide else ""))
+          for a in report.alternatives[:2]),
         section(M.ACTION.format(text=escape(report.action))),
         section(M.ESCALATION_LINE.format(team=escape(esc.team), owners=owners)),
     ]
