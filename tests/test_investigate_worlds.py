@@ -204,3 +204,35 @@ async def test_investigate_guessed_run_date_does_not_override_an_infra_failure(w
     note = next(f for f in inv.findings if f.source == "upstream")
     assert "No partition dt=2026-11-21" in note.summary and "from log file name" in note.summary
     assert note.action is None
+
+
+async def test_investigate_dependency_pin_bump_before_an_ambiguous_failure_leans_code(world: World):
+    # the log reads as bad data with a code runner-up; a lockfile bump 2 h earlier decides it for code
+    world.base_repo()
+    sha = world.commit({"requirements.txt": "pandas==2.2.0\npyarrow==16.0.0\n"}, "Bump pandas and pyarrow",
+                       when="2026-11-20 00:00:00", author="Bo Coder")
+    usual_partitions(world)
+    error = ["ValueError: Invalid isoformat string: '0000000000004651'"]
+    log = world.log("orders_daily", "2026-11-20T02-00-00.log", airflow_log(error), "2026-11-20 02:00:15")
+
+    report, inv = await triage(world, log=log)
+
+    assert inv.category == "code" and report.category == "code"
+    top = inv.findings[0]
+    assert top.source == "deploys" and sha[:7] in top.summary and "requirements.txt" in top.summary
+    assert "Dependency pins or images changed" in top.summary and "2.0 h before the failure" in top.summary
+    assert top.action and "pin back" in top.action
+    assert any(a.category == "data" for a in report.alternatives)  # the log's own reading stays visible
+
+
+async def test_investigate_pin_bump_does_not_overrule_a_confident_platform_failure(world: World):
+    world.base_repo()
+    world.commit({"requirements.txt": "pandas==2.2.0\n"}, "Bump pandas", when="2026-11-20 00:00:00")
+    usual_partitions(world)
+    error = ["OSError: [Errno 28] No space left on device: '/tmp/spill-0001'"]
+    log = world.log("orders_daily", "2026-11-20T02-00-00.log", airflow_log(error), "2026-11-20 02:00:15")
+
+    report, inv = await triage(world, log=log)
+
+    assert report.category == "infra"
+    assert any("Dependency pins" in f.summary for f in inv.findings)   # still shown, as context

@@ -29,6 +29,12 @@ GIT_TIMEOUT_S = 10.0
 MAX_COMMITS = 20
 MAX_ALTERNATE_DEPTH = 5                     # git follows alternates of alternates this deep
 _SEP, _END = "\x1f", "\x1e"
+# files that pin what a job runs: a failure right after one of them changed leans *code* (a version bump)
+DEPENDENCY_GLOBS = ("requirements*.txt", "requirements/*.txt", "constraints*.txt", "*.lock", "poetry.lock",
+                    "Pipfile", "Pipfile.lock", "pyproject.toml", "setup.py", "setup.cfg", "environment.yml",
+                    "environment.yaml", "packages.yml", "dependencies.yml", "package-lock.json", "Dockerfile*",
+                    "*.dockerfile", "docker-compose*.yml", "docker-compose*.yaml", "pom.xml", "build.gradle*",
+                    "build.sbt", "go.mod", "Chart.yaml", "values*.yaml", "images.txt", "*.tf")
 _INCLUDE = re.compile(rb"^\s*\[\s*include(?:if)?\b", re.IGNORECASE | re.MULTILINE)
 
 
@@ -62,19 +68,21 @@ class Deploys:
     until: datetime
     commits: list[Commit] = field(default_factory=list)
     error: str | None = None
+    pins: list[Commit] = field(default_factory=list)   # commits anywhere in the repo changing DEPENDENCY_GLOBS
 
     def text(self) -> str:
         scope = ", ".join(self.paths) or "the whole repository"
         head = f"commits in {self.repo} touching {scope} between {iso(self.since)} and {iso(self.until)}"
         if self.error:
             return f"{head}: {self.error}"
+        pins = "".join(f"\n- pins changed: {c.line(self.until)} [{', '.join(c.files[:5])}]" for c in self.pins)
         if not self.commits:
-            return f"{head}: none"
+            return f"{head}: none{pins}"
         out = [f"{head}:"]
         for c in self.commits:
             out.append(f"- {c.line(self.until)}" + (f" [diff mentions {', '.join(c.mentions)}]" if c.mentions else ""))
             out += [f"    {f}" for f in c.files[:15]]
-        return "\n".join(out)
+        return "\n".join(out) + pins
 
 
 def git_env() -> dict[str, str]:
@@ -139,6 +147,10 @@ async def recent_deploys(sandbox: Sandbox, repo: str, paths: list[str], failed_a
                                 f"--max-count={MAX_COMMITS}", *window,
                                 f"--format={_END}%H{_SEP}%an{_SEP}%cI{_SEP}%s", "--name-only", *scope], limit_s)
         res.commits = _parse(out)
+        pins = await _git(sandbox, root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+                                 f"--max-count={MAX_COMMITS}", *window, f"--format={_END}%H{_SEP}%an{_SEP}%cI{_SEP}%s",
+                                 "--name-only", "--", *(f":(glob)**/{g}" for g in DEPENDENCY_GLOBS)], limit_s)
+        res.pins = _parse(pins)
         for word in mentions or []:
             if res.commits and word and not word.startswith("-"):
                 hits = await _git(sandbox, root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", f"-S{word}",

@@ -140,7 +140,7 @@ def _from_taxonomy(a: Analysis, path: str, calibrate: bool, rival_sig: Classific
     j = a.judgement
     assert j is not None
     e, root = j.entry, j.root
-    quote = _quote(root.message)
+    quote = _quote(root.message.removeprefix("Caused by: "))
     summary = f"{quote} ({j.ident.key}: {e.why})"
     facts = {"error_line": quote, "identifier": j.ident.key}
     evidence = [_ev(path, root.line)] + [_ev(path, r.line) for r in a.roots[1:3] if r.index != root.index]

@@ -23,7 +23,7 @@ from bot.investigate.upstream import UpstreamSource, UpstreamStatus, upstream_st
 from bot.investigate.when import ago, iso
 from bot.jobs import Job
 from bot.providers.base import StageRequest
-from bot.report import Category, Classification, Evidence, Finding, Investigation
+from bot.report import LIKELY, Category, Classification, Evidence, Finding, Investigation
 
 log = logging.getLogger(__name__)
 _NO_INPUT = re.compile(r"(?i)FileNotFound|No such file|NoSuchKey|Path does not exist|does not exist|not found|"
@@ -285,8 +285,32 @@ def _header_evidence(sources: list[UpstreamSource], both: bool = False) -> list[
     return out
 
 
+def _pins(v: _Verdict, g: _Gathered, cls: Classification, failed_at) -> bool:
+    """A deploy that changed dependency pins or images before the failure: it decides an ambiguous reading
+    (or one with a code alternative) for *code* — a library upgrade is the usual cause of such failures."""
+    if g.deploys is None or g.deploys.error or not g.deploys.pins:
+        return False
+    c = g.deploys.pins[0]
+    files = ", ".join(c.files[:4])
+    f = Finding(source="deploys", summary=f"Dependency pins or images changed before the failure: {c.line(failed_at)} "
+                f"touched {files}.",
+                action=f"Compare the versions commit {c.short} changed ({files}) with the error; pin back the "
+                       "upgraded package or image if it caused this.",
+                evidence=[Evidence(path=f"{g.deploys.repo}@{c.short}", text=f"{c.subject} [{files}]")])
+    leans = cls.category == "code" or any(a.category == "code" for a in cls.alternatives) or cls.confidence < LIKELY
+    if leans:
+        v.findings.insert(0, f)
+        if cls.category != "code":
+            v.category, v.confidence, v.summary = "code", max(0.6, cls.confidence), f.summary
+        return True
+    v.findings.append(f)
+    return False
+
+
 def _deploy_only(v: _Verdict, g: _Gathered, cls: Classification, failed_at) -> None:
     if g.deploys is None or g.deploys.error:
+        return
+    if _pins(v, g, cls, failed_at):
         return
     commits = g.deploys.commits
     if not commits:

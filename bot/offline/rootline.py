@@ -36,6 +36,7 @@ _PREFIX = re.compile(
     r"^(?:\s*\[[^\]]{1,60}\])?\s*(?:\{[^}]{1,80}\}\s*)?"
     r"(?:\d{2,4}[-/.]\d\d[-/.]\d\d[ T,]*[\d:.,]*(?:Z|[+-]\d\d:?\d\d| ?UTC)?\s*)?"
     r"(?:\d\d:\d\d:\d\d[.,\d]*\s*)?"
+    r"(?:[-|]\s*(?:[\w.]{1,60}\s*[-|]\s*)?(?=(?:TRACE|DEBUG|INFO|WARNING|WARN|ERROR|FATAL|CRITICAL)\b))?"
     r"(?:\[?(?P<level>TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|FATAL|CRITICAL|SEVERE|PANIC|E|W|I|F)\]?"
     r"(?=[\s:/\-\]]|\d{4} )[\s:/\-]*(?:\d{4} \S+ +\d+ \S+\] )?)?")
 _LEVEL_ANYWHERE = re.compile(r"\b(?P<level>ERROR|FATAL|CRITICAL|SEVERE|PANIC)\b"
@@ -75,7 +76,8 @@ _PHRASE = re.compile(
     r"(?i)\b(?:failed|failure|cannot|can't|could not|couldn't|unable to|denied|refused|timed? ?out|not found"
     r"|no such|does not exist|doesn't exist|invalid|missing|exceeded|killed|aborted|crashed|unreachable"
     r"|rejected|violat\w*|not allowed|not permitted|unauthori[sz]ed|forbidden|out of memory|no space|errored"
-    r"|exception|traceback|error)\b")
+    r"|exception|traceback|error|fail|mismatch\w*|differ\w*|not present|larger than|too (?:large|long|many|big)"
+    r"|unsupported|not supported|incompatible|conflict\w*)\b")
 # a line without any of these (lowercased) substrings is not an error line: one trie search per line
 _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "panic", "cannot", "can't", "could not",
                "couldn't", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such", "not exist",
@@ -176,9 +178,9 @@ def identifiers(message: str, tax: Taxonomy | None = None) -> list[Ident]:
         for m in _MYSQL.finditer(text):
             add("vendor", f"mysql:{m[1] or m[3] or m[4]}")
             add("sqlstate", m[2])
-        if "msg " in low or "sql server" in low:
-            for m in _MSSQL.finditer(text):
-                add("vendor", f"mssql:{m[1] or m[2]}")
+    if "msg " in low or "sql server" in low:
+        for m in _MSSQL.finditer(text):
+            add("vendor", f"mssql:{m[1] or m[2]}")
     if "[" in text:
         for m in _SPARK_CLASS.finditer(text):
             add("vendor", f"spark:{m[1]}")
@@ -292,7 +294,8 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
     found: list[RootLine] = []
     chained_before: set[int] = set()
     last_exception_idx: int | None = None
-    gated = [i for i in range(start, n) if _GATE.search(lines[i].text[:SCAN_CHARS].lower())]
+    gated = [i for i in range(start, n)
+             if _GATE.search(lines[i].text[:SCAN_CHARS].lower()) or _EXC_OPENING.match(lines[i].text.lstrip())]
     if len(gated) > HEAD_LINES + TAIL_LINES:
         gated = gated[:HEAD_LINES] + gated[-TAIL_LINES:]
     for i in gated:
@@ -310,7 +313,7 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
             last_exception_idx = i
         found.append(RootLine(i, lines[i], score, ids, marks, message.strip()))
     if not found:
-        return []
+        return _last_lines(lines, start)
     span = max(1, n - start)
     ranked: list[RootLine] = []
     for j, c in enumerate(found):
@@ -323,6 +326,21 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
         ranked.append(RootLine(c.index, c.line, round(c.score + bonus, 3), c.ids, c.marks, c.message))
     ranked.sort(key=lambda c: (-c.score, -c.index))
     return ranked[:MAX_CANDIDATES]
+
+
+def _last_lines(lines: list[Line], start: int) -> list[RootLine]:
+    """No line looks like an error: the last lines of a failed run's log are the best guess of its cause
+    ("File is not a zip file", "could only be replicated to 0 nodes"), so they are quoted, weakly ranked."""
+    out: list[RootLine] = []
+    for i in range(len(lines) - 1, start - 1, -1):
+        text = lines[i].text
+        message, level = strip_prefix(text)
+        if not message.strip() or _FRAME.match(text) or level in ("INFO", "DEBUG", "I"):
+            continue
+        out.append(RootLine(i, lines[i], round(0.5 - 0.1 * len(out), 3), (), ("last_line",), message.strip()))
+        if len(out) == 2:
+            break
+    return out
 
 
 def judge(roots: list[RootLine], tax: Taxonomy | None = None) -> Judgement | None:

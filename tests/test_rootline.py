@@ -1,0 +1,148 @@
+"""Root-error detection never goes blind, prefers the deepest cause, and reads every identifier family."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.offline.classify import classify
+from bot.offline.rootline import Ident, candidates, identifiers, judge, strip_prefix
+from bot.report import Alert
+from bot.sandbox import Excerpt, Line
+
+
+def lines(text: str) -> list[Line]:
+    return [Line(i, t) for i, t in enumerate(text.strip("\n").splitlines(), 1)]
+
+
+def excerpt(text: str) -> Excerpt:
+    return Excerpt(path="run.log", lines=lines(text), size=len(text))
+
+
+# ------------------------------------------------------------------ never blind
+
+BLIND_BEFORE = {  # shapes the wave-1 engine answered with "no error line found"
+    "python exception behind a logger prefix": (
+        "2024-03-01 02:00:01,123 - etl.loader - INFO - loading widgets\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/load.py", line 3, in load\n'
+        "    check(w)\n"
+        "acme.loader.WidgetMismatch: widget 42 has no frobnicator\n", "WidgetMismatch: widget 42"),
+    "a CRITICAL line": ("[2024-03-01T02:00:00Z] CRITICAL worker-3 lost its lease on shard 12\n", "lost its lease"),
+    "glog E-line": ("E1201 10:00:00.123456   1 sync.go:12] failed to sync bucket landing: quorum not reached\n",
+                    "failed to sync bucket landing"),
+    "a database error with its code": ("ERROR: relation widgets_v2 is unusable (SQLSTATE XX001)\n", "widgets_v2"),
+    "a warehouse load error naming the field": (
+        "Error while reading data, error message: CSV table references column position 40, but line contains "
+        "only 40 columns.; line_number: 2\n", "column position 40"),
+    "a final line with no error word at all": ("Reading landing/orders\nFile is not a zip file\n",
+                                                "File is not a zip file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_BEFORE))
+def test_a_log_with_an_error_line_is_never_blind_and_the_line_is_quoted(name):
+    log, quoted = BLIND_BEFORE[name]
+    c = classify(excerpt(log), Alert())
+    assert "no error line found" not in c.summary
+    assert quoted in c.summary or any(quoted in e.text for e in c.evidence), (c.summary, c.evidence)
+
+
+def test_only_orchestrator_summaries_is_still_unknown():
+    log = """
+[2026-11-20, 08:03:17 UTC] {subprocess.py:93} INFO - exported 0 rows to staging
+[2026-11-20, 08:03:17 UTC] {taskinstance.py:1400} INFO - Marking task as FAILED. dag_id=noise_only, task_id=export
+[2026-11-20, 08:03:17 UTC] {local_task_job_runner.py:228} INFO - Task exited with return code 1
+"""
+    assert candidates(lines(log)) == [] or all("last_line" in c.marks for c in candidates(lines(log)))
+
+
+# ------------------------------------------------------------------ depth
+
+def test_the_innermost_caused_by_wins_over_its_wrappers():
+    log = """
+org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 1.0 failed 4 times
+\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(DAGScheduler.scala:2454)
+Caused by: java.lang.RuntimeException: wrapped
+\tat x.y(Z.java:1)
+Caused by: java.lang.ClassCastException: class java.lang.Long cannot be cast to class java.lang.Integer
+\tat x.y(Z.java:2)
+"""
+    best = candidates(lines(log))[0]
+    assert "ClassCastException" in best.message
+    j = judge(candidates(lines(log)))
+    assert j is not None and j.ident.key == "java.lang.ClassCastException" and j.entry.cat == "code"
+
+
+def test_a_chained_python_traceback_ranks_the_direct_cause_first():
+    log = """
+Traceback (most recent call last):
+  File "/app/db.py", line 10, in connect
+psycopg2.OperationalError: could not connect to server: Connection refused
+The above exception was the direct cause of the following exception:
+Traceback (most recent call last):
+  File "/app/job.py", line 4, in run
+acme.jobs.LoadFailed: load of orders failed
+"""
+    best = candidates(lines(log))[0]
+    assert best.message.startswith("psycopg2.OperationalError")
+
+
+def test_a_wrapper_exception_is_looked_past_for_the_cause_it_carries():
+    log = """
+[2026-03-01, 02:00:00 UTC] {taskinstance.py:1937} ERROR - Task failed with exception
+google.api_core.exceptions.Forbidden: 403 Access Denied: Table acme:raw.orders: Permission bigquery.tables.getData denied
+airflow.exceptions.AirflowException: Task failed
+"""
+    j = judge(candidates(lines(log)))
+    assert j is not None and j.entry.cat == "infra" and j.entry.role == "cause"
+
+
+# ------------------------------------------------------------------ identifiers of every family
+
+@pytest.mark.parametrize(("message", "ident"), [
+    ("ORA-01652: unable to extend temp segment by 128 in tablespace TEMP", Ident("vendor", "ora:01652")),
+    ("100038 (22018): Numeric value 'abc' is not recognized", Ident("vendor", "snowflake:100038")),
+    ("100038 (22018): Numeric value 'abc' is not recognized", Ident("sqlstate", "22018")),
+    ("ERROR 1062 (23000): Duplicate entry '42' for key 'PRIMARY'", Ident("vendor", "mysql:1062")),
+    ('pymysql.err.OperationalError: (2003, "Can\'t connect to MySQL server")', Ident("vendor", "mysql:2003")),
+    ("Msg 2627, Level 14, State 1: Violation of PRIMARY KEY constraint", Ident("vendor", "mssql:2627")),
+    ("('42S02', \"[42S02] [Microsoft][ODBC Driver 17 for SQL Server][SQL Server]Invalid object name 'x'. (208)\")",
+     Ident("vendor", "mssql:208")),
+    ("{'reason': 'quotaExceeded', 'message': 'Quota exceeded'}", Ident("vendor", "bigquery:quotaExceeded")),
+    ("[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `x` cannot be resolved",
+     Ident("vendor", "spark:UNRESOLVED_COLUMN")),
+    ("ERROR: permission denied for table accounts (SQLSTATE 42501)", Ident("sqlstate", "42501")),
+    ("requests.exceptions.HTTPError: 503 Server Error: Service Unavailable", Ident("http", "503")),
+    ("OSError: [Errno 28] No space left on device", Ident("errno", "ENOSPC")),
+    ("connect ECONNREFUSED 10.0.0.1:5432", Ident("errno", "ECONNREFUSED")),
+    ("Task exited with return code Negsignal.SIGKILL", Ident("signal", "SIGKILL")),
+    ("Container exited with exit code 137", Ident("exit", "137")),
+    ("An error occurred (SlowDown) when calling the PutObject operation", Ident("cloud", "SlowDown")),
+    ("botocore.exceptions.NoCredentialsError: Unable to locate credentials",
+     Ident("exception", "botocore.exceptions.NoCredentialsError")),
+])
+def test_identifiers_of_each_family_are_read(message, ident):
+    assert ident in identifiers(message)
+
+
+def test_logger_prefixes_are_stripped_and_their_level_kept():
+    assert strip_prefix("[2026-11-20, 03:31:03 UTC] {taskinstance.py:1937} ERROR - Task failed") == \
+        ("Task failed", "ERROR")
+    assert strip_prefix("2024-03-01 02:00:01,123 - etl.loader - ERROR - boom") == ("boom", "ERROR")
+    assert strip_prefix("24/01/01 10:00:00 WARN TaskSetManager: Lost task") == ("TaskSetManager: Lost task", "WARN")
+
+
+def test_the_spark2_yarn_memory_kill_phrasing_is_infra():
+    # the wave-1 pattern insisted on "physical|virtual" before "memory limits"
+    log = ("ExecutorLostFailure (executor 7 exited caused by one of the running tasks) Reason: Container killed by "
+           "YARN for exceeding memory limits. 12.4 GB of 12 GB physical memory used.\n")
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("infra", "spark.yarn_memory_kill")
+    assert "12.4 GB of 12 GB" in c.summary
+
+
+def test_error_spam_analyses_a_bounded_number_of_lines():
+    spam = "\n".join(f"ERROR - retry {i}: java.io.IOException: Connection reset by peer" for i in range(5000))
+    found = candidates(lines(spam + "\nERROR - java.lang.OutOfMemoryError: Java heap space\n"))
+    assert "OutOfMemoryError" in found[0].message
+    assert len(found) <= 8

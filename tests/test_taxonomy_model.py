@@ -1,0 +1,97 @@
+"""Taxonomies as validated data, the learned fallback's file, and confidence that follows its calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.offline import calibration, model
+from bot.offline.taxonomy import TaxonomyError, taxonomy
+from bot.report import CONFIDENT, LIKELY, certainty
+
+
+def test_shipped_taxonomy_covers_every_family_the_issue_names():
+    t = taxonomy()
+    assert len(t) > 600
+    for kind, key in [("exception", "KeyError"), ("exception", "java.lang.NullPointerException"),
+                      ("exception", "FetchFailedException"), ("exception", "SafeModeException"),
+                      ("exception", "ArrowInvalid"), ("exception", "NoCredentialsError"),
+                      ("sqlstate", "23"), ("sqlstate", "53"), ("sqlstate", "42501"),
+                      ("vendor", "ora:01652"), ("vendor", "snowflake:100038"), ("vendor", "mysql:1062"),
+                      ("vendor", "mssql:18456"), ("vendor", "bigquery:rateLimitExceeded"),
+                      ("vendor", "spark:CAST_INVALID_INPUT"), ("http", "429"), ("errno", "ENOSPC"),
+                      ("signal", "SIGKILL"), ("exit", "137"), ("cloud", "ExpiredToken")]:
+        assert t.get(kind, key) is not None or (kind == "sqlstate" and t.sqlstate(key)), (kind, key)
+
+
+def test_exception_lookup_walks_dotted_suffixes_then_name_parts():
+    t = taxonomy()
+    assert t.exception("org.apache.spark.shuffle.FetchFailedException").cat == "infra"
+    assert t.exception("psycopg2.errors.UniqueViolation").cat == "data"
+    hit = t.exception("com.acme.WarehouseConnectionTimeoutException")
+    assert hit is not None and hit.kind == "name_parts" and hit.cat == "infra"
+    assert t.exception("com.acme.Frobnicated") is None
+
+
+def test_sqlstate_falls_back_to_its_class():
+    t = taxonomy()
+    assert t.sqlstate("22P02").key == "22" and t.sqlstate("42703").key == "42703"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[exception]\nKeyError = { cat = "dat", conf = 0.5, why = "x" }\n', "[exception] 'KeyError': cat:"),
+    ('[exception]\nKeyError = { cat = "data", conf = 1.5, why = "x" }\n', "[exception] 'KeyError': conf:"),
+    ('[exception]\nKeyError = { cat = "data", conf = 0.5, why = "x", reson = "y" }\n', "reson"),
+    ('[excepton]\nKeyError = { cat = "data", conf = 0.5, why = "x" }\n', "unknown table [excepton]"),
+    ('[exception\n', "cannot read the taxonomy"),
+])
+def test_a_broken_taxonomy_names_the_file_table_and_entry(tmp_path: Path, text, message):
+    f = tmp_path / "taxonomy.toml"
+    f.write_text(text)
+    with pytest.raises(TaxonomyError) as e:
+        taxonomy(f)
+    assert str(f) in str(e.value) and message in str(e.value)
+
+
+def test_shipped_model_is_reviewable_data_trained_on_dev_only():
+    raw = json.loads(model.WEIGHTS.read_text())
+    assert "dev splits only" in raw["about"] and set(raw["weights"]) == set(model.LABELS)
+    assert all("_bias" in w for w in raw["weights"].values())
+
+
+def test_model_predicts_from_weights_and_is_silent_without_them():
+    w = {"data": {"_bias": 0.0, "t:parse": 2.0}, "infra": {"_bias": 0.0}, "code": {"_bias": 0.5}}
+    p = model.predict(["t:parse"], w)
+    assert p is not None and p.category == "data" and p.runner_up == "code" and p.probability > 0.6
+    assert model.predict(["t:parse"], {}) is None
+    assert model.weights(Path("/nonexistent/model.json")) == {}
+
+
+PARAMS = {"offset": {"signature": 0.0, "default": 0.0}, "slope": 1.0, "agree": 0.5, "dispute": -0.5, "knee": 0.8}
+
+
+def test_calibration_is_monotone_and_agreement_raises_it():
+    values = [calibration.calibrate("signature", r / 20, agrees=False, disputed=False, params=PARAMS)
+              for r in range(1, 20)]
+    assert values == sorted(values)
+    base = calibration.calibrate("signature", 0.7, agrees=False, disputed=False, params=PARAMS)
+    assert calibration.calibrate("signature", 0.7, agrees=True, disputed=False, params=PARAMS) > base
+    assert calibration.calibrate("signature", 0.7, agrees=False, disputed=True, params=PARAMS) < base
+
+
+def test_confident_starts_at_the_knee():
+    below = calibration.calibrate("signature", 0.79, agrees=False, disputed=False, params=PARAMS)
+    above = calibration.calibrate("signature", 0.81, agrees=False, disputed=False, params=PARAMS)
+    assert LIKELY <= below < CONFIDENT <= above
+
+
+def test_without_a_calibration_file_the_raw_score_passes_lowered_when_disputed():
+    assert calibration.calibrate("x", 0.8, agrees=False, disputed=False, params={}) == 0.8
+    assert calibration.calibrate("x", 0.8, agrees=False, disputed=True, params={}) == 0.65
+
+
+def test_the_words_follow_the_number():
+    assert certainty(0.92) == "confident" and certainty(0.55) == "likely"
+    assert certainty(0.4) == "unsure" and certainty(0.4, True) == "unsure, two readings"
