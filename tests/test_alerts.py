@@ -38,8 +38,8 @@ AIRFLOW_ATTACHMENT = {
                  "orders_daily", "r-77", None, "datadog", id="datadog-tags"),
     pytest.param({"text": "Triggered #4412: ETL job customer_sync failed", "username": "PagerDuty",
                   "subtype": "bot_message"}, "customer_sync", None, None, "pagerduty", id="pagerduty"),
-    pytest.param({"text": "the orders_daily load failed again, exit 1", "user": "U1"},
-                 "orders_daily", None, None, "slack", id="human-known-job"),
+    pytest.param({"text": "the orders_daily load failed again, exit 1", "user": "UHUMAN"},
+                 "orders_daily", None, None, "slack", id="allowed-user-token-sender"),
 ])
 def test_alerts_parse_sender_shapes(topo, event, job, run_id, task, source):
     alert = parse_alert(event, topo)
@@ -48,7 +48,8 @@ def test_alerts_parse_sender_shapes(topo, event, job, run_id, task, source):
 
 
 def test_alerts_log_path_hint_is_extracted(topo):
-    alert = parse_alert({"text": "orders_daily failed, log: /var/log/etl/orders_daily/run-9.log"}, topo)
+    alert = parse_alert({"text": "orders_daily failed, log: /var/log/etl/orders_daily/run-9.log", "bot_id": "B1"},
+                        topo)
     assert alert is not None and alert.log_hint == "/var/log/etl/orders_daily/run-9.log"
 
 
@@ -57,20 +58,27 @@ def test_alerts_log_path_hint_is_extracted(topo):
     "something failed somewhere",  # a failure, but no job or log we could triage
 ])
 def test_alerts_non_alerts_are_ignored(topo, text):
-    assert parse_alert({"text": text}, topo) is None
+    assert parse_alert({"text": text, "bot_id": "B1"}, topo) is None
+
+
+@pytest.mark.parametrize("user", ["U0ALICE", "W0BOB"])
+def test_alerts_a_persons_words_are_not_an_alert(topo, user):
+    event = {"text": "Task Failed. Dag: orders_daily Task: load_orders", "user": user}
+    assert parse_alert(event, topo) is None
+    assert parse_alert({**event, "bot_id": "B1"}, topo) is not None     # the same words from a bot are
 
 
 def test_alerts_configured_pattern_and_failure_words_win(tmp_path):
     topo = make_topology(tmp_path)
     topo.alerts.patterns.append(r"PIPE<(?P<job>\w+)>#(?P<run_id>\d+)")
     topo.alerts.failure_words.append("went red")
-    alert = parse_alert({"text": "PIPE<customer_sync>#12 went red"}, topo)
+    alert = parse_alert({"text": "PIPE<customer_sync>#12 went red", "bot_id": "B1"}, topo)
     assert alert is not None and (alert.job, alert.run_id) == ("customer_sync", "12")
-    assert parse_alert({"text": "PIPE<customer_sync>#12 failed"}, topo) is None  # words replaced
+    assert parse_alert({"text": "PIPE<customer_sync>#12 failed", "bot_id": "B1"}, topo) is None  # words replaced
 
 
 def test_alerts_message_text_reads_rich_text_and_fields():
     text = message_text({"text": "", "attachments": [{"fields": [{"title": "DAG", "value": "x"}]}],
                          "blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_preformatted",
                                      "elements": [{"type": "text", "text": "boom"}]}]}]})
-    assert "DAG: x" in text and "boom" in text
+    assert "dag: x" in text and "boom" in text
