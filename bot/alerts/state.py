@@ -53,6 +53,8 @@ SUCCESS_EMOJI = frozenset({"white_check_mark", "heavy_check_mark", "large_green_
                            "check", "ballot_box_with_check"})
 FAILURE_CHARS = frozenset("❌🔴🚨⛔💥🛑✖❗🆘")
 SUCCESS_CHARS = frozenset("✅✔🟢🎉")
+_MARKER_CHARS = FAILURE_CHARS | SUCCESS_CHARS
+MAX_MARKERS = 50            # emoji shortcodes read per part: a wall of :x: says no more than the first few
 _NEGATORS = frozenset({"not", "no", "never", "without", "0", "zero", "cannot", "couldn", "didn", "wasn", "isn", "t",
                        "won", "nothing"})
 _BRACKET_KIND = {"triggered": FAILURE, "re-triggered": FAILURE, "retriggered": FAILURE, "recovered": RECOVERED,
@@ -105,15 +107,18 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
         low = part.text.lower()
         for m in BRACKET_RE.finditer(low):
             hits.append(Hit(_BRACKET_KIND[m.group(1)], m.group(0), order + m.start(), part.where, part.quoted))
-        for m in SHORTCODE_RE.finditer(low):
+        for i, m in enumerate(SHORTCODE_RE.finditer(low)):
+            if i >= MAX_MARKERS:
+                break
             name = m.group(1)
             kind = FAILURE if name in FAILURE_EMOJI else SUCCESS if name in SUCCESS_EMOJI else None
             if kind:
                 hits.append(Hit(kind, m.group(0), order + m.start(), part.where, part.quoted))
-        for pos, ch in enumerate(part.text):
-            if ch in FAILURE_CHARS or ch in SUCCESS_CHARS:
-                hits.append(Hit(FAILURE if ch in FAILURE_CHARS else SUCCESS, ch, order + pos, part.where,
-                                part.quoted))
+        if not _MARKER_CHARS.isdisjoint(part.text):
+            for pos, ch in enumerate(part.text):
+                if ch in _MARKER_CHARS:
+                    hits.append(Hit(FAILURE if ch in FAILURE_CHARS else SUCCESS, ch, order + pos, part.where,
+                                    part.quoted))
         words = [(m.group(0), m.start()) for m in WORD_RE.finditer(low)]
         for i, (w, pos) in enumerate(words):
             for phrase, kind in index.get(w, ()):
