@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alerts import message_text, parse_alert
+from bot.alerts import message_text, parse_alert, recognise
 from tests.fakes.slack_world import make_topology
 
 
@@ -82,3 +82,55 @@ def test_alerts_message_text_reads_rich_text_and_fields():
                          "blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_preformatted",
                                      "elements": [{"type": "text", "text": "boom"}]}]}]})
     assert "dag: x" in text and "boom" in text
+
+
+# Shapes beyond the reference set (other wordings of the same tools), so recognition is not tuned to it alone.
+VARIANTS = [
+ ("Airflow alert: <TaskInstance: orders_daily.load_orders manual__2026-11-20T02:00:00+00:00 [failed]>", True,
+  "orders_daily"),
+ ("Airflow alert: &lt;TaskInstance: payments_load.charge scheduled__2026-11-20T01:30:00+00:00 [up_for_retry]&gt;",
+  False, None),
+ (":red_circle: *DAG* `orders_daily` *task* `load_orders` failed\n*Run*: `manual__2026`", True, "orders_daily"),
+ ("🚨 ML Pipeline Failure: fx_rates", True, "fx_rates"),
+ ("dbt Cloud: Job 'Nightly revenue rollup' (ID 123) Run #456 Errored", True, "revenue_rollup"),
+ ("[P1] [Triggered] Airflow DAG orders_daily has failed", True, "orders_daily"),
+ ("❌ inventory_snapshot failed", True, "inventory_snapshot"),
+ ("❌ nightly_ghost failed", True, "nightly_ghost"),
+ ("dbt test: 12 passed, 0 failed", False, None),
+ ("Pipeline returns_daily completed with errors", True, "returns_daily"),
+ ("✅ orders_daily recovered after retry", False, None),
+ ("Task load_orders in orders_daily failed, will retry in 5 minutes", False, None),
+ ("⏰ orders_daily is late: expected by 06:00 UTC", False, None),
+ ("orders_daily v1.4 deployed to production", False, None),
+ ("Task instance failed: dag_id=orders_daily, task_id=load_orders, run_id=scheduled__2026-11-20", True, "orders_daily"),
+ ("Dagster Cloud: Run 3f2a9c1e for job customer_sync failed", True, "customer_sync"),
+ ("Flow run orders_daily/able-moose entered state `Failed` at 2026", True, "orders_daily"),
+ ("Glue job fx_rates run jr_123 FAILED", True, "fx_rates"),
+ ("The pipeline web-sessions has crashed", True, "web_sessions"),
+ ("ETL FAILURE | job=user_signups | env=prod", True, "user_signups"),
+ ("Data quality check failed for table analytics.finance_ledger", True, "finance_ledger"),
+ ("Sync of connector ad_spend_daily failed: rate limited", True, "ad_spend_daily"),
+ ("Job 'Shipments ETL' failed with exit code 1", True, "shipments_etl"),
+ ("Scheduled run of Orders Daily failed", True, "orders_daily"),
+ ("Pipeline *product-catalog* FAILED in 3m", True, "product_catalog"),
+ ("SUCCESS: orders_daily finished in 4m (0 errors)", False, None),
+ ("Workflow run failed for marketing_spend on main", True, "marketing_spend"),
+ ("[Resolved] orders_daily failed", False, None),
+ ("orders_daily: run 2026-11-20 timed out after 2h", True, "orders_daily"),
+ ("Incident #12 acknowledged: orders_daily failed", True, "orders_daily"),
+]
+
+
+@pytest.fixture(scope="module")
+def ref_topo(tmp_path_factory):
+    from tests.alert_fixtures import JOBS_TOML
+
+    return make_topology(tmp_path_factory.mktemp("variants"), extra=JOBS_TOML)
+
+
+@pytest.mark.parametrize(("text", "failure", "job"), VARIANTS, ids=[v[0][:40] for v in VARIANTS])
+def test_alerts_variant_wordings(ref_topo, text, failure, job):
+    rec = recognise({"bot_id": "B0X", "subtype": "bot_message", "text": text}, ref_topo)
+    assert rec.failure is failure, rec.reason
+    if failure:
+        assert rec.job == job, (rec.job, rec.job_how)

@@ -77,9 +77,12 @@ _SENTENCES: tuple[tuple[str, str, int, str], ...] = (
     (r"^(?P<v>[^\n]{1,200}?) - #(?P<run>\d{1,12}) (?:failure|still failing|aborted|unstable|back to normal|"
      r"success|starting)", JOB, 90, "jenkins"),
     (rf"<task\((?:\w{{1,80}})\):\s{{0,2}}(?P<v>{_N})>", TASK, 95, "airflow"),
+    (r"<taskinstance:\s{0,2}(?P<dag>[\w\-]{1,200})\.(?P<v>[\w.\-]{1,200}) (?P<run>[^\s\]>]{1,200})", TASK, 95,
+     "airflow"),
     (rf"\btask [`'\"]?(?P<v>{_N})[`'\"]? (?:has )?failed(?: in dag [`'\"]?(?P<dag>{_N}))?", TASK, 85, "airflow"),
     (rf"^(?P<v>{_N}) failure!", JOB, 90, "airflow"),
-    (rf"^(?::[\w\-+]{{1,30}}:\s{{0,2}})?(?P<v>{_N}) (?:has )?failed\b", JOB, 60, ""),
+    (rf"^(?:(?::[\w\-+]{{1,30}}:|[^\w\s]{{1,4}})\s{{0,2}})?(?P<v>{_N}) (?:has )?(?:failed|errored|crashed)\b", JOB, 60,
+     ""),
 )
 SENTENCES = tuple((re.compile(p, re.I), role, w, src) for p, role, w, src in _SENTENCES)
 # URL shapes: (regex over the URL, role, weight)
@@ -102,7 +105,7 @@ URL_PATHS: tuple[tuple[re.Pattern[str], str, int], ...] = tuple((re.compile(p, r
 ))
 JENKINS_JOB_RE = re.compile(r"/job/([^/]{1,200})")
 JENKINS_BUILD_RE = re.compile(r"/job/[^/]{1,200}/(\d{1,12})(?:/|$)")
-QUOTED_RE = re.compile(r"\"([^\"\n]{2,120})\"|`([^`\n]{2,120})`|'([\w.\-]{2,120})'")
+QUOTED_RE = re.compile(r"\"([^\"\n]{2,120})\"|`([^`\n]{2,120})`|'([^'\n]{2,120})'")
 TOKEN_RE = re.compile(r"\S{1,1000}")
 _STRIP = " \t*_`'\"()[]{}<>.,;:!?"
 
@@ -152,6 +155,8 @@ def candidates(msg: Message, source: str) -> list[Candidate]:
                 if not m:
                     continue
                 bonus = 3 if owner and owner == source else 0
+                if not owner and role == JOB and any(c in m.group("v") for c in "_-"):
+                    bonus = FIRM + 5 - w          # `orders_daily failed`: a name, not a word, as written
                 add(role, m.group("v"), w + bonus - (30 if part.quoted else 0), f"{owner or 'text'} wording")
                 groups = m.groupdict()
                 if groups.get("run"):

@@ -59,11 +59,16 @@ class Registry:
                                             f"is `{best}`")
 
     def mentioned(self, text: str) -> JobMatch | None:
-        """The longest registered name written anywhere in the text as a whole word."""
+        """The longest registered name written anywhere in the text: as a word (`orders_daily`, a dotted
+        `orders_daily.load_orders`), or spelled out in two or three words (`Orders Daily`)."""
         best: str | None = None
+        prev: list[str] = []
         for m in IDENT_RE.finditer(text):
             word = m.group(0).rstrip(".-")
-            for cand in (word, word.rsplit(".", 1)[-1]):
+            cands = [word, word.split(".", 1)[0], word.rsplit(".", 1)[-1]]
+            prev = [*prev, norm(word)][-3:]
+            cands += ["".join(prev[-k:]) for k in (2, 3) if len(prev) >= k]
+            for cand in cands:
                 name = cand if cand in self._exact else self._norm.get(norm(cand)) if len(cand) >= 5 else None
                 if name and (best is None or len(name) > len(best)):
                     best = name
