@@ -1,4 +1,4 @@
-"""`etl-triage run | demo | validate | explain | serve | eval`. A BotError is one line on stderr, exit 2."""
+"""`etl-triage run | demo | validate | explain | alert | serve | eval`. A BotError is one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -39,6 +39,14 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=text)
         sp.add_argument("topology_file", nargs="?", default=None)
         common(sp, provider=False)
+
+    al = sub.add_parser("alert", help="show what the bot recognises in a Slack message (JSON file)")
+    al.add_argument("event_file", metavar="FILE.json", help="a Slack message event, an Events API envelope or an "
+                                                            "exported message")
+    al.add_argument("--topology", default=None, help="topology file whose [jobs] and [alerts] are used "
+                                                     "(default: topology.toml if it exists)")
+    al.add_argument("--channel", default=None, help="channel id, for per-channel [alerts] senders")
+    al.add_argument("--json", action="store_true", help="print one JSON object")
 
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http)")
     common(serve)
@@ -94,6 +102,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.cmd == "run":
         return await _run(args, load_topology(args.topology, _vars(args)))
+    if args.cmd == "alert":
+        return _alert(args, settings)
     if args.cmd == "demo":
         from bot.demo import demo
 
@@ -125,6 +135,22 @@ async def _run(args: argparse.Namespace, topo) -> int:
     finally:
         await provider.aclose()
     print(report.model_dump_json(indent=2) if args.json else report_text(report))
+    return 0
+
+
+def _alert(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from bot.alerts import recognise
+    from bot.alerts.explain import explain_text, load_event
+    from bot.topology import load_topology
+
+    path = args.topology or settings.topology
+    topo = load_topology(path, {}) if (args.topology or Path(path).exists()) else None
+    rec = recognise(load_event(Path(args.event_file)), topo, channel=args.channel)
+    print(json.dumps(rec.as_dict(), indent=2) if args.json else explain_text(rec))
+    if topo is None and not args.json:
+        print(f"note:     no {path}; jobs are not matched against a registry (pass --topology)")
     return 0
 
 

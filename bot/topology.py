@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, field_validator
 
 from bot.errors import TopologyError
 from bot.report import OutputKind
@@ -82,11 +82,57 @@ class EscalationSpec(_Strict):
     mention: str | None = None
 
 
+SLACK_SENDER_RE = re.compile(r"[UWB][A-Z0-9]{2,30}")
+SLACK_CHANNEL_RE = re.compile(r"[CGD][A-Z0-9]{2,30}")
+
+
+class AlertSender(_Strict):
+    """A sender whose messages are read as alerts although Slack reports a person (alerts posted with a user
+    token). `channels` limits it to those channel ids; empty means every watched channel."""
+
+    id: str
+    channels: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not SLACK_SENDER_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a Slack user or bot id; use the U…/W…/B… id (profile → ⋮ → Copy "
+                             "member ID), not a name")
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if not SLACK_CHANNEL_RE.fullmatch(c)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a channel id; use the C…/G… id from the channel's About tab")
+        return v
+
+
 class AlertsSpec(_Strict):
     """How to read alerts posted to Slack. Patterns are regexes with named groups job, run_id, task, log."""
 
     patterns: list[str] = Field(default_factory=list)
     failure_words: list[str] = Field(default_factory=list)
+    late_is_failure: StrictBool = False
+    senders: list[AlertSender] = Field(
+        default_factory=list, description="user/bot ids whose messages count as alerts, optionally per channel")
+    _compiled: list[re.Pattern[str]] | None = PrivateAttr(None)
+
+    @field_validator("senders", mode="before")
+    @classmethod
+    def _sender_strings(cls, v: Any) -> Any:
+        """`senders = ["U0123", { id = "U0456", channels = ["C0ALERTS"] }]`: a bare id is every channel."""
+        return [{"id": x} if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+
+    def allowed_senders(self, channel: str | None) -> tuple[str, ...]:
+        return tuple(s.id for s in self.senders if not s.channels or (channel is not None and channel in s.channels))
+
+    def compiled_patterns(self) -> list[re.Pattern[str]]:
+        if self._compiled is None:
+            self._compiled = [re.compile(p, re.I) for p in self.patterns]
+        return self._compiled
 
 
 class RedactionPattern(_Strict):
@@ -246,6 +292,7 @@ _MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
     ("jobs", "*"): JobSpec,
     ("escalation", "*"): EscalationSpec,
     ("alerts",): AlertsSpec,
+    ("alerts", "senders", "*"): AlertSender,
     ("redaction",): RedactionSpec,
     ("redaction", "patterns", "*"): RedactionPattern,
 }
@@ -285,5 +332,5 @@ def _located(file: str, raw: dict[str, Any], err: ValidationError) -> TopologyEr
         return TopologyError(file, prefix, f"unknown key '{key}'", hint)
     if kind == "missing":
         return TopologyError(file, where, f"missing required field '{field}'")
-    msg = e["msg"]
+    msg = str(e["msg"]).removeprefix("Value error, ")
     return TopologyError(file, where, f"field '{field}': {msg}" if field else msg)

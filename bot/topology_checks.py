@@ -72,6 +72,7 @@ def check_semantics(file: str, topo: Topology) -> None:
     _check_job_paths(file, topo)
     for i, pat in enumerate(topo.alerts.patterns):
         _check_regex(file, "[alerts]", f"patterns[{i}]", pat)
+        _check_linear(file, "[alerts]", f"patterns[{i}]", pat)
     for p in topo.redaction.patterns:
         _check_regex(file, "[redaction]", f"patterns '{p.name}'", p.pattern)
 
@@ -141,6 +142,17 @@ def _check_regex(file: str, where: str, field: str, pattern: str) -> None:
         re.compile(pattern)
     except re.error as e:
         raise TopologyError(file, where, f"field {field}: invalid regex: {e}") from None
+
+
+def _check_linear(file: str, where: str, field: str, pattern: str) -> None:
+    """Alert patterns run on every message in a watched channel: refuse the shapes that backtrack
+    catastrophically, so no message can freeze the bot."""
+    from bot.sandbox.patterns import UnsafePattern, check_pattern
+
+    try:
+        check_pattern(pattern)
+    except UnsafePattern as e:
+        raise TopologyError(file, where, f"field {field}: {e}") from None
 
 
 def _check_globs(file: str, topo: Topology, where: str, field: str, globs: list[str]) -> None:

@@ -79,12 +79,21 @@ def pct(confidence: float) -> int:
 # ------------------------------------------------------------------ progress
 
 
-def progress_payload(job: str | None, stages: Sequence[tuple[str, str]]) -> Payload:
-    """The placeholder: `classify ✓ · investigate … · recommend`."""
+def progress_payload(job: str | None, stages: Sequence[tuple[str, str]], note: str | None = None) -> Payload:
+    """The placeholder: `classify ✓ · investigate … · recommend` (and a note, e.g. a guessed job)."""
     head = M.TRIAGING.format(job=escape(job)) if job else M.TRIAGING_NO_JOB
     line = " · ".join(f"{name} {M.STAGE_MARK.get(status, '')}".rstrip() for name, status in stages)
     blocks = [section(head)] + ([context(escape(line))] if line else [])
-    return {"text": fit(head, MAX_FALLBACK), "blocks": blocks}
+    return with_note({"text": fit(head, MAX_FALLBACK), "blocks": blocks}, note)
+
+
+def with_note(payload: Payload, note: str | None) -> Payload:
+    """`payload` with a context line under its first block; `note` must already be mrkdwn-escaped."""
+    if not note:
+        return payload
+    blocks = list(payload.get("blocks") or [])
+    blocks.insert(1 if blocks else 0, context(note, block_id="triage_note"))
+    return {**payload, "blocks": blocks[:MAX_BLOCKS]}
 
 
 # ------------------------------------------------------------------ report

@@ -13,19 +13,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import parse_alert, unescape
+from bot.alerts import unescape
 from bot.engine import run_triage
 from bot.errors import AccessDenied, BotError, LogNotFound
 from bot.escalation import escalation_for
 from bot.jobs import closest_jobs, known_jobs, resolve_job
 from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
+from bot.slack import intake
 from bot.slack import messages as M
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
-ACCEPTED_SUBTYPES = (None, "bot_message")
 JOB_ARG_RE = re.compile(r"^[\w.\-]{1,200}$")
 
 
@@ -60,40 +60,37 @@ def _api_error(e: SlackApiError) -> str:
 
 
 async def handle_message_event(rt: Runtime, event: dict[str, Any], context: dict[str, Any]) -> Alert | None:
-    """Start a triage for a new failure alert in a watched channel; ignore everything else."""
-    channel, ts = event.get("channel"), event.get("ts")
-    if not ts or not rt.watched(channel):
+    """Start a triage for a new failure alert in a watched channel (or for a person who asked); when a failure
+    names no job, say what was recognised; ignore everything else (see bot/slack/intake.py)."""
+    decision = await intake.decide(rt, event, context)
+    if decision.action == "ignore" or decision.thread_ts is None:
         return None
-    if event.get("subtype") not in ACCEPTED_SUBTYPES or event.get("hidden"):
-        return None
-    if event.get("thread_ts") and event.get("thread_ts") != ts:
-        return None
-    if (event.get("bot_id") and event.get("bot_id") == context.get("bot_id")) or (
-            event.get("user") and event.get("user") == context.get("bot_user_id")):
-        return None
-    alert = parse_alert(event, rt.topology)
-    if alert is None:
-        return None
+    channel, ts = str(event.get("channel")), str(event.get("ts"))
     if not rt.seen_events.first((channel, ts)):
         log.info("ignoring redelivered alert %s/%s", channel, ts)
         return None
-    rt.tracker.spawn(triage_alert(rt, str(channel), str(ts), alert), name=f"triage {channel}/{ts}")
-    return alert
+    if decision.action == "no_job" or decision.alert is None:
+        rt.tracker.spawn(intake.reply_no_job(rt, channel, decision), name=f"no job {channel}/{ts}")
+        return None
+    note = intake.guess_note(decision.recognition, decision.alert)
+    rt.tracker.spawn(triage_alert(rt, channel, decision.thread_ts, decision.alert, note=note),
+                     name=f"triage {channel}/{ts}")
+    return decision.alert
 
 
-async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert) -> None:
+async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, note: str | None = None) -> None:
     """Reaction, placeholder with live progress, then the report (or a plain failure) in the alert's thread."""
     try:
         await rt.client.reactions_add(channel=channel, timestamp=ts, name=M.SIGN_OF_LIFE_REACTION)
     except SlackApiError as e:
         log.warning("reactions.add failed: %s", _api_error(e))
     stages = {s.name: "pending" for s in rt.topology.order()}
-    placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items())), thread_ts=ts)
+    placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items()), note), thread_ts=ts)
     live = LiveMessage(lambda p: rt.update(channel, placeholder, p), rt.pacing.update_interval_s)
 
     def progress(stage: str, status: str) -> None:
         stages[stage] = status
-        live.show(B.progress_payload(alert.job, list(stages.items())))
+        live.show(B.progress_payload(alert.job, list(stages.items()), note))
 
     try:
         payload = await _triage_payload(rt, alert, progress)
@@ -103,7 +100,7 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert) -> None
                 await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
         finally:
             raise
-    await live.finish(payload)
+    await live.finish(B.with_note(payload, note))
 
 
 async def _triage_payload(rt: Runtime, alert: Alert, progress) -> dict[str, Any]:

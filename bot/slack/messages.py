@@ -64,6 +64,16 @@ INTERRUPTED = ("*Triage was interrupted* because the bot shut down before it fin
                "Retry with `/triage {job_arg}`.")
 RUN_TRIED = " (matching run `{run_id}`)"
 
+# ------------------------------------------------------------------ alerts without a job
+NO_JOB = ("I see a failure alert{source}{details} but can't tell which job it is. Run `/triage JOB_NAME "
+          "[RUN_ID]`, or mention me in this thread with the job's name (`@etl-triage JOB_NAME`).")
+NO_JOB_ASKED = ("Which job should I triage? Mention me with its name (`@etl-triage JOB_NAME [RUN_ID]`) or run "
+                "`/triage JOB_NAME`. `/triage list` shows the jobs I know.")
+NO_JOB_SOURCE = " from *{source}*"
+NO_JOB_DETAIL = "{name} `{value}`"
+JOB_GUESSED = (":mag: The alert names `{raw}`; no job is registered under that name, so I'm triaging `{job}`, the "
+               "closest registered job. If that's wrong, run `/triage JOB_NAME`.")
+
 # ------------------------------------------------------------------ /triage
 CMD_ACK = "Triaging `{job}`{run}… the report will be posted in this channel."
 CMD_USAGE = ("Usage: `/triage JOB_NAME [RUN_ID]` triages the newest failed run of a job (or that run). "

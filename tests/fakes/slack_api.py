@@ -43,6 +43,7 @@ class FakeSlackAPI:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    history: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)   # (channel, ts) → a message
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition | None = None
     _runner: web.AppRunner | None = None
@@ -162,6 +163,11 @@ class FakeSlackAPI:
             ts = str(args.get("message_ts", "")).replace(".", "")
             return {"ok": True, "channel": args.get("channel"),
                     "permalink": f"https://acme.slack.com/archives/{args.get('channel')}/p{ts}"}
+        if method == "conversations.replies":
+            parent = self.history.get((args.get("channel"), args.get("ts")))
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            return {"ok": True, "messages": [parent], "has_more": False}
         if method in ("reactions.add", "chat.postEphemeral"):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}

@@ -62,7 +62,11 @@ logs = "{log_root}/{job}"
 team = "orders"
 [jobs.customer_sync]
 team = "crm"
+# UHUMAN stands for a team whose alerts are posted with a user token: allowed to raise alerts.
+[alerts]
+senders = ["UHUMAN"]
 %(escalation)s
+%(extra)s
 """
 ESCALATION = """\
 [escalation.data]
@@ -82,12 +86,12 @@ mention = "SONCALL"
 """
 
 
-def make_topology(tmp: Path, escalation: bool = True) -> Topology:
+def make_topology(tmp: Path, escalation: bool = True, extra: str = "") -> Topology:
     (tmp / "p.md").write_text("prompt\n")
     logs = tmp / "logs"
     (logs / "orders_daily").mkdir(parents=True, exist_ok=True)
     (logs / "orders_daily" / "scheduled__2026-11-19T02_00_00.log").write_text(ORDERS_LOG)
-    (tmp / "topology.toml").write_text(TOPOLOGY % {"escalation": ESCALATION if escalation else ""})
+    (tmp / "topology.toml").write_text(TOPOLOGY % {"escalation": ESCALATION if escalation else "", "extra": extra})
     return load_topology(tmp / "topology.toml", {"log_root": str(logs)})
 
 
@@ -108,11 +112,11 @@ class SlackWorld:
 
     @classmethod
     async def start(cls, tmp: Path, *, pacing: Pacing | None = None, escalation: bool = True,
-                    settings: Settings | None = None) -> SlackWorld:
+                    settings: Settings | None = None, extra_topology: str = "") -> SlackWorld:
         fake = await FakeSlackAPI().start()
         settings = settings or Settings(slack_bot_token=fake.token, slack_signing_secret=SECRET,
                                         slack_api_url=fake.api_url, alert_channels=frozenset({ALERTS}))
-        rt = build_runtime(settings, make_topology(tmp, escalation), pacing=pacing or Pacing(0, 0))
+        rt = build_runtime(settings, make_topology(tmp, escalation, extra_topology), pacing=pacing or Pacing(0, 0))
         app = build_bolt_app(rt)
         runner, port = await start_http(app, rt, "127.0.0.1", 0)
         return cls(fake, rt, f"http://127.0.0.1:{port}", aiohttp.ClientSession(), runner)

@@ -1,0 +1,97 @@
+"""A name from an alert → a job in the topology's registry: exact, then case/separator-insensitive, then the
+closest registered name as a stated guess; otherwise the name as written (jobs need no [jobs] entry)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+IDENT_RE = re.compile(r"[A-Za-z0-9][\w.\-]{0,199}")
+GUESS_CUTOFF = 0.8
+
+
+@dataclass(frozen=True)
+class JobMatch:
+    name: str
+    how: str                 # exact | normalised | guess | mentioned | as-written
+    raw: str                 # what the alert said
+    note: str | None = None  # shown to people when the name was guessed
+
+
+def norm(name: str) -> str:
+    """Case and separators out: `Orders-Daily`, `orders daily` and `orders_daily` are one name."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+class Registry:
+    """The registered job names, indexed for O(1) exact and normalised look-ups."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = sorted(n for n in names if n and n != "*")
+        self._exact = set(self.names)
+        self._norm: dict[str, str] = {}
+        for n in self.names:
+            self._norm.setdefault(norm(n), n)
+
+    def lookup(self, raw: str) -> JobMatch | None:
+        if raw in self._exact:
+            return JobMatch(raw, "exact", raw)
+        hit = self._norm.get(norm(raw))
+        return JobMatch(hit, "normalised", raw) if hit else None
+
+    def guess(self, raw: str) -> JobMatch | None:
+        """A registered name inside the raw one (`orders-daily-x7k2p`, `Nightly Revenue Rollup`), or a close
+        spelling. The longest contained name wins; the note says it is a guess."""
+        key = norm(raw)
+        if len(key) < 4 or not self.names:
+            return None
+        inside = [n for k, n in self._norm.items() if len(k) >= 5 and k in key]
+        if inside:
+            best = max(inside, key=lambda n: len(norm(n)))
+        else:
+            close = difflib.get_close_matches(key, list(self._norm), n=1, cutoff=GUESS_CUTOFF)
+            if not close:
+                return None
+            best = self._norm[close[0]]
+        return JobMatch(best, "guess", raw, f"job guessed: the alert names `{raw}`, the closest registered job "
+                                            f"is `{best}`")
+
+    def mentioned(self, text: str) -> JobMatch | None:
+        """The longest registered name written anywhere in the text: as a word (`orders_daily`, a dotted
+        `orders_daily.load_orders`), or spelled out in two or three words (`Orders Daily`)."""
+        best: str | None = None
+        prev: list[str] = []
+        for m in IDENT_RE.finditer(text):
+            word = m.group(0).rstrip(".-")
+            cands = [word, word.split(".", 1)[0], word.rsplit(".", 1)[-1]]
+            prev = [*prev, norm(word)][-3:]
+            cands += ["".join(prev[-k:]) for k in (2, 3) if len(prev) >= k]
+            for cand in cands:
+                name = cand if cand in self._exact else self._norm.get(norm(cand)) if len(cand) >= 5 else None
+                if name and (best is None or len(name) > len(best)):
+                    best = name
+        return JobMatch(best, "mentioned", best) if best else None
+
+
+def choose_job(candidates: Sequence[str], registry: Registry, text: str,
+               quoted: Sequence[str] = (), as_written: Sequence[str] = ()) -> JobMatch | None:
+    """Candidates are in priority order (labelled fields, URLs, the tools' wording). Only `as_written` names
+    (labelled or in a tool's exact wording) are used when no registered job matches; quoted and loosely
+    worded names only ever match the registry."""
+    for raw in (*candidates, *quoted):
+        hit = registry.lookup(raw)
+        if hit:
+            return hit
+    mentioned = registry.mentioned(text)
+    if mentioned:
+        return mentioned
+    for raw in (*candidates, *quoted):
+        hit = registry.guess(raw)
+        if hit:
+            return hit
+    for raw in as_written:
+        if IDENT_RE.fullmatch(raw) and not raw.isdigit():
+            return JobMatch(raw, "as-written", raw)
+    return None

@@ -1,0 +1,185 @@
+"""Is this message a final failure? One token pass over every part of the message, no backtracking.
+
+A message is a failure alert when it states a failure *state* (failed, errored, crashed, timed out, entered state
+Failed, ❌ / :x: / :red_circle: / :rotating_light:, a `danger`/red attachment) and no non-final or non-failure
+state: a recovery (recovered, resolved, back to normal), a retry (retrying, up for retry), a late / SLA warning
+(unless `[alerts] late_is_failure`), or — when it comes first — a success, deploy, cancel or warning notice.
+Words inside error excerpts (code blocks, preformatted text, fields such as "Error" or "Message") count only as
+failure evidence: a log line saying "Retrying…" inside a final failure does not make it a retry notice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.alerts.text import Message
+
+WORD_RE = re.compile(r"[a-z0-9]+")
+SHORTCODE_RE = re.compile(r":([a-z0-9_+\-]{1,40}):")
+BRACKET_RE = re.compile(r"\[\s?(re-?triggered|triggered|recovered|resolved|ok|warn|warning|no data)\s?\]")
+
+FAILURE = "failure"
+SUCCESS = "success"
+RECOVERED = "recovered"
+RETRY = "retry"
+LATE = "late"
+DEPLOY = "deploy"
+CANCELLED = "cancelled"
+WARNING = "warning"
+WEAK_SUCCESS = "weak-success"
+WEAK_FAILURE = "weak-failure"
+
+_PHRASES: dict[str, tuple[str, ...]] = {
+    FAILURE: ("failed", "failure", "failures", "fail", "fails", "failing", "errored", "error", "errors", "crashed",
+              "timed out", "timedout", "timeout", "oomkilled", "unsuccessful", "exception"),
+    SUCCESS: ("succeeded", "success", "successful", "successfully", "succeed", "succeeds"),
+    WEAK_SUCCESS: ("completed", "finished", "passed", "healthy"),
+    RECOVERED: ("recovered", "resolved", "back to normal", "alert closed", "incident closed", "is ok again"),
+    RETRY: ("retrying", "up for retry", "will retry", "will be retried", "awaitingretry", "awaiting retry",
+            "retry in", "retry scheduled", "rescheduled for retry"),
+    LATE: ("sla miss", "sla missed", "missed sla", "missed its sla", "missed the sla", "sla breach", "sla breached",
+           "sla was missed", "running late", "is late", "minutes late", "hours late", "state late", "overdue"),
+    DEPLOY: ("deployed", "deploying", "released", "rolled out", "rolling out", "shipped", "is live", "now live"),
+    CANCELLED: ("cancelled", "canceled", "aborted by"),
+    WARNING: ("warning", "warn", "warns"),
+    WEAK_FAILURE: ("triggered", "critical", "alerting", "down"),
+}
+FAILURE_EMOJI = frozenset({"x", "red_circle", "rotating_light", "no_entry", "no_entry_sign", "boom", "fire",
+                           "heavy_multiplication_x", "bangbang", "sos", "skull", "alert", "siren", "red_siren",
+                           "small_red_triangle", "octagonal_sign", "broken_heart", "this-is-fine-fire"})
+SUCCESS_EMOJI = frozenset({"white_check_mark", "heavy_check_mark", "large_green_circle", "green_circle", "tada",
+                           "check", "ballot_box_with_check"})
+FAILURE_CHARS = frozenset("❌🔴🚨⛔💥🛑✖❗🆘")
+SUCCESS_CHARS = frozenset("✅✔🟢🎉")
+_MARKER_CHARS = FAILURE_CHARS | SUCCESS_CHARS
+MAX_MARKERS = 50            # emoji shortcodes read per part: a wall of :x: says no more than the first few
+_NEGATORS = frozenset({"not", "no", "never", "without", "0", "zero", "cannot", "couldn", "didn", "wasn", "isn", "t",
+                       "won", "nothing"})
+_BRACKET_KIND = {"triggered": FAILURE, "re-triggered": FAILURE, "retriggered": FAILURE, "recovered": RECOVERED,
+                 "resolved": RECOVERED, "ok": RECOVERED, "warn": WARNING, "warning": WARNING, "no data": WARNING}
+RED_COLORS = frozenset({"danger", "red", "#ff0000", "#f00", "#d00000", "#e01e5a", "#eb0000", "#dc3545", "#cc0000",
+                        "#a30200", "#e74c3c", "#d9534f", "#ff0033", "#b22222", "#c0392b", "#ea4335"})
+GREEN_COLORS = frozenset({"good", "green", "#36a64f", "#2eb886", "#008000", "#00ff00", "#2ecc71", "#28a745",
+                          "#5cb85c", "#2eb67d", "#00c853"})
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    phrase: str
+    order: int
+    where: str
+    quoted: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    failure: bool
+    reason: str
+    hits: tuple[Hit, ...] = ()
+
+
+def _index(phrases: dict[str, Iterable[str]]) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    idx: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for kind, items in phrases.items():
+        for p in items:
+            words = tuple(WORD_RE.findall(p.lower()))
+            if words:
+                idx.setdefault(words[0], []).append((words, kind))
+    for entries in idx.values():
+        entries.sort(key=lambda e: -len(e[0]))     # longest phrase first at each position
+    return idx
+
+
+_DEFAULT_INDEX = _index(_PHRASES)
+
+
+def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
+    """Every state phrase, marker and bracket tag in reading order."""
+    index = _DEFAULT_INDEX
+    if failure_words:
+        index = _index({**_PHRASES, FAILURE: tuple(failure_words), WEAK_FAILURE: ()})
+    hits: list[Hit] = []
+    order = 0
+    for part in msg.parts:
+        low = part.text.lower()
+        for m in BRACKET_RE.finditer(low):
+            hits.append(Hit(_BRACKET_KIND[m.group(1)], m.group(0), order + m.start(), part.where, part.quoted))
+        for i, m in enumerate(SHORTCODE_RE.finditer(low)):
+            if i >= MAX_MARKERS:
+                break
+            name = m.group(1)
+            kind = FAILURE if name in FAILURE_EMOJI else SUCCESS if name in SUCCESS_EMOJI else None
+            if kind:
+                hits.append(Hit(kind, m.group(0), order + m.start(), part.where, part.quoted))
+        if not _MARKER_CHARS.isdisjoint(part.text):
+            for pos, ch in enumerate(part.text):
+                if ch in _MARKER_CHARS:
+                    hits.append(Hit(FAILURE if ch in FAILURE_CHARS else SUCCESS, ch, order + pos, part.where,
+                                    part.quoted))
+        words = [(m.group(0), m.start()) for m in WORD_RE.finditer(low)]
+        for i, (w, pos) in enumerate(words):
+            for phrase, kind in index.get(w, ()):
+                if tuple(x for x, _ in words[i:i + len(phrase)]) != phrase:
+                    continue
+                before = {x for x, _ in words[max(0, i - 2):i]}
+                after = words[i + len(phrase)][0] if i + len(phrase) < len(words) else ""
+                if not (before & _NEGATORS or (kind == FAILURE and after in ("0", "none"))):
+                    hits.append(Hit(kind, " ".join(phrase), order + pos, part.where, part.quoted))
+                break
+        order += len(part.text) + 1
+    hits.sort(key=lambda h: h.order)
+    return hits
+
+
+def decide(msg: Message, *, failure_words: Sequence[str] | None = None, late_is_failure: bool = False) -> Verdict:
+    hits = scan(msg, failure_words)
+    prose = [h for h in hits if not h.quoted]
+
+    def said(h: Hit) -> str:
+        return f"'{h.phrase}' in {h.where}"
+
+    for h in prose:
+        if h.kind == RECOVERED:
+            return Verdict(False, f"a recovery, not a failure ({said(h)})", tuple(hits))
+        if h.kind == RETRY:
+            return Verdict(False, f"a retry notice, not a final failure ({said(h)})", tuple(hits))
+    late = next((h for h in prose if h.kind == LATE), None)
+    if late and not late_is_failure:
+        return Verdict(False, f"a late / SLA warning, not a failure ({said(late)}); set [alerts] late_is_failure = "
+                              "true to triage these", tuple(hits))
+    decisive = [h for h in prose if h.kind in (FAILURE, SUCCESS, DEPLOY, CANCELLED, WARNING)
+                or (h.kind == LATE and late_is_failure)]
+    if decisive:
+        first = decisive[0]
+        if first.kind in (FAILURE, LATE):
+            return Verdict(True, f"failure state {said(first)}", tuple(hits))
+        label = {SUCCESS: "a success notice", DEPLOY: "a deploy announcement", CANCELLED: "a cancelled run",
+                 WARNING: "a warning"}[first.kind]
+        return Verdict(False, f"{label} ({said(first)} comes before any failure word)", tuple(hits))
+    quoted_fail = next((h for h in hits if h.kind == FAILURE), None)
+    weak_ok = next((h for h in prose if h.kind == WEAK_SUCCESS), None)
+    if quoted_fail and not weak_ok:
+        return Verdict(True, f"failure state {said(quoted_fail)}", tuple(hits))
+    colors = [c.strip().lower() for c in msg.colors]
+    if any(c in RED_COLORS or _reddish(c) for c in colors) and not weak_ok:
+        return Verdict(True, f"attachment colour {next(c for c in colors if c in RED_COLORS or _reddish(c))}",
+                       tuple(hits))
+    if weak_ok:
+        return Verdict(False, f"a success notice ({said(weak_ok)})", tuple(hits))
+    weak = next((h for h in prose if h.kind == WEAK_FAILURE), None)
+    if weak:
+        return Verdict(True, f"alert state {said(weak)}", tuple(hits))
+    return Verdict(False, "no failure state found (failed, error, crashed, timed out, :x:, a red attachment…)",
+                   tuple(hits))
+
+
+def _reddish(color: str) -> bool:
+    """#rrggbb with a strong red and weak green/blue."""
+    c = color.lstrip("#")
+    if len(c) != 6 or any(ch not in "0123456789abcdef" for ch in c):
+        return False
+    r, g, b = int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+    return r >= 0xB0 and g <= 0x60 and b <= 0x70
