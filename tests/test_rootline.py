@@ -90,7 +90,7 @@ acme.jobs.LoadFailed: load of orders failed
 def test_a_wrapper_exception_is_looked_past_for_the_cause_it_carries():
     log = """
 [2026-03-01, 02:00:00 UTC] {taskinstance.py:1937} ERROR - Task failed with exception
-google.api_core.exceptions.Forbidden: 403 Access Denied: Table acme:raw.orders: Permission bigquery.tables.getData denied
+google.api_core.exceptions.Forbidden: 403 Access Denied: Table acme:raw.orders: Permission tables.getData denied
 airflow.exceptions.AirflowException: Task failed
 """
     j = judge(candidates(lines(log)))
