@@ -273,3 +273,78 @@ def test_cli_eval_broken_case_is_one_line_and_exit_2(tmp_path: Path):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "zz_broken/case.toml" in lines[0] and "field 'job'" in lines[0]
+
+
+# ---------------------------------------------------------------- the real-failure corpus
+
+REAL = ROOT / "eval" / "real"
+
+
+def test_real_corpus_is_large_sourced_diverse_and_split():
+    cases = load_corpus(REAL)
+    assert len(cases) >= 300
+    assert len({c.system for c in cases}) >= 25
+    assert {c.category for c in cases} == {"data", "infra", "code", "unknown"}
+    urls = [c.url for c in cases]
+    assert all(u.startswith("https://") for u in urls) and len(set(urls)) == len(urls), "one case per thread"
+    assert all(c.rationale and c.system for c in cases)
+    for cat in ("data", "infra", "code"):
+        splits = Counter(c.split for c in cases if c.category == cat)
+        assert min(splits.values()) / max(splits.values()) > 0.7, (cat, splits)
+
+
+def test_real_corpus_facts_are_quoted_from_the_log():
+    """A required fact is what a correct root cause names *from the log*: it must be in the quoted excerpt."""
+    from bot.evaluate import fact_found
+
+    missing = [(c.id, f) for c in load_corpus(REAL) for f in c.required_facts
+               if not fact_found(f, c.log.read_text(encoding="utf-8", errors="replace"))]
+    assert missing == []
+
+
+# ---------------------------------------------------------------- calibration figures
+
+def _result(expected: str, got: str, confidence: float, system: str = "s"):
+    from bot.evaluate import CaseResult
+
+    return CaseResult(id=f"{expected}-{got}-{confidence}", expected=expected, got=got, expected_team="t", team="t",
+                      confidence=confidence, system=system)
+
+
+def test_score_reports_reliability_confident_wrong_and_per_system():
+    from bot.evaluate import score
+
+    results = [_result("data", "data", 0.95), _result("data", "code", 0.75, "x"), _result("code", "code", 0.55),
+               _result("infra", "code", 0.52), _result("infra", "infra", 0.2, "x")]
+    m = score(results)
+    assert m.confident_answers == 2 and m.confident_precision == 0.5
+    assert m.confident_wrong == pytest.approx(1 / 5)
+    bins = {b["bin"]: b for b in m.reliability}
+    assert (bins["0.5-0.7"]["n"], bins["0.5-0.7"]["correct"]) == (2, 1)
+    assert (bins["0.9-1.0"]["n"], bins["0.9-1.0"]["accuracy"]) == (1, 1.0)
+    assert m.per_system == {"s": {"n": 3, "correct": 2}, "x": {"n": 2, "correct": 1}}
+    text = render(m)
+    assert "wrong at conf >= 0.7" in text and "reliability (confidence bin -> observed accuracy)" in text
+    assert "accuracy by system" in text and "s 2/3" in text
+
+
+def test_cli_eval_reports_several_corpora_side_by_side(tmp_path: Path):
+    team = _copy_cases(tmp_path / "team", "data_dbt_not_null_test")
+    real = tmp_path / "real"
+    real.mkdir()
+    src = next(c for c in load_corpus(REAL) if c.category == "infra")
+    _copy_cases_from(src.dir, real / src.id)
+    p = _cli(str(real), str(team))
+    assert p.returncode == 0, p.stderr
+    head = p.stdout.splitlines()[0]
+    assert head.split()[:3] == ["corpus", "cases", "accuracy"] and "wrong@0.7" in head
+    assert p.stdout.index(str(real)) < p.stdout.index(str(team))
+    assert f"== {real}" in p.stdout and f"== {team}" in p.stdout
+    out = json.loads(_cli(str(real), str(team), "--json").stdout)
+    assert set(out["corpora"]) == {str(real), str(team)}
+
+
+def _copy_cases_from(src: Path, dest: Path) -> None:
+    dest.mkdir(parents=True)
+    for f in src.iterdir():
+        (dest / f.name).write_bytes(f.read_bytes())
