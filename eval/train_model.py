@@ -29,6 +29,8 @@ from bot.evaluate import Case, load_corpus  # noqa: E402
 from bot.offline import calibration, classify, model  # noqa: E402
 from bot.sandbox import Line  # noqa: E402
 
+# (deciding source, raw confidence, model agrees, disputed, right, answer, truth, model's category)
+Row = tuple[str, float, bool, bool, bool, str, str, str]
 CORPORA = (ROOT / "eval" / "real", ROOT / "eval" / "cases")
 EXCERPT_BYTES = 64_000
 L2 = 0.02
@@ -72,7 +74,7 @@ def prune(w: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
             for label, ws in w.items()}
 
 
-def fit_platt(rows: list[tuple[str, float, bool, bool, bool]]) -> dict[str, object]:
+def fit_platt(rows: list[Row]) -> dict[str, object]:
     """Fit offset per source, a shared slope and agree/dispute terms to (source, raw, agrees, disputed, right)."""
     sources = sorted({r[0] for r in rows})
     off = dict.fromkeys(sources, 0.0)
@@ -81,7 +83,7 @@ def fit_platt(rows: list[tuple[str, float, bool, bool, bool]]) -> dict[str, obje
     for _ in range(3000):
         g_off = dict.fromkeys(sources, 0.0)
         g_slope = g_agree = g_dispute = 0.0
-        for src, raw, ag, dis, right in rows:
+        for src, raw, ag, dis, right, *_ in rows:
             x = off[src] + slope * calibration.logit(raw) + (agree if ag else 0) + (dispute if dis else 0)
             err = calibration.sigmoid(x) - (1.0 if right else 0.0)
             g_off[src] += err
@@ -98,16 +100,39 @@ def fit_platt(rows: list[tuple[str, float, bool, bool, bool]]) -> dict[str, obje
             "agree": round(agree, 3), "dispute": round(dispute, 3)}
 
 
-def knee(rows: list[tuple[str, float, bool, bool, bool]], params: dict[str, object], min_answers: int = 8) -> float:
+def knee(rows: list[Row], params: dict[str, object], min_answers: int = 8) -> float:
     """The lowest fitted probability above which the dev answers are right >= CONFIDENT_PRECISION."""
     fitted = sorted(((calibration.calibrate(src, raw, agrees=ag, disputed=dis, params={**params, "knee": 0.0}), right)
-                     for src, raw, ag, dis, right in rows), reverse=True)
+                     for src, raw, ag, dis, right, *_ in rows), reverse=True)
     best = 0.99
     for i in range(min_answers, len(fitted) + 1):
         top = fitted[:i]
         if sum(r for _, r in top) / i >= calibration.CONFIDENT_PRECISION:
             best = top[-1][0]
     return round(max(best, 0.5), 3)
+
+
+def fit_deferral(rows: list[Row], params: dict[str, object],
+                 min_gain: int = 3) -> dict[str, object] | None:
+    """The confidence below which a data/infra reading is better replaced by the base rate's category.
+
+    """
+    counts = Counter(r[6] for r in rows if r[6] != "unknown")
+    base = counts.most_common(1)[0][0]
+    scored = [(calibration.calibrate(r[0], r[1], agrees=r[2], disputed=r[3], params=params), r) for r in rows]
+    best: tuple[int, float, int, int, bool] = (0, 0.0, 0, 0, False)
+    for below in (0.5, 0.55, 0.6, 0.65, 0.7):
+        for with_model in (True, False):
+            moved = [r for q, r in scored if r[5] not in (base, "unknown") and q < below
+                     and r[0] != "signature-platform" and (r[7] == base or not with_model)]
+            gain = sum(r[6] == base for r in moved) - sum(r[4] for r in moved)
+            if gain > best[0]:
+                best = (gain, below, sum(r[6] == base for r in moved), len(moved), with_model)
+    if best[0] < min_gain:
+        return None
+    gain, below, right, n, with_model = best
+    return {"to": base, "below": below, "when_model_agrees": with_model, "confidence": round(right / n, 2),
+            "dev_gain": gain}
 
 
 def main() -> int:
@@ -143,7 +168,8 @@ def main() -> int:
         if cls is None:
             continue
         rows.append((cls.facts.get("decided_by", "none"), cls.confidence,
-                     p is not None and p.category == cls.category, bool(cls.alternatives), cls.category == c.category))
+                     p is not None and p.category == cls.category, bool(cls.alternatives), cls.category == c.category,
+                     cls.category, c.category, p.category if p is not None else ""))
     decided_right = sum(r[4] for r in rows) / max(1, len(rows))
     samples_known = [samples[i] for i in trainable]
     mix = ", ".join(f"{k} {v}" for k, v in sorted(Counter(y for _, y in samples).items()))
@@ -163,6 +189,8 @@ def main() -> int:
          "labels": list(model.LABELS), "weights": full}, indent=1, sort_keys=True) + "\n")
     params = fit_platt(rows)
     params["knee"] = knee(rows, params)
+    params["defer"] = fit_deferral(rows, params)
+    print("deferral to the base rate:", params["defer"])
     (ROOT / "bot" / "offline" / "calibration.json").write_text(json.dumps(
         {"about": "Platt scaling per deciding source; fitted by eval/train_model.py on dev splits only",
          **params}, indent=1, sort_keys=True) + "\n")

@@ -62,3 +62,22 @@ def _bend(q: float, knee: float) -> float:
     if q < knee:
         return LIKELY + (q - LIKELY) * (CONFIDENT - LIKELY) / (knee - LIKELY)
     return CONFIDENT + (q - knee) * (CEILING - CONFIDENT) / max(1e-6, 1 - knee)
+
+
+def deferral(category: str, confidence: float, source: str, model_says: str | None = None,
+             params: dict[str, Any] | None = None) -> tuple[str, float] | None:
+    """The base rate's answer when a reading is too weak to stand on its own, else None.
+
+    On the real dev split, a data or infra reading below `defer.below` was right less often than the base
+    rate's category (`defer.to`: in issue threads about half the failures are code — bugs, misconfiguration,
+    upgrades — however the log reads). The answer then is the base rate's, at the confidence it earned on
+    dev (`defer.confidence`), and the log's reading stays as the alternative. Platform facts never defer;
+    with `defer.when_model_agrees` only readings the learned fallback also doubts (it predicts `defer.to`) do.
+    """
+    p = parameters() if params is None else params
+    d = p.get("defer")
+    if not d or category == d["to"] or category == "unknown" or source == "signature-platform":
+        return None
+    if confidence >= float(d["below"]) or (d.get("when_model_agrees") and model_says != d["to"]):
+        return None
+    return str(d["to"]), float(d["confidence"])
