@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime
 from bot.slack.runtime import Pacing, Runtime
 from bot.slack.serve import start_socket_mode
+from bot.store import open_store
 from tests.fakes.loopback import serve
 from tests.fakes.slack_api import TEAM_ID, FakeSlackAPI
 from tests.fakes.slack_world import ALERTS, OTHER, make_topology
@@ -173,7 +174,8 @@ class SocketWorld:
         api.socket_url = socket.issue_url
         settings = Settings(slack_bot_token=api.token, slack_app_token=api.app_token, slack_api_url=api.api_url,
                             alert_channels=frozenset({ALERTS}))
-        rt = build_runtime(settings, make_topology(tmp), pacing=Pacing(0, 0))
+        store = await open_store(f"sqlite:///{tmp / 'state' / 'etl-triage.db'}")
+        rt = build_runtime(settings, make_topology(tmp), pacing=Pacing(0, 0), store=store)
         handler = await start_socket_mode(build_bolt_app(rt), api.app_token, ping_interval=ping_interval)
         await socket.connected(1)
         return cls(api, socket, rt, handler)
