@@ -108,18 +108,25 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
 
         try:
             payload, report = await _triage_payload(rt, alert, progress)
+            await live.finish(payload)
         except asyncio.CancelledError:
-            try:
-                async with asyncio.timeout(5):
-                    if claim.triage_id:  # given back: another replica or the next start finishes it here
-                        await rt.state.release(claim)
-                        await live.finish(B.failure_payload(alert.job, M.PAUSED))
-                    else:
-                        await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
-            finally:
-                raise
-        await live.finish(payload)
+            await _interrupted(rt, claim, alert, live)
+            raise
         await rt.state.finish(claim, report, error=None if report else str(payload.get("text", "")))
+
+
+async def _interrupted(rt: Runtime, claim: Claim, alert: Alert, live: LiveMessage) -> None:
+    """Shutdown cut the triage short: give a durable claim back (another replica or the next start finishes
+    it in this same reply), and say so in the thread."""
+    try:
+        async with asyncio.timeout(rt.interrupt_note_s):
+            if claim.triage_id:
+                await rt.state.release(claim)
+                await live.finish(B.failure_payload(alert.job, M.PAUSED))
+            else:
+                await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
+    except Exception as e:  # best effort: the lease is what matters, and it was released first
+        log.warning("could not mark %s/%s as interrupted: %s", claim.channel, claim.ts, e)
 
 
 async def _triage_payload(rt: Runtime, alert: Alert, progress) -> tuple[dict[str, Any], TriageReport | None]:

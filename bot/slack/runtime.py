@@ -48,6 +48,7 @@ class Runtime:
     clock: Callable[[], float] = time.time
     tracker: TaskTracker = field(default_factory=TaskTracker)
     state: State = field(default_factory=lambda: State(None, owner="memory"))
+    interrupt_note_s: float = 5.0  # how long a shutdown waits to say "paused" in a thread
     owns_provider: bool = True
     owns_sandboxes: bool = True
     _pacer: ChannelPacer | None = None

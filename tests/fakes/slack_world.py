@@ -194,6 +194,14 @@ class SlackWorld:
         }
         return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
+    async def submit_view(self, view: dict[str, Any], values: dict[str, Any],
+                          user: str = "UBOB") -> aiohttp.ClientResponse:
+        """A modal's submission (view_submission), with `values` as Slack sends `view.state.values`."""
+        payload = {"type": "view_submission", "team": {"id": TEAM_ID}, "user": {"id": user, "name": "bob"},
+                   "api_app_id": "A1", "token": "x", "trigger_id": "1.2.4",
+                   "view": {"type": "modal", **view, "id": view.get("id", "V1"), "state": {"values": values}}}
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
     # ------------------------------------------------------------------ outbound helpers
 
     def thread_messages(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
