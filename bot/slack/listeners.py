@@ -34,7 +34,8 @@ JOB_ARG_RE = re.compile(r"^[\w.\-]{1,200}$")
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     async def on_message(event: dict[str, Any], context: dict[str, Any]) -> None:
-        await handle_message_event(rt, event, context)
+        # tracked from the start: claiming the alert awaits the store, and shutdown must wait for it
+        rt.tracker.spawn(handle_message_event(rt, event, context), name="message")
 
     async def on_triage(ack, command: dict[str, Any], respond) -> None:
         await handle_command(rt, ack, command, respond)

@@ -47,21 +47,22 @@ class State:
 
     async def _try(self, what: str, op: Callable[[Store], Awaitable[T]]) -> T:
         """`op(store)`, or _MISSING when there is no store or it is unreachable (logged once per outage)."""
-        if self.store is None or time.monotonic() < self._retry_at:
+        store = self.store
+        if store is None or time.monotonic() < self._retry_at:
             return _MISSING
         try:
             async with asyncio.timeout(self.op_timeout_s):
-                result = await op(self.store)
+                result = await op(store)
         except Exception as e:
             self._retry_at = time.monotonic() + self.retry_s
             if not self.degraded:
                 self.degraded = True
                 log.error("state database %s is unreachable (%s while %s: %s); answering alerts without history "
-                          "until it is back", self.store.where, type(e).__name__, what, " ".join(str(e).split()))
+                          "until it is back", store.where, type(e).__name__, what, " ".join(str(e).split()))
             return _MISSING
         if self.degraded:
             self.degraded = False
-            log.warning("state database %s is reachable again; history resumes", self.store.where)
+            log.warning("state database %s is reachable again; history resumes", store.where)
         return result
 
     # ------------------------------------------------------------------ alerts and triages
