@@ -27,6 +27,7 @@ class Settings:
     retention_days: float = 90.0
     lease_s: float = 30.0
     lookback_h: float = 2.0
+    post_interval_s: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -44,6 +45,7 @@ class Settings:
             retention_days=_number(env, "ETL_TRIAGE_RETENTION_DAYS", 90.0, "days"),
             lease_s=_number(env, "ETL_TRIAGE_LEASE_S", 30.0, "seconds"),
             lookback_h=_number(env, "ETL_TRIAGE_LOOKBACK_H", 2.0, "hours"),
+            post_interval_s=_number(env, "ETL_TRIAGE_POST_INTERVAL_S", 1.0, "seconds"),
             topology=env.get("ETL_TRIAGE_TOPOLOGY", "topology.toml"),
             provider=env.get("ETL_TRIAGE_PROVIDER", "offline"),
             log_root=env.get("ETL_TRIAGE_LOG_ROOT") or None,

@@ -58,7 +58,8 @@ def build_runtime(settings: Settings, topology: Topology, *, client: AsyncWebCli
         sandboxes = SandboxManager.for_topology(topology)  # honours require_os_enforcement and [redaction]
     return Runtime(
         settings=settings, topology=topology, client=client or make_client(settings), provider=provider,
-        sandboxes=sandboxes, pacing=pacing or Pacing(), clock=clock or time.time,
+        sandboxes=sandboxes, pacing=pacing or Pacing(post_interval_s=settings.post_interval_s),
+        clock=clock or time.time,
         tracker=TaskTracker(settings.max_concurrent_triages),
         state=State(store, owner=replica_id(), lease_s=max(0.5, settings.lease_s), owns_store=owns_store),
         owns_provider=own_provider, owns_sandboxes=own_sandboxes,
