@@ -229,3 +229,24 @@ async def test_slack_database_lost_mid_run_still_answers_alerts_once(tmp_path, f
     assert len(replies(fake, ALERTS, "1700000701.000100")) == 1
     lines = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
     assert len(lines) == 1 and "answering alerts without history" in lines[0]
+
+
+async def test_slack_resumed_triage_whose_reply_was_deleted_answers_with_a_new_one(tmp_path, fake):
+    ts = "1700000650.000100"
+    fake.stall("chat.update")
+    first = await SlackWorld.start(tmp_path, fake=fake, lease_s=3600)
+    first.rt.interrupt_note_s = 0.2
+    await first.resend(alert_event(ts), retry_num=0)
+    await fake.wait_for(lambda f: f.of("chat.postMessage") and [c for c in f.calls if c.method == "chat.update"])
+    await first.close(drain_timeout_s=0.1)
+    fake.unstall()
+    [placeholder] = replies(fake, ALERTS, ts)
+    del fake.messages[(ALERTS, placeholder["ts"])]            # someone deleted "Triaging…"
+    second = await SlackWorld.start(tmp_path, fake=fake, lease_s=3600, recover_at_start=True)
+    try:
+        await fake.wait_for(answered(ALERTS, ts))
+        await second.idle()
+    finally:
+        await second.close()
+    [reply] = replies(fake, ALERTS, ts)
+    assert has_report(reply) and reply["ts"] != placeholder["ts"]

@@ -221,3 +221,21 @@ async def test_store_password_is_not_shown_in_errors():
     with pytest.raises(StoreError) as e:
         await open_store("postgresql://bot:s3cret@127.0.0.1:1/test")
     assert "s3cret" not in str(e.value) and "bot:***@127.0.0.1:1" in str(e.value)
+
+
+async def test_store_gives_up_a_triage_whose_holders_keep_dying(store_url):
+    clock = Clock()
+    s = await open_store(store_url, clock=clock)
+    try:
+        await s.claim_alert("C1", "1.1", {"job": "j"}, owner="p0", lease_s=5)
+        for i in (1, 2):
+            clock.now += 6
+            [c] = await s.claim_expired(owner=f"p{i}", lease_s=5)
+            assert c.attempts == i + 1
+        clock.now += 6
+        assert await s.claim_expired(owner="p3", lease_s=5) == []
+        assert await s.claim_alert("C1", "1.1", {"job": "j"}, owner="p3", lease_s=5) is None
+        [row] = await s.history()
+        assert row.status == "failed"
+    finally:
+        await s.close()

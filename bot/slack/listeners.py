@@ -109,9 +109,17 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
 
         try:
             payload, report = await _triage_payload(rt, alert, progress)
-            await live.finish(payload)
+            try:
+                await live.finish(payload)
+            except SlackApiError as e:  # the resumed reply was deleted meanwhile: answer with a new one
+                if not claim.resumed or _api_error(e) != "message_not_found":
+                    raise
+                await rt.state.set_reply(claim, channel, await rt.post(channel, payload, thread_ts=ts))
         except asyncio.CancelledError:
             await _interrupted(rt, claim, alert, live)
+            raise
+        except Exception as e:  # recorded as failed, so no other process retries it forever
+            await rt.state.finish(claim, None, error=f"{type(e).__name__}: {e}")
             raise
         await rt.state.finish(claim, report, error=None if report else str(payload.get("text", "")))
 

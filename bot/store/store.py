@@ -18,7 +18,7 @@ from bot.report import TriageReport
 from bot.store import migrations
 from bot.store.backend import Backend, Row
 
-ACTIVE = ("queued", "running")
+MAX_ATTEMPTS = 3  # a triage whose holder stopped this often is given up: it may be what kills the process
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,8 @@ class Store:
             row = await tx.fetchone(
                 "UPDATE triages SET status = 'running', lease_owner = ?, lease_until = ?, attempts = attempts + 1,"
                 " started_at = ? WHERE alert_id = (SELECT id FROM alerts WHERE channel = ? AND ts = ?) "
-                "AND status IN ('queued', 'running') AND lease_until < ? RETURNING id",
-                (owner, now + lease_s, now, channel, ts, now))
+                "AND status IN ('queued', 'running') AND lease_until < ? AND attempts < ? RETURNING id",
+                (owner, now + lease_s, now, channel, ts, now, MAX_ATTEMPTS))
             if row is None:
                 return None
             claims = await self._claims(tx, [int(row[0])])
@@ -141,6 +141,11 @@ class Store:
         now = self.clock()
         lock = self.backend.dialect.skip_locked
         async with self.backend.tx() as tx:
+            await tx.execute(
+                "UPDATE triages SET status = 'failed', lease_owner = NULL, lease_until = 0, error = ?, finished_at = ?"
+                " WHERE status IN ('queued', 'running') AND lease_until < ? AND attempts >= ?",
+                (f"gave up after {MAX_ATTEMPTS} attempts: each holder stopped before finishing", now, now,
+                 MAX_ATTEMPTS))
             rows = await tx.fetchall(
                 "UPDATE triages SET status = 'running', lease_owner = ?, lease_until = ?, "
                 "attempts = attempts + 1, started_at = ? WHERE id IN (SELECT id FROM triages WHERE status IN "
