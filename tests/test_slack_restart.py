@@ -250,3 +250,30 @@ async def test_slack_resumed_triage_whose_reply_was_deleted_answers_with_a_new_o
         await second.close()
     [reply] = replies(fake, ALERTS, ts)
     assert has_report(reply) and reply["ts"] != placeholder["ts"]
+
+
+async def test_socket_mode_redelivery_after_restart_gets_no_second_reply_or_reaction(tmp_path, store_url):
+    from tests.fakes.slack_socket import FakeSocketMode, SocketWorld
+
+    api, socket = await FakeSlackAPI().start(), await FakeSocketMode().start()
+    try:
+        first = await SocketWorld.start(tmp_path, api=api, socket=socket, store_url=store_url)
+        body = first.event_envelope({"text": AIRFLOW_TEXT, "user": "UHUMAN"})
+        ts = body["event"]["ts"]
+        try:
+            await socket.ack(await socket.send("events_api", body))
+            await api.wait_for(answered(ALERTS, ts))
+            await first.idle()
+        finally:
+            await first.close()
+        second = await SocketWorld.start(tmp_path, api=api, socket=socket, store_url=store_url)
+        try:
+            again = await socket.send("events_api", body, retry_attempt=1, retry_reason="timeout")
+            assert await socket.ack(again) == {"envelope_id": again}
+            await second.idle()
+        finally:
+            await second.close()
+    finally:
+        await socket.stop()
+        await api.stop()
+    assert len(api.of("chat.postMessage")) == 1 and len(api.of("reactions.add", ok_only=False)) == 1
