@@ -35,7 +35,8 @@ def web_app(app: AsyncApp, rt: Runtime) -> web.Application:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "running_triages": rt.tracker.pending})
+        state = "memory" if not rt.state.durable else ("unreachable" if rt.state.degraded else "ok")
+        return web.json_response({"ok": True, "running_triages": rt.tracker.pending, "state_db": state})
 
     web_application = web.Application()
     web_application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", healthz)])
