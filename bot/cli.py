@@ -1,4 +1,6 @@
-"""`etl-triage run | demo | validate | explain | alert | serve | eval`. A BotError is one line on stderr, exit 2."""
+"""`etl-triage run | demo | validate | explain | alert | serve | history | db | eval`.
+
+A BotError is one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -52,6 +54,15 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     common(serve)
     serve.add_argument("--http", action="store_true", help="HTTP mode on /slack/events instead of Socket Mode")
     serve.add_argument("--port", type=int, default=3000)
+
+    hist = sub.add_parser("history", help="past triages from the state database")
+    hist.add_argument("--job", help="only this job")
+    hist.add_argument("--since", help="only this recent, e.g. 7d, 12h, 30m")
+    hist.add_argument("--limit", type=int, default=200, help="at most this many (default: %(default)s)")
+    hist.add_argument("--json", action="store_true", help="one JSON array")
+
+    db = sub.add_parser("db", help="the state database: upgrade (apply migrations) | version")
+    db.add_argument("db_cmd", choices=["upgrade", "version"])
 
     ev = sub.add_parser("eval", help="score a provider on a labeled corpus")
     common(ev)
@@ -112,6 +123,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.slack.serve import serve
 
         return await serve(args, settings, load_topology(args.topology, _vars(args)))
+    if args.cmd in ("history", "db"):
+        from bot.history import db_main, history_main
+
+        return await (history_main if args.cmd == "history" else db_main)(args, settings)
     if args.cmd == "eval":
         from bot.eval_output import main as eval_main
 

@@ -42,3 +42,7 @@ class ProviderError(Exception):
     def __init__(self, message: str = "", *, usage: object | None = None) -> None:
         super().__init__(message)
         self.usage = usage  # what the failed attempt spent (a providers.base.Usage), for the report
+
+
+class StoreError(BotError):
+    """The state database is misconfigured, unreachable at start, or has a schema this version can't use."""

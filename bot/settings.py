@@ -22,6 +22,12 @@ class Settings:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     max_concurrent_triages: int = 4
+    state_dir: str = "~/.local/state/etl-triage"
+    database_url: str | None = None
+    retention_days: float = 90.0
+    lease_s: float = 30.0
+    lookback_h: float = 2.0
+    post_interval_s: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -32,7 +38,14 @@ class Settings:
             concurrency = int(env.get("ETL_TRIAGE_MAX_CONCURRENCY", "4"))
         except ValueError:
             raise SettingsError("ETL_TRIAGE_MAX_CONCURRENCY must be an integer") from None
+        state_home = env.get("XDG_STATE_HOME") or "~/.local/state"
         return cls(
+            state_dir=env.get("ETL_TRIAGE_STATE_DIR") or f"{state_home.rstrip('/')}/etl-triage",
+            database_url=env.get("ETL_TRIAGE_DATABASE_URL") or None,
+            retention_days=_number(env, "ETL_TRIAGE_RETENTION_DAYS", 90.0, "days"),
+            lease_s=_number(env, "ETL_TRIAGE_LEASE_S", 30.0, "seconds"),
+            lookback_h=_number(env, "ETL_TRIAGE_LOOKBACK_H", 2.0, "hours"),
+            post_interval_s=_number(env, "ETL_TRIAGE_POST_INTERVAL_S", 1.0, "seconds"),
             topology=env.get("ETL_TRIAGE_TOPOLOGY", "topology.toml"),
             provider=env.get("ETL_TRIAGE_PROVIDER", "offline"),
             log_root=env.get("ETL_TRIAGE_LOG_ROOT") or None,
@@ -52,3 +65,16 @@ class Settings:
         if not value:
             raise SettingsError(f"{name.upper()} is not set; export it (see README, 'Install in Slack')")
         return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, unit: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of {unit}, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value

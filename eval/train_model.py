@@ -120,11 +120,12 @@ def fit_deferral(rows: list[Row], params: dict[str, object],
     counts = Counter(r[6] for r in rows if r[6] != "unknown")
     base = counts.most_common(1)[0][0]
     scored = [(calibration.calibrate(r[0], r[1], agrees=r[2], disputed=r[3], params=params), r) for r in rows]
+    # a reviewed signature's reading always stands: the base rate only replaces taxonomy and model readings
     best: tuple[int, float, int, int, bool] = (0, 0.0, 0, 0, False)
     for below in (0.5, 0.55, 0.6, 0.65, 0.7):
         for with_model in (True, False):
             moved = [r for q, r in scored if r[5] not in (base, "unknown") and q < below
-                     and r[0] != "signature-platform" and (r[7] == base or not with_model)]
+                     and not r[0].startswith("signature") and (r[7] == base or not with_model)]
             gain = sum(r[6] == base for r in moved) - sum(r[4] for r in moved)
             if gain > best[0]:
                 best = (gain, below, sum(r[6] == base for r in moved), len(moved), with_model)

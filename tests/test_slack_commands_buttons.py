@@ -129,8 +129,9 @@ async def test_slack_resolved_records_and_removes_buttons(world):
     updated = world.fake.messages[(OTHER, msg["ts"])]
     assert not any(b["type"] == "actions" for b in updated["blocks"])
     assert "Marked resolved by <@UCAROL>" in json.dumps(updated["blocks"])
-    assert [r["kind"] for r in world.rt.feedback] == ["resolved"]
-    assert world.rt.feedback[0]["job"] == "orders_daily"
+    [record] = await world.rt.state.store.feedback_on(OTHER, msg["ts"])
+    assert (record["verdict"], record["user"], record["job"]) == ("resolved", "UCAROL", "orders_daily")
+    assert record["triage_id"] is not None  # the /triage report is in the history it belongs to
 
 
 async def test_slack_wrong_diagnosis_records_and_keeps_escalation(world):
@@ -142,7 +143,8 @@ async def test_slack_wrong_diagnosis_records_and_keeps_escalation(world):
     ids = [e["action_id"] for b in updated["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert "triage_wrong" not in ids and any(i.startswith("triage_escalate:") for i in ids)
     assert "marked this diagnosis wrong" in json.dumps(updated["blocks"])
-    assert world.rt.feedback[0]["kind"] == "wrong_diagnosis"
+    [record] = await world.rt.state.store.feedback_on(OTHER, msg["ts"])
+    assert record["verdict"] == "wrong_diagnosis" and record["user"] == "UBOB"
 
 
 async def test_slack_click_after_restart_uses_message_blocks(tmp_path):

@@ -196,7 +196,8 @@ async def test_socket_mode_rejected_app_token_fails_at_once_naming_the_variable(
     try:
         async with asyncio.timeout(10):
             with pytest.raises(SettingsError) as e:
-                await serve(argparse.Namespace(http=False, port=0), _settings(api, slack_app_token=app_token),
+                await serve(argparse.Namespace(http=False, port=0), _settings(api, slack_app_token=app_token,
+                                                                       state_dir=str(tmp_path / "state")),
                             make_topology(tmp_path))
     finally:
         await socket.stop()
@@ -208,7 +209,8 @@ async def test_socket_mode_rejected_app_token_fails_at_once_naming_the_variable(
 async def test_serve_rejected_bot_token_fails_at_once_naming_the_variable(tmp_path, api):
     async with asyncio.timeout(10):
         with pytest.raises(SettingsError) as e:
-            await serve(argparse.Namespace(http=False, port=0), _settings(api, slack_bot_token="xoxb-revoked"),
+            await serve(argparse.Namespace(http=False, port=0), _settings(api, slack_bot_token="xoxb-revoked",
+                                                                       state_dir=str(tmp_path / "state")),
                         make_topology(tmp_path))
     assert "SLACK_BOT_TOKEN" in str(e.value) and "invalid_auth" in str(e.value) and "\n" not in str(e.value)
     assert api.of("apps.connections.open", ok_only=False) == []
@@ -217,8 +219,8 @@ async def test_serve_rejected_bot_token_fails_at_once_naming_the_variable(tmp_pa
 async def test_serve_socket_mode_handles_an_alert_and_drains_on_sigterm(tmp_path, api, capsys):
     socket = await FakeSocketMode().start()
     api.socket_url = socket.issue_url
-    task = asyncio.create_task(serve(argparse.Namespace(http=False, port=0), _settings(api),
-                                     make_topology(tmp_path)))
+    settings = _settings(api, state_dir=str(tmp_path / "state"))
+    task = asyncio.create_task(serve(argparse.Namespace(http=False, port=0), settings, make_topology(tmp_path)))
     try:
         await socket.connected(1)
         ts = "1700000042.000200"
@@ -243,8 +245,8 @@ async def test_serve_socket_mode_handles_an_alert_and_drains_on_sigterm(tmp_path
 async def test_serve_sigterm_while_connection_is_retried_exits_cleanly(tmp_path, api, capsys):
     socket = await FakeSocketMode().start()
     api.socket_url = socket.stale_url  # every handshake is refused: slack-sdk keeps retrying
-    task = asyncio.create_task(serve(argparse.Namespace(http=False, port=0), _settings(api),
-                                     make_topology(tmp_path)))
+    settings = _settings(api, state_dir=str(tmp_path / "state"))
+    task = asyncio.create_task(serve(argparse.Namespace(http=False, port=0), settings, make_topology(tmp_path)))
     try:
         await socket.wait_for(lambda s: s.refused >= 1)
         assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN, None)  # serve's handler
@@ -284,7 +286,8 @@ async def test_cli_serve_rejected_app_token_is_one_line_and_exit_2(tmp_path, api
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "serve", "--topology", str(tmp_path / "topology.toml"),
         "--log-root", str(tmp_path / "logs"), cwd=ROOT,
-        env=_cli_env(SLACK_BOT_TOKEN=api.token, SLACK_APP_TOKEN="xapp-revoked", SLACK_API_URL=api.api_url),
+        env=_cli_env(SLACK_BOT_TOKEN=api.token, SLACK_APP_TOKEN="xapp-revoked", SLACK_API_URL=api.api_url,
+                     ETL_TRIAGE_STATE_DIR=str(tmp_path / "state")),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2, err.decode()

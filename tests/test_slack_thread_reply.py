@@ -148,7 +148,8 @@ async def test_slack_bad_signature_is_rejected_with_401(world):
 async def test_slack_healthz_answers_ok(world):
     async with world.session.get(world.url + "/healthz") as resp:
         assert resp.status == 200
-        assert (await resp.json())["ok"] is True
+        body = await resp.json()
+        assert body["ok"] is True and body["state_db"] == "ok"
 
 
 async def test_slack_progress_updates_are_coalesced_within_the_update_interval(tmp_path):

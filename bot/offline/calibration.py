@@ -70,9 +70,10 @@ def deferral(category: str, confidence: float, source: str, model_says: str | No
 
     On the real dev split, a data or infra reading below `defer.below` was right less often than the base
     rate's category (`defer.to`: in issue threads about half the failures are code — bugs, misconfiguration,
-    upgrades — however the log reads). The answer then is the base rate's, at the confidence it earned on
-    dev (`defer.confidence`), and the log's reading stays as the alternative. Platform facts never defer;
+    upgrades — however the log reads). The answer then is the base rate's, said as unsure (below LIKELY,
+    whatever `defer.confidence` it earned on dev), and the log's reading stays as the alternative;
     with `defer.when_model_agrees` only readings the learned fallback also doubts (it predicts `defer.to`) do.
+    A reviewed signature's reading is never replaced: only taxonomy and model readings defer.
     """
     p = parameters() if params is None else params
     d = p.get("defer")
@@ -80,4 +81,7 @@ def deferral(category: str, confidence: float, source: str, model_says: str | No
         return None
     if confidence >= float(d["below"]) or (d.get("when_model_agrees") and model_says != d["to"]):
         return None
-    return str(d["to"]), float(d["confidence"])
+    if source.startswith("signature"):
+        return None
+    # a base rate is not evidence: however often it was right on dev, the reply says "unsure, two readings"
+    return str(d["to"]), min(float(d["confidence"]), round(LIKELY - 0.01, 2))

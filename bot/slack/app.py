@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 
@@ -16,9 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.providers.base import Provider
 from bot.sandbox import SandboxManager
 from bot.settings import Settings
+from bot.slack.corrections import register_corrections
 from bot.slack.listeners import register
 from bot.slack.runtime import Pacing, Runtime
+from bot.slack.state import State
 from bot.slack.tasks import TaskTracker
+from bot.store import Store
 from bot.topology import Topology
 
 
@@ -39,8 +45,10 @@ def make_client(settings: Settings) -> AsyncWebClient:
 
 def build_runtime(settings: Settings, topology: Topology, *, client: AsyncWebClient | None = None,
                   provider: Provider | None = None, sandboxes: SandboxManager | None = None,
-                  clock: Callable[[], float] | None = None, pacing: Pacing | None = None) -> Runtime:
-    """The bot's long-lived state (one SandboxManager and provider for the app's lifetime)."""
+                  clock: Callable[[], float] | None = None, pacing: Pacing | None = None,
+                  store: Store | None = None, owns_store: bool = True) -> Runtime:
+    """The bot's long-lived state (one SandboxManager and provider for the app's lifetime). Without a `store`,
+    what it remembers lives in memory only (lost at restart)."""
     from bot.providers import get_provider
 
     own_provider, own_sandboxes = provider is None, sandboxes is None
@@ -50,10 +58,17 @@ def build_runtime(settings: Settings, topology: Topology, *, client: AsyncWebCli
         sandboxes = SandboxManager.for_topology(topology)  # honours require_os_enforcement and [redaction]
     return Runtime(
         settings=settings, topology=topology, client=client or make_client(settings), provider=provider,
-        sandboxes=sandboxes, pacing=pacing or Pacing(), clock=clock or time.time,
+        sandboxes=sandboxes, pacing=pacing or Pacing(post_interval_s=settings.post_interval_s),
+        clock=clock or time.time,
         tracker=TaskTracker(settings.max_concurrent_triages),
+        state=State(store, owner=replica_id(), lease_s=max(0.5, settings.lease_s), owns_store=owns_store),
         owns_provider=own_provider, owns_sandboxes=own_sandboxes,
     )
+
+
+def replica_id() -> str:
+    """Who holds a lease: host, process and a random suffix (a restarted process never reuses one)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def build_bolt_app(rt: Runtime) -> AsyncApp:
@@ -64,6 +79,7 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
         process_before_response=False,
     )
     register(app, rt)
+    register_corrections(app, rt)
     return app
 
 

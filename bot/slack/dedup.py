@@ -1,7 +1,7 @@
 """Slack redelivers events (HTTP retries with X-Slack-Retry-Num, Socket Mode re-sends): remember what we saw.
 
-In memory only: after a restart a redelivered event could be answered again (Slack stops retrying after
-about 5 minutes, so the window is small).
+In memory: the fallback of `bot/slack/state.py` while the state database is unreachable, and a cheap first
+filter in front of it. The durable dedup is the store's claim.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class Seen:
             if now - at < self.ttl_s:
                 break
             self._seen.popitem(last=False)
+
+    def __contains__(self, key: Hashable) -> bool:
+        self._expire(self.clock())
+        return key in self._seen
 
     def __len__(self) -> int:
         return len(self._seen)

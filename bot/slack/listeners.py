@@ -22,8 +22,11 @@ from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
 from bot.slack import intake
 from bot.slack import messages as M
+from bot.slack.corrections import ask_correction
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
+from bot.slack.threads import resumed_reply
+from bot.store import Claim
 
 log = logging.getLogger(__name__)
 JOB_ARG_RE = re.compile(r"^[\w.\-]{1,200}$")
@@ -31,7 +34,8 @@ JOB_ARG_RE = re.compile(r"^[\w.\-]{1,200}$")
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     async def on_message(event: dict[str, Any], context: dict[str, Any]) -> None:
-        await handle_message_event(rt, event, context)
+        # tracked from the start: claiming the alert awaits the store, and shutdown must wait for it
+        rt.tracker.spawn(handle_message_event(rt, event, context), name="message")
 
     async def on_triage(ack, command: dict[str, Any], respond) -> None:
         await handle_command(rt, ack, command, respond)
@@ -66,60 +70,106 @@ async def handle_message_event(rt: Runtime, event: dict[str, Any], context: dict
     if decision.action == "ignore" or decision.thread_ts is None:
         return None
     channel, ts = str(event.get("channel")), str(event.get("ts"))
-    if not rt.seen_events.first((channel, ts)):
+    alert = decision.alert if decision.action != "no_job" else None
+    claim = await rt.state.claim_alert(channel, ts, (alert or Alert(source="slack")).model_dump(),
+                                       team=_team(rt, alert.job if alert else None))
+    if claim is None:  # the claim is the dedup: redeliveries, other replicas, alerts answered before a restart
         log.info("ignoring redelivered alert %s/%s", channel, ts)
         return None
-    if decision.action == "no_job" or decision.alert is None:
-        rt.tracker.spawn(intake.reply_no_job(rt, channel, decision), name=f"no job {channel}/{ts}")
+    if alert is None:
+        rt.tracker.spawn(_no_job(rt, channel, decision, claim), name=f"no job {channel}/{ts}")
         return None
-    note = intake.guess_note(decision.recognition, decision.alert)
-    rt.tracker.spawn(triage_alert(rt, channel, decision.thread_ts, decision.alert, note=note),
+    note = intake.guess_note(decision.recognition, alert)
+    rt.tracker.spawn(triage_alert(rt, channel, decision.thread_ts, alert, claim, note=note),
                      name=f"triage {channel}/{ts}")
-    return decision.alert
+    return alert
 
 
-async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, note: str | None = None) -> None:
-    """Reaction, placeholder with live progress, then the report (or a plain failure) in the alert's thread."""
+async def _no_job(rt: Runtime, channel: str, decision: intake.Decision, claim: Claim) -> None:
+    """A failure that names no job: say what was recognised, and close the claim so nobody resumes it."""
     try:
-        await rt.client.reactions_add(channel=channel, timestamp=ts, name=M.SIGN_OF_LIFE_REACTION)
-    except SlackApiError as e:
-        log.warning("reactions.add failed: %s", _api_error(e))
-    stages = {s.name: "pending" for s in rt.topology.order()}
-    placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items()), note), thread_ts=ts)
-    live = LiveMessage(lambda p: rt.update(channel, placeholder, p), rt.pacing.update_interval_s)
+        await intake.reply_no_job(rt, channel, decision)
+    finally:
+        await rt.state.finish(claim, None, error="no job recognised; offered /triage")
 
-    def progress(stage: str, status: str) -> None:
-        stages[stage] = status
-        live.show(B.progress_payload(alert.job, list(stages.items()), note))
 
-    try:
-        payload = await _triage_payload(rt, alert, progress)
-    except asyncio.CancelledError:
+async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: Claim,
+                       note: str | None = None) -> None:
+    """Reaction, placeholder with live progress, then the report (or a plain failure) in the alert's thread.
+
+    A resumed claim (its first holder died or shut down) updates the reply already in the thread instead of
+    posting another, so the alert keeps exactly one reply. `note` (a guessed job) stays on every version."""
+    async with rt.state.holding(claim):
+        placeholder = await resumed_reply(rt, claim) if claim.resumed else None
+        stages = {s.name: "pending" for s in rt.topology.order()}
+        if placeholder is None:
+            try:
+                await rt.client.reactions_add(channel=channel, timestamp=ts, name=M.SIGN_OF_LIFE_REACTION)
+            except SlackApiError as e:
+                log.warning("reactions.add failed: %s", _api_error(e))
+            placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items()), note),
+                                        thread_ts=ts)
+            await rt.state.set_reply(claim, channel, placeholder)
+        live = LiveMessage(lambda p: rt.update(channel, placeholder, p), rt.pacing.update_interval_s)
+
+        def progress(stage: str, status: str) -> None:
+            stages[stage] = status
+            live.show(B.progress_payload(alert.job, list(stages.items()), note))
+
         try:
-            async with asyncio.timeout(5):
-                await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
-        finally:
+            payload, report = await _triage_payload(rt, alert, progress)
+            payload = B.with_note(payload, note)
+            try:
+                await live.finish(payload)
+            except SlackApiError as e:  # the resumed reply was deleted meanwhile: answer with a new one
+                if not claim.resumed or _api_error(e) != "message_not_found":
+                    raise
+                await rt.state.set_reply(claim, channel, await rt.post(channel, payload, thread_ts=ts))
+        except asyncio.CancelledError:
+            await _interrupted(rt, claim, alert, live)
             raise
-    await live.finish(B.with_note(payload, note))
+        except Exception as e:  # recorded as failed, so no other process retries it forever
+            await rt.state.finish(claim, None, error=f"{type(e).__name__}: {e}")
+            raise
+        await rt.state.finish(claim, report, error=None if report else str(payload.get("text", "")))
 
 
-async def _triage_payload(rt: Runtime, alert: Alert, progress) -> dict[str, Any]:
+async def _interrupted(rt: Runtime, claim: Claim, alert: Alert, live: LiveMessage) -> None:
+    """Shutdown cut the triage short: give a durable claim back (another replica or the next start finishes
+    it in this same reply), and say so in the thread."""
+    try:
+        async with asyncio.timeout(rt.interrupt_note_s):
+            if claim.triage_id:
+                await rt.state.release(claim)
+                await live.finish(B.failure_payload(alert.job, M.PAUSED))
+            else:
+                await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
+    except Exception as e:  # best effort: the lease is what matters, and it was released first
+        log.warning("could not mark %s/%s as interrupted: %s", claim.channel, claim.ts, e)
+
+
+async def _triage_payload(rt: Runtime, alert: Alert, progress) -> tuple[dict[str, Any], TriageReport | None]:
     job_arg = _job_arg(alert)
     try:
         async with rt.tracker.slots:
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes,
                                       on_progress=progress)
-        return B.report_payload(report, teams_for(rt, report))
+        return B.report_payload(report, teams_for(rt, report)), report
     except LogNotFound as e:
         run = M.RUN_TRIED.format(run_id=B.escape(alert.run_id)) if alert.run_id else ""
-        return B.failure_payload(alert.job, M.LOG_NOT_FOUND.format(detail=B.escape(e), run=run, job_arg=job_arg))
+        return B.failure_payload(alert.job, M.LOG_NOT_FOUND.format(detail=B.escape(e), run=run,
+                                                                   job_arg=job_arg)), None
     except AccessDenied as e:
-        return B.failure_payload(alert.job, M.ACCESS_DENIED.format(detail=B.escape(e), job_arg=job_arg))
+        return B.failure_payload(alert.job, M.ACCESS_DENIED.format(detail=B.escape(e), job_arg=job_arg)), None
     except Exception as e:  # the thread must say so; the placeholder never stays "Triaging…"
         if not isinstance(e, BotError):
             log.exception("triage of %s failed", alert.job)
         detail = B.escape(f"{type(e).__name__}: {e}" if not isinstance(e, BotError) else e)
-        return B.failure_payload(alert.job, M.TRIAGE_ERROR.format(detail=detail, job_arg=job_arg))
+        return B.failure_payload(alert.job, M.TRIAGE_ERROR.format(detail=detail, job_arg=job_arg)), None
+
+
+def _team(rt: Runtime, job: str | None) -> str | None:
+    return resolve_job(rt.topology, job).team if job else None
 
 
 def _job_arg(alert: Alert) -> str:
@@ -181,7 +231,8 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
         await respond(text=M.CMD_FAILED.format(job=B.escape(job), detail=B.escape(e)), response_type="ephemeral")
         return
     try:
-        await rt.post(command["channel_id"], B.report_payload(report, teams_for(rt, report)))
+        posted = await rt.post(command["channel_id"], B.report_payload(report, teams_for(rt, report)))
+        await rt.state.record_report(command["channel_id"], posted, alert.model_dump(), report, _team(rt, job))
     except SlackApiError as e:
         if _api_error(e) not in ("not_in_channel", "channel_not_found"):
             raise
@@ -220,12 +271,12 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     user = (body.get("user") or {}).get("id", "")
     action_id = str(action.get("action_id", ""))
     key = action_id.removeprefix(B.ESCALATE_PREFIX)
-    if not rt.seen_clicks.first((channel, ts, action_id)):
-        return  # a repeated click: already escalated to this team from this report
+    if not await rt.state.first_escalation(channel, ts, key, user):
+        return  # a repeated click (on any replica): already escalated to this team from this report
     try:
         await _escalate(rt, body, action, channel, ts, thread, msg_blocks, user, action_id, key)
     except SlackApiError as e:  # e.g. not_in_channel: say so, and let the next click try again
-        rt.seen_clicks.forget((channel, ts, action_id))
+        await rt.state.escalation_done(channel, ts, key, ok=False)
         log.warning("escalation failed: %s", _api_error(e))
         await rt.post(channel, {"text": M.ESCALATION_FAILED.format(user=user, error=B.escape(_api_error(e)))},
                       thread_ts=thread)
@@ -254,6 +305,7 @@ async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], c
         summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
                    else M.ESCALATION_POST_NO_LINK.format(**fields))
         await rt.post(esc.channel, {"text": B.fit(summary, B.MAX_FALLBACK)})
+    await rt.state.escalation_done(channel, ts, key, ok=True)
     status = M.STATUS_ESCALATED.format(team=team, user=user, when=B.when(rt.clock()))
     await _restatus(rt, channel, ts, msg_blocks, body, status, drop_actions=[action_id])
 
@@ -262,14 +314,16 @@ async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     channel, ts, _, msg_blocks = _where(body)
     user = (body.get("user") or {}).get("id", "")
     action_id = str(action.get("action_id", ""))
-    if not rt.seen_clicks.first((channel, ts, action_id)):
-        return
     value = B.parse_button_value(action.get("value"))
     kind = "resolved" if action_id == B.RESOLVED_ACTION else "wrong_diagnosis"
-    record = {"kind": kind, "user": user, "channel": channel, "ts": ts, "job": value.get("j"),
-              "run_id": value.get("r"), "category": value.get("c"), "at": rt.clock()}
-    rt.feedback.append(record)
-    log.info("feedback %s", record)
+    facts = {"job": value.get("j"), "run_id": value.get("r"), "category": value.get("c"),
+             "team": _team(rt, value.get("j"))}
+    feedback_id = await rt.state.record_feedback(channel, ts, kind, user, **facts)
+    if feedback_id is None:
+        return  # a repeated click (on any replica)
+    log.info("feedback %s by %s on %s/%s %s", kind, user, channel, ts, facts)
+    if kind == "wrong_diagnosis":
+        await ask_correction(rt, body, feedback_id, channel, ts, value)
     when = B.when(rt.clock())
     if kind == "resolved":
         await _restatus(rt, channel, ts, msg_blocks, body, M.STATUS_RESOLVED.format(user=user, when=when),

@@ -34,6 +34,16 @@ BTN_ESCALATE = "Escalate to {team}"
 BTN_RESOLVED = "Resolved"
 BTN_WRONG = "Wrong diagnosis"
 
+# ------------------------------------------------------------------ "Wrong diagnosis" modal (titles ≤ 24 chars)
+CORRECTION_TITLE = "Wrong diagnosis"
+CORRECTION_SUBMIT = "Save"
+CORRECTION_CLOSE = "Cancel"
+CORRECTION_INTRO = ("I said `{job}` failed because of a *{label}* problem. What was it? Your answer is kept with "
+                    "this triage, so the team's history shows the right cause.")
+CORRECTION_CATEGORY = "What kind of problem was it?"
+CORRECTION_CAUSE = "What was the cause? (optional)"
+CORRECTION_PICK = "Pick data, infra, code or unknown."
+
 # ------------------------------------------------------------------ outcomes
 ESCALATED_THREAD = "<@{user}> escalated to {team}{mention}."
 ESCALATION_FAILED = ("<@{user}> the escalation could not be posted ({error}). Check that the bot is a member "
@@ -46,6 +56,8 @@ ESCALATION_POST_NO_LINK = "{mention}<@{user}> escalated a failed run of `{job}` 
 STATUS_ESCALATED = ":arrow_up: Escalated to {team} by <@{user}> {when}"
 STATUS_RESOLVED = ":white_check_mark: Marked resolved by <@{user}> {when}"
 STATUS_WRONG = ":x: <@{user}> marked this diagnosis wrong {when}"
+STATUS_CORRECTED = ":pencil2: <@{user}> says it was {label}: {cause}"
+STATUS_CORRECTED_NO_CAUSE = ":pencil2: <@{user}> says it was {label}"
 WHEN = "<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 # ------------------------------------------------------------------ failures
@@ -62,6 +74,8 @@ TRIAGE_ERROR = ("*Triage failed:* {detail}\n*What to do:* read the log yourself 
                 "`/triage {job_arg}`. The bot's log has the traceback.")
 INTERRUPTED = ("*Triage was interrupted* because the bot shut down before it finished. "
                "Retry with `/triage {job_arg}`.")
+PAUSED = ("*Triage paused* because the bot is restarting. It finishes here, in this message, as soon as the bot "
+          "(or another replica) is back.")
 RUN_TRIED = " (matching run `{run_id}`)"
 
 # ------------------------------------------------------------------ alerts without a job

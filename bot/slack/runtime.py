@@ -1,8 +1,9 @@
-"""What the Slack listeners share for the app's lifetime: client, pacing, dedup, tasks, message state.
+"""What the Slack listeners share for the app's lifetime: client, pacing, state, tasks, message blocks.
 
-State that does NOT survive a restart (all in memory): seen events and clicks (dedup), the latest blocks of
-reports we updated, and recorded feedback. What does survive: everything a button click needs is in the
-button's `value` and in the message itself (its blocks carry the status lines; used buttons are removed).
+Durable facts (claims, leases, escalations, feedback, the shared post pace) go through `state` (the store,
+with a memory fallback). Everything a button click needs is also in the button's `value` and in the message
+itself (its blocks carry the status lines; used buttons are removed). In memory only: the latest blocks of
+reports we updated and the per-message click locks.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.providers.base import Provider
 from bot.sandbox import SandboxManager
 from bot.settings import Settings
-from bot.slack.dedup import Seen
 from bot.slack.pacing import ChannelPacer
+from bot.slack.state import State
 from bot.slack.tasks import TaskTracker
 from bot.topology import Topology
 
@@ -46,14 +47,14 @@ class Runtime:
     pacing: Pacing
     clock: Callable[[], float] = time.time
     tracker: TaskTracker = field(default_factory=TaskTracker)
-    seen_events: Seen = field(default_factory=Seen)
-    seen_clicks: Seen = field(default_factory=lambda: Seen(ttl_s=24 * 3600))
-    feedback: list[dict[str, Any]] = field(default_factory=list)
+    state: State = field(default_factory=lambda: State(None, owner="memory"))
+    interrupt_note_s: float = 5.0  # how long a shutdown waits to say "paused" in a thread
     owns_provider: bool = True
     owns_sandboxes: bool = True
     _pacer: ChannelPacer | None = None
     _blocks: OrderedDict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=OrderedDict)
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _identity: dict[str, str] | None = None
 
     @property
     def pacer(self) -> ChannelPacer:
@@ -65,13 +66,20 @@ class Runtime:
         return bool(channel) and channel in self.settings.alert_channels
 
     async def post(self, channel: str, payload: dict[str, Any], thread_ts: str | None = None) -> str:
-        """chat.postMessage, paced per channel; returns the new message's ts."""
-        await self.pacer.wait(channel)
+        """chat.postMessage, paced per channel (across replicas, through the store); returns the message's ts."""
+        await self.state.pace(channel, self.pacing.post_interval_s, self.pacer)
         resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload)
         ts = str(resp["ts"])
         if payload.get("blocks"):
             self.remember(resp.get("channel") or channel, ts, payload["blocks"])
         return ts
+
+    async def identity(self) -> dict[str, str]:
+        """Our bot's `bot_id` and `user_id` (auth.test, asked once): how we recognise our own replies."""
+        if self._identity is None:
+            resp = await self.client.auth_test()
+            self._identity = {"bot_id": str(resp.get("bot_id") or ""), "user_id": str(resp.get("user_id") or "")}
+        return self._identity
 
     async def update(self, channel: str, ts: str, payload: dict[str, Any]) -> None:
         await self.client.chat_update(channel=channel, ts=ts, **payload)
@@ -105,6 +113,7 @@ class Runtime:
         cancelled = await self.tracker.drain(drain_timeout_s)
         if cancelled:
             log.warning("shutdown interrupted %d running triage(s)", cancelled)
+        await self.state.aclose()
         if self.owns_provider:
             await self.provider.aclose()
         if self.owns_sandboxes:

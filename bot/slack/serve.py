@@ -17,7 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime, make_client
+from bot.slack.recovery import sweep_forever
 from bot.slack.runtime import Runtime
+from bot.store import database_url, open_store
 from bot.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ def web_app(app: AsyncApp, rt: Runtime) -> web.Application:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "running_triages": rt.tracker.pending})
+        state = "memory" if not rt.state.durable else ("unreachable" if rt.state.degraded else "ok")
+        return web.json_response({"ok": True, "running_triages": rt.tracker.pending, "state_db": state})
 
     web_application = web.Application()
     web_application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", healthz)])
@@ -103,8 +106,11 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     if not settings.alert_channels:
         log.warning("ETL_TRIAGE_ALERT_CHANNELS is empty: no channel is watched; only /triage works")
     await check_bot_token(make_client(settings))
-    rt = build_runtime(settings, topology)
+    store = await open_store(database_url(settings.database_url, settings.state_dir))  # StoreError: exit 2
+    log.info("state database: %s", store.where)
+    rt = build_runtime(settings, topology, store=store)
     app = build_bolt_app(rt)
+    sweeper: asyncio.Task | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -112,6 +118,7 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     try:
         if http:
             runner, port = await start_http(app, rt, "0.0.0.0", int(getattr(args, "port", 3000)))
+            sweeper = asyncio.create_task(sweep_forever(rt), name="recovery")
             print(f"etl-triage: listening on http://0.0.0.0:{port}{EVENTS_PATH} (GET /healthz)", flush=True)
             try:
                 await stop.wait()
@@ -127,12 +134,16 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
                 await asyncio.gather(connecting, return_exceptions=True)
                 return 0
             handler = connecting.result()
+            sweeper = asyncio.create_task(sweep_forever(rt), name="recovery")
             print("etl-triage: connected to Slack (Socket Mode)", flush=True)
             try:
                 await stop.wait()
             finally:
                 await handler.close_async()
     finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         print(f"etl-triage: shutting down; waiting up to {DRAIN_TIMEOUT_S:g}s for "

@@ -2,7 +2,9 @@
 
 The real `AsyncWebClient(base_url=fake.api_url)` talks to it. It answers like Slack: JSON with `ok`, message
 `ts`, `error` on failure, and HTTP 429 with Retry-After when told to. Response URLs (slash commands,
-interactivity) are served under `/response/<id>`. `apps.connections.open` (Socket Mode) takes the app token
+interactivity) are served under `/response/<id>`. Channel history (`conversations.history`, `.replies`) is
+what `add_message` put there plus what the bot posted; `stall(method)` holds that method's calls unanswered
+(and never applied), as a process killed mid-call leaves them. `apps.connections.open` (Socket Mode) takes the app token
 and answers `socket_url()` (see tests/fakes/slack_socket.py).
 """
 
@@ -45,7 +47,10 @@ class FakeSlackAPI:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     history: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)   # (channel, ts) → a message
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    reactions: set[tuple[str, str, str]] = field(default_factory=set)
+    stalled: set[str] = field(default_factory=set)
     _changed: asyncio.Condition | None = None
+    _unstalled: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -53,6 +58,7 @@ class FakeSlackAPI:
 
     async def start(self) -> FakeSlackAPI:
         self._changed = asyncio.Condition()
+        self._unstalled = asyncio.Event()
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
@@ -61,6 +67,7 @@ class FakeSlackAPI:
         return self
 
     async def stop(self) -> None:
+        self.unstall()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -79,6 +86,24 @@ class FakeSlackAPI:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         body = {"ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
         self.failures.setdefault(method, []).append((status, body, headers))
+
+    def stall(self, method: str) -> None:
+        """Hold every call of `method` unanswered until `unstall()`; held calls are then refused, not applied."""
+        self.stalled.add(method)
+
+    def unstall(self) -> None:
+        self.stalled.clear()
+        if self._unstalled is not None:
+            self._unstalled.set()
+            self._unstalled = asyncio.Event()
+
+    def add_message(self, channel: str, text: str = "", *, ts: str | None = None, **fields: Any) -> str:
+        """A message posted in `channel` by someone else (an alerting app, a person); returns its ts."""
+        ts = ts or f"{time.time():.6f}"
+        while (channel, ts) in self.messages:
+            ts = f"{float(ts) + 0.000001:.6f}"
+        self.messages[(channel, ts)] = {"type": "message", "ts": ts, "text": text, **fields}
+        return ts
 
     def of(self, method: str, ok_only: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
@@ -117,6 +142,10 @@ class FakeSlackAPI:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        if method in self.stalled and self._unstalled is not None:
+            await self._record(Call(method, args, time.monotonic(), 0))
+            await self._unstalled.wait()
+            return web.json_response({"ok": False, "error": "fatal_error"})
         queued = self.failures.get(method)
         if queued:
             status, body, headers = queued.pop(0)
@@ -163,14 +192,63 @@ class FakeSlackAPI:
             ts = str(args.get("message_ts", "")).replace(".", "")
             return {"ok": True, "channel": args.get("channel"),
                     "permalink": f"https://acme.slack.com/archives/{args.get('channel')}/p{ts}"}
-        if method == "conversations.replies":
-            parent = self.history.get((args.get("channel"), args.get("ts")))
-            if parent is None:
-                return {"ok": False, "error": "thread_not_found"}
-            return {"ok": True, "messages": [parent], "has_more": False}
-        if method in ("reactions.add", "chat.postEphemeral"):
+        if method == "reactions.add":
+            key = (args.get("channel", ""), args.get("timestamp", ""), args.get("name", ""))
+            if key in self.reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self.reactions.add(key)
             return {"ok": True}
+        if method == "chat.postEphemeral":
+            return {"ok": True}
+        if method == "conversations.history":
+            return self._history(args)
+        if method == "conversations.replies":
+            return self._replies(args)
+        if method == "views.open":
+            if not args.get("trigger_id"):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(view or {})}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        replies = [m for (ch, _), m in self.messages.items() if ch == channel and m.get("thread_ts") == ts
+                   and m["ts"] != ts]
+        return sorted(replies, key=lambda m: float(m["ts"]))
+
+    def _page(self, items: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = items[start:start + limit]
+        more = start + limit < len(items)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages, newest first, with `reply_count` for thread parents."""
+        channel = args.get("channel", "")
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or 1e12)
+        top = []
+        for (ch, ts), m in self.messages.items():
+            if ch != channel or (m.get("thread_ts") and m["thread_ts"] != ts) or not oldest < float(ts) <= latest:
+                continue
+            count = len(self._thread(channel, ts))
+            top.append({**m, **({"reply_count": count, "thread_ts": ts} if count else {})})
+        top.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return self._page(top, args)
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel", ""), str(args.get("ts", ""))
+        parent = self.messages.get((channel, ts)) or self.history.get((channel, ts))
+        replies = self._thread(channel, ts)
+        if parent is None and not replies:
+            return {"ok": False, "error": "thread_not_found"}
+        items = ([parent] if parent else []) + replies
+        if args.get("oldest") or args.get("latest"):
+            lo, hi = float(args.get("oldest") or 0), float(args.get("latest") or 1e12)
+            items = [m for m in items if lo <= float(m["ts"]) <= hi]
+        return self._page(items, args)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         args = await self._args(request)

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime
 from bot.slack.runtime import Pacing, Runtime
 from bot.slack.serve import start_socket_mode
+from bot.store import open_store
 from tests.fakes.loopback import serve
 from tests.fakes.slack_api import TEAM_ID, FakeSlackAPI
 from tests.fakes.slack_world import ALERTS, OTHER, make_topology
@@ -166,23 +167,31 @@ class SocketWorld:
     handler: AsyncSocketModeHandler
     _n: int = 0
 
+    own_fakes: bool = True
+
     @classmethod
-    async def start(cls, tmp: Path, *, ping_interval: float = 10.0) -> SocketWorld:
-        api = await FakeSlackAPI().start()
-        socket = await FakeSocketMode().start()
+    async def start(cls, tmp: Path, *, ping_interval: float = 10.0, api: FakeSlackAPI | None = None,
+                    socket: FakeSocketMode | None = None, store_url: str | None = None) -> SocketWorld:
+        """A bot over Socket Mode; pass `api` and `socket` (and the same tmp or `store_url`) for a restart."""
+        own = api is None
+        api = api or await FakeSlackAPI().start()
+        socket = socket or await FakeSocketMode().start()
         api.socket_url = socket.issue_url
         settings = Settings(slack_bot_token=api.token, slack_app_token=api.app_token, slack_api_url=api.api_url,
                             alert_channels=frozenset({ALERTS}))
-        rt = build_runtime(settings, make_topology(tmp), pacing=Pacing(0, 0))
+        store = await open_store(store_url or f"sqlite:///{tmp / 'state' / 'etl-triage.db'}")
+        rt = build_runtime(settings, make_topology(tmp), pacing=Pacing(0, 0), store=store)
+        seen = len(socket.connections)
         handler = await start_socket_mode(build_bolt_app(rt), api.app_token, ping_interval=ping_interval)
-        await socket.connected(1)
-        return cls(api, socket, rt, handler)
+        await socket.connected(seen + 1)
+        return cls(api, socket, rt, handler, own_fakes=own)
 
     async def close(self) -> None:
         await self.handler.close_async()
         await self.rt.aclose(10)
-        await self.socket.stop()
-        await self.api.stop()
+        if self.own_fakes:
+            await self.socket.stop()
+            await self.api.stop()
 
     async def idle(self) -> None:
         await self.rt.tracker.wait_idle()

@@ -1,6 +1,8 @@
 """A running bot for tests: fake Web API + the real Bolt app served over HTTP on loopback (port 0).
 
-Inbound requests are signed like Slack signs them (v0 HMAC-SHA256 over `v0:<timestamp>:<body>`).
+Inbound requests are signed like Slack signs them (v0 HMAC-SHA256 over `v0:<timestamp>:<body>`). State goes
+to a real SQLite file in the test's directory (or the store URL given), so a second `SlackWorld.start` on the
+same directory is a restart.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import aiohttp
 
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime
+from bot.slack.recovery import recover
 from bot.slack.runtime import Pacing, Runtime
 from bot.slack.serve import EVENTS_PATH, start_http
+from bot.store import open_store
 from bot.topology import Topology, load_topology
 from tests.fakes.slack_api import BOT_ID, TEAM_ID, FakeSlackAPI
 
@@ -110,22 +114,35 @@ class SlackWorld:
     _runner: Any
     _n: int = 0
 
+    own_fake: bool = True
+
     @classmethod
     async def start(cls, tmp: Path, *, pacing: Pacing | None = None, escalation: bool = True,
-                    settings: Settings | None = None, extra_topology: str = "") -> SlackWorld:
-        fake = await FakeSlackAPI().start()
+                    settings: Settings | None = None, fake: FakeSlackAPI | None = None,
+                    store_url: str | None = None, durable: bool = True, recover_at_start: bool = False,
+                    lease_s: float = 30.0, channels: frozenset[str] = frozenset({ALERTS}),
+                    extra_topology: str = "") -> SlackWorld:
+        """A bot on loopback. `fake`: share a Slack (a restart or a second replica); `durable=False`: no store."""
+        own_fake = fake is None
+        fake = fake or await FakeSlackAPI().start()
         settings = settings or Settings(slack_bot_token=fake.token, slack_signing_secret=SECRET,
-                                        slack_api_url=fake.api_url, alert_channels=frozenset({ALERTS}))
-        rt = build_runtime(settings, make_topology(tmp, escalation, extra_topology), pacing=pacing or Pacing(0, 0))
+                                        slack_api_url=fake.api_url, alert_channels=channels, lease_s=lease_s)
+        store = await open_store(store_url or f"sqlite:///{tmp / 'state' / 'etl-triage.db'}") if durable else None
+        topo = make_topology(tmp, escalation, extra_topology)
+        rt = build_runtime(settings, topo, pacing=pacing or Pacing(0, 0), store=store)
         app = build_bolt_app(rt)
         runner, port = await start_http(app, rt, "127.0.0.1", 0)
-        return cls(fake, rt, f"http://127.0.0.1:{port}", aiohttp.ClientSession(), runner)
+        world = cls(fake, rt, f"http://127.0.0.1:{port}", aiohttp.ClientSession(), runner, own_fake=own_fake)
+        if recover_at_start:
+            await recover(rt)
+        return world
 
-    async def close(self) -> None:
-        await self.rt.aclose(10)
+    async def close(self, drain_timeout_s: float = 10) -> None:
+        await self.rt.aclose(drain_timeout_s)
         await self._runner.cleanup()
         await self.session.close()
-        await self.fake.stop()
+        if self.own_fake:
+            await self.fake.stop()
 
     async def idle(self) -> None:
         """Until every background triage/click handler has finished."""
@@ -143,6 +160,11 @@ class SlackWorld:
     async def event(self, event: dict[str, Any], retry_num: int | None = None, **kw: Any) -> aiohttp.ClientResponse:
         self._n += 1
         event = {"type": "message", "channel": ALERTS, "ts": f"1700000{self._n:03d}.000200", **event}
+        if not event.get("subtype") and not event.get("thread_ts"):  # it is in the channel now, as in Slack
+            fields = {k: v for k, v in event.items() if k not in ("channel", "ts", "text", "type")}
+            self.fake.messages.setdefault((event["channel"], event["ts"]),
+                                          {"type": "message", "ts": event["ts"], "text": event.get("text", ""),
+                                           **fields})
         body = json.dumps({"token": "x", "team_id": TEAM_ID, "api_app_id": "A1", "type": "event_callback",
                            "event_id": f"Ev{self._n}", "event_time": 1700000000, "event": event})
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
@@ -176,6 +198,14 @@ class SlackWorld:
             "actions": [{"type": "button", "action_id": action_id, "block_id": "triage_actions",
                          "value": button["value"], "text": button["text"], "action_ts": "1700000999.1"}],
         }
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    async def submit_view(self, view: dict[str, Any], values: dict[str, Any],
+                          user: str = "UBOB") -> aiohttp.ClientResponse:
+        """A modal's submission (view_submission), with `values` as Slack sends `view.state.values`."""
+        payload = {"type": "view_submission", "team": {"id": TEAM_ID}, "user": {"id": user, "name": "bob"},
+                   "api_app_id": "A1", "token": "x", "trigger_id": "1.2.4",
+                   "view": {"type": "modal", **view, "id": view.get("id", "V1"), "state": {"values": values}}}
         return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     # ------------------------------------------------------------------ outbound helpers

@@ -1,0 +1,209 @@
+"""What the Slack layer remembers, through the store, with a memory fallback while the database is away.
+
+Every call tries the store; when it fails (server gone, file unwritable, a call slower than `op_timeout_s`)
+the bot says so once in the log and carries on in memory — dedup, click filter, local pacing — so an alert
+is still answered, just without history. It tries the store again after `retry_s`, and says when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar
+
+from bot.report import TriageReport
+from bot.slack.dedup import Seen
+from bot.slack.pacing import ChannelPacer
+from bot.store import Claim, Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+def memory_claim(channel: str, ts: str, alert: dict[str, Any]) -> Claim:
+    """A claim that lives only in this process (no store, or the store is unreachable)."""
+    return Claim(0, channel, ts, alert)
+
+
+class State:
+    def __init__(self, store: Store | None, *, owner: str, lease_s: float = 30.0, retry_s: float = 5.0,
+                 op_timeout_s: float = 5.0, owns_store: bool = True) -> None:
+        self.store, self.owner, self.lease_s = store, owner, lease_s
+        self.retry_s, self.op_timeout_s, self.owns_store = retry_s, op_timeout_s, owns_store
+        self.seen_events = Seen()
+        self.seen_clicks = Seen(ttl_s=24 * 3600)
+        self.feedback: list[dict[str, Any]] = []  # what was recorded in memory only
+        self.degraded = False
+        self._retry_at = 0.0
+        self._held: dict[int, Claim] = {}
+
+    @property
+    def durable(self) -> bool:
+        return self.store is not None
+
+    async def _try(self, what: str, op: Callable[[Store], Awaitable[T]]) -> T:
+        """`op(store)`, or _MISSING when there is no store or it is unreachable (logged once per outage)."""
+        store = self.store
+        if store is None or time.monotonic() < self._retry_at:
+            return _MISSING
+        try:
+            async with asyncio.timeout(self.op_timeout_s):
+                result = await op(store)
+        except Exception as e:
+            self._retry_at = time.monotonic() + self.retry_s
+            if not self.degraded:
+                self.degraded = True
+                log.error("state database %s is unreachable (%s while %s: %s); answering alerts without history "
+                          "until it is back", store.where, type(e).__name__, what, " ".join(str(e).split()))
+            return _MISSING
+        if self.degraded:
+            self.degraded = False
+            log.warning("state database %s is reachable again; history resumes", store.where)
+        return result
+
+    # ------------------------------------------------------------------ alerts and triages
+
+    async def claim_alert(self, channel: str, ts: str, alert: dict[str, Any], team: str | None = None) -> Claim | None:
+        """The claim for a new alert (or one left behind by a dead process); None when it is taken."""
+        first_here = self.seen_events.first((channel, ts))
+        claim = await self._try("claiming an alert", lambda s: s.claim_alert(
+            channel, ts, alert, owner=self.owner, lease_s=self.lease_s, team=team))
+        if claim is _MISSING:
+            return memory_claim(channel, ts, alert) if first_here else None
+        if claim is not None:
+            self._held[claim.triage_id] = claim
+        return claim
+
+    async def expired(self, limit: int = 20) -> list[Claim]:
+        claims = await self._try("looking for interrupted triages", lambda s: s.claim_expired(
+            owner=self.owner, lease_s=self.lease_s, limit=limit))
+        if claims is _MISSING:
+            return []
+        for c in claims:
+            self.seen_events.first((c.channel, c.ts))
+            self._held[c.triage_id] = c
+        return claims
+
+    @asynccontextmanager
+    async def holding(self, claim: Claim) -> AsyncIterator[None]:
+        """Keep the claim's lease alive while the triage runs (renewed every third of the lease)."""
+        if not claim.triage_id:
+            yield
+            return
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.lease_s / 3)
+                held = await self._try("renewing a lease", lambda s: s.renew(claim, owner=self.owner,
+                                                                            lease_s=self.lease_s))
+                if held is False:
+                    log.warning("lost the lease of %s/%s to another process; finishing anyway (same reply)",
+                                claim.channel, claim.ts)
+                    return
+
+        task = asyncio.create_task(beat(), name=f"lease {claim.channel}/{claim.ts}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def set_reply(self, claim: Claim, channel: str, reply_ts: str) -> None:
+        if claim.triage_id:
+            await self._try("recording a reply", lambda s: s.set_reply(claim, channel, reply_ts))
+
+    async def finish(self, claim: Claim, report: TriageReport | None, error: str | None = None) -> None:
+        self._held.pop(claim.triage_id, None)
+        if claim.triage_id:
+            await self._try("recording a triage", lambda s: s.finish(claim, report, error=error))
+
+    async def release(self, claim: Claim) -> None:
+        self._held.pop(claim.triage_id, None)
+        if claim.triage_id:
+            await self._try("releasing a lease", lambda s: s.release(claim, owner=self.owner))
+
+    async def known(self, channel: str, stamps: list[str]) -> set[str]:
+        found = await self._try("reading known alerts", lambda s: s.known_alerts(channel, stamps))
+        if found is _MISSING:
+            return {ts for ts in stamps if (channel, ts) in self.seen_events}
+        return found
+
+    async def record_answered(self, channel: str, ts: str, alert: dict[str, Any], reply_ts: str) -> None:
+        self.seen_events.first((channel, ts))
+        await self._try("recording an answered alert", lambda s: s.record_answered(channel, ts, alert, reply_ts))
+
+    async def record_report(self, channel: str, reply_ts: str, alert: dict[str, Any], report: TriageReport,
+                            team: str | None = None) -> None:
+        await self._try("recording a triage", lambda s: s.record_report(channel, reply_ts, alert, report, team))
+
+    # ------------------------------------------------------------------ clicks
+
+    async def first_escalation(self, channel: str, message_ts: str, team_key: str, user: str) -> bool:
+        first_here = self.seen_clicks.first((channel, message_ts, "escalate", team_key))
+        won = await self._try("claiming an escalation", lambda s: s.claim_escalation(
+            channel, message_ts, team_key, user=user, owner=self.owner))
+        return first_here if won is _MISSING else bool(won)
+
+    async def escalation_done(self, channel: str, message_ts: str, team_key: str, ok: bool) -> None:
+        if ok:
+            await self._try("recording an escalation", lambda s: s.escalation_posted(channel, message_ts, team_key))
+            return
+        self.seen_clicks.forget((channel, message_ts, "escalate", team_key))
+        await self._try("releasing an escalation", lambda s: s.escalation_failed(channel, message_ts, team_key))
+
+    async def record_feedback(self, channel: str, message_ts: str, verdict: str, user: str,
+                              **facts: str | None) -> int | None:
+        """The feedback row id of the first such click (0 when kept in memory); None for a repeat."""
+        first_here = self.seen_clicks.first((channel, message_ts, verdict))
+        fid = await self._try("recording feedback", lambda s: s.record_feedback(
+            channel, message_ts, verdict, user=user, **facts))
+        if fid is _MISSING:
+            if not first_here:
+                return None
+            self.feedback.append({"verdict": verdict, "user": user, "channel": channel, "ts": message_ts, **facts})
+            return 0
+        return fid
+
+    async def correct(self, feedback_id: int, category: str, cause: str | None, user: str) -> None:
+        if feedback_id:
+            await self._try("recording a correction", lambda s: s.correct(feedback_id, category=category,
+                                                                          cause=cause, user=user))
+        else:
+            self.feedback.append({"verdict": "correction", "user": user, "category": category, "cause": cause})
+
+    # ------------------------------------------------------------------ pacing
+
+    async def pace(self, channel: str, interval_s: float, local: ChannelPacer) -> None:
+        """Wait for the channel's next post slot: shared through the store by every replica, else local."""
+        if interval_s <= 0:
+            return
+        wait = await self._try("reserving a post slot", lambda s: s.reserve_post(channel, interval_s))
+        if wait is _MISSING:
+            await local.wait(channel)
+        elif wait > 0:
+            await asyncio.sleep(wait)
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def cleanup(self, retention_days: float) -> int:
+        """Drop what is older than the retention window (ETL_TRIAGE_RETENTION_DAYS)."""
+        n = await self._try("cleaning up old rows", lambda s: s.cleanup(retention_days))
+        if n is _MISSING:
+            return 0
+        if n:
+            log.info("retention: deleted %d row(s) older than %g days", n, retention_days)
+        return n
+
+    async def aclose(self) -> None:
+        """Release every lease still held (so another replica or the next start resumes at once), then close."""
+        for claim in list(self._held.values()):
+            await self.release(claim)
+        if self.store is not None and self.owns_store:
+            store, self.store = self.store, None
+            with suppress(Exception):
+                await store.close()

@@ -1,0 +1,109 @@
+"""Real `etl-triage serve` processes against the fake Web API: kill -9 mid-triage, two replicas on one
+Postgres, a database that can't be reached at start."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.fakes.serve_process import ServeProcess, serve_env
+from tests.fakes.slack_api import BOT_ID, FakeSlackAPI
+from tests.fakes.slack_world import ALERTS, make_topology
+
+AIRFLOW_TEXT = "Task Failed. *Dag*: orders_daily *Task*: load_orders *Run ID*: scheduled__2026-11-19T02:00:00"
+
+
+@pytest.fixture
+async def fake():
+    f = await FakeSlackAPI().start()
+    yield f
+    await f.stop()
+
+
+def _db_env(store_url: str) -> dict[str, str]:
+    return {"ETL_TRIAGE_DATABASE_URL": store_url}
+
+
+def bot_replies(fake: FakeSlackAPI, channel: str, ts: str) -> list[dict]:
+    return [m for (ch, _), m in fake.messages.items() if ch == channel and m.get("thread_ts") == ts
+            and m.get("bot_id") == BOT_ID]
+
+
+def has_report(msg: dict) -> bool:
+    return any(b.get("block_id") == "triage_actions" for b in msg.get("blocks") or [])
+
+
+async def test_serve_killed_mid_triage_then_a_fresh_start_gives_exactly_one_reply(tmp_path, fake, store_url):
+    make_topology(tmp_path)
+    env = serve_env(fake, [ALERTS], ETL_TRIAGE_LEASE_S="1", **_db_env(store_url))
+    ts = "1700000800.000100"
+    fake.stall("chat.update")                       # the placeholder is out, the report is not
+    first = await ServeProcess.start(tmp_path, env)
+    try:
+        assert await first.event({"type": "message", "channel": ALERTS, "ts": ts, "text": AIRFLOW_TEXT,
+                                  "user": "UHUMAN"}) == 200
+        await fake.wait_for(lambda f: [c for c in f.calls if c.method == "chat.update"], timeout=30)
+    finally:
+        await first.kill()
+    fake.unstall()
+    second = await ServeProcess.start(tmp_path, env)
+    try:
+        await fake.wait_for(lambda f: any(has_report(m) for m in bot_replies(f, ALERTS, ts)), timeout=30)
+        assert await second.event({"type": "message", "channel": ALERTS, "ts": ts, "text": AIRFLOW_TEXT,
+                                   "user": "UHUMAN"}, retry_num=1) == 200   # and Slack's retry changes nothing
+    finally:
+        assert await second.stop() == 0
+    [reply] = bot_replies(fake, ALERTS, ts)
+    assert has_report(reply)
+    assert len(fake.of("chat.postMessage")) == 1 and len(fake.of("reactions.add")) == 1
+
+
+async def test_serve_two_replicas_on_one_postgres_answer_100_alerts_once_at_a_shared_pace(tmp_path, fake, pg_url):
+    make_topology(tmp_path)
+    channels = [f"CALERT{i}" for i in range(5)]
+    interval = 0.25   # per channel: shared, 20 posts take >= 19 intervals; two separate paces would take ~9
+    env = serve_env(fake, channels, ETL_TRIAGE_POST_INTERVAL_S=str(interval), ETL_TRIAGE_MAX_CONCURRENCY="8",
+                    **_db_env(pg_url))
+    a, b = await asyncio.gather(ServeProcess.start(tmp_path, env), ServeProcess.start(tmp_path, env))
+    alerts = [(channels[i % 5], f"1700001{i:03d}.000100") for i in range(100)]
+    try:
+        sends, started = [], time.monotonic()
+        for i, (channel, ts) in enumerate(alerts):
+            event = {"type": "message", "channel": channel, "ts": ts, "text": AIRFLOW_TEXT, "user": "UHUMAN"}
+            first, second = (a, b) if i % 2 else (b, a)
+            sends += [first.event(event), second.event(event, retry_num=1)]   # the redelivery hits the other
+        assert set(await asyncio.gather(*sends)) == {200}
+        await fake.wait_for(lambda f: all(any(has_report(m) for m in bot_replies(f, ch, ts)) for ch, ts in alerts),
+                            timeout=120)
+    finally:
+        codes = await asyncio.gather(a.stop(), b.stop())
+    assert codes == [0, 0]
+    assert all(len(bot_replies(fake, ch, ts)) == 1 for ch, ts in alerts)          # 100 replies, 0 duplicates
+    posts = fake.of("chat.postMessage")
+    assert len(posts) == 100 and len(fake.of("reactions.add", ok_only=False)) == 100
+    for channel in channels:  # both processes drew slots from one pace per channel: a lower bound, not a timing
+        at = sorted(c.at for c in posts if c.args["channel"] == channel)
+        assert len(at) == 20 and at[-1] - started >= 19 * interval * 0.95, (channel, at[-1] - started)
+
+
+@pytest.mark.parametrize("where", ["postgres", "sqlite"])
+async def test_serve_database_unreachable_at_start_is_one_line_and_exit_2(tmp_path, fake, where):
+    make_topology(tmp_path)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the state directory should be\n")
+    extra = ({"ETL_TRIAGE_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"} if where == "postgres"
+             else {"ETL_TRIAGE_STATE_DIR": str(blocker)})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "serve", "--http", "--port", "0", "--topology",
+        str(tmp_path / "topology.toml"), "--log-root", str(tmp_path / "logs"), cwd=ROOT,
+        env=serve_env(fake, [ALERTS], **extra), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 2, err.decode()
+    assert len(lines) == 1 and lines[0].startswith("etl-triage: error: state database "), lines
+    assert ("ETL_TRIAGE_DATABASE_URL" if where == "postgres" else "ETL_TRIAGE_STATE_DIR") in lines[0]
+    assert b"listening" not in out
