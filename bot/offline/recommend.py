@@ -8,11 +8,13 @@ template, filled with the classification's facts, follows.
 from __future__ import annotations
 
 from bot.escalation import escalation_for
+from bot.offline.rootline import strip_prefix
 from bot.offline.signatures import library, render
 from bot.providers.base import StageRequest
 from bot.report import Alternative, Classification, Evidence, Investigation, Recommendation
 
 MAX_EVIDENCE = 8
+MAX_QUOTE = 240
 MAX_ACTIONS = 3
 GENERIC_ACTION = {
     "data": "Inspect this run's input (the partition, file or table named above) against the last good run, "
@@ -60,7 +62,7 @@ def _verdict(cls: Classification | None, inv: Investigation | None) -> tuple[str
         return inv.category, inv.confidence, _sentence(inv.summary)
     where = _where(cls)
     said = _sentence(cls.summary) + (f" (first seen at {where})." if where else "")
-    said = said.replace(". (first", " (first")
+    said = said.replace(". (first", " (first") + _quoted(cls)
     if inv is not None and inv.category != "unknown" and inv.category != cls.category:
         return inv.category, inv.confidence, (
             f"{_sentence(inv.summary)} The log alone suggested {cls.category} ({cls.summary}), "
@@ -109,6 +111,20 @@ def _evidence(cls: Classification | None, inv: Investigation | None) -> list[Evi
             seen.add(key)
             out.append(e)
     return out[:MAX_EVIDENCE]
+
+
+def _quoted(cls: Classification) -> str:
+    """The deciding log line itself, when the summary does not already carry it: the specifics a person
+    searches for (the code, the field, the resource) are in the line, not in the signature's wording."""
+    if not cls.evidence:
+        return ""
+    line = " ".join(strip_prefix(cls.evidence[0].text)[0].split())
+    line = line.removeprefix("Caused by: ")
+    if not line or line in cls.summary:
+        return ""
+    if len(line) > MAX_QUOTE:
+        line = line[: MAX_QUOTE - 1] + "…"
+    return f' The log says: "{line}"'
 
 
 def _where(cls: Classification) -> str:
