@@ -81,3 +81,26 @@ def test_slack_blocks_with_status_adds_line_once_and_drops_buttons():
     assert len(status) == 1 and [e["text"] for e in status[0]["elements"]] == ["done"]
     ids = [e["action_id"] for b in twice if b["type"] == "actions" for e in b["elements"]]
     assert "triage_escalate:data" not in ids and "triage_escalate:infra" in ids
+
+
+def test_slack_report_words_follow_the_confidence_and_show_the_runner_up():
+    from bot.report import Alternative
+
+    sure = json.dumps(B.report_payload(_report(confidence=0.82), TEAMS))
+    assert "confident (82%)" in sure and "Or perhaps" not in sure
+    unsure = _report(category="code", confidence=0.42, alternatives=[Alternative(
+        category="data", why="the column may have been renamed <upstream>",
+        decide="compare the input's schema with the last good run")])
+    text = json.dumps(B.report_payload(unsure, TEAMS))
+    assert "unsure, two readings (42%)" in text
+    assert "*Or perhaps*" in text and "the column may have been renamed &lt;upstream&gt;" in text
+    assert "_To decide:_ compare the input" in text
+
+
+def test_cli_report_text_says_the_certainty_and_the_alternative():
+    from bot.render import report_text
+    from bot.report import Alternative
+
+    text = report_text(_report(confidence=0.55, alternatives=[Alternative(category="infra", why="quota", decide="x")]))
+    assert "DATA (likely, confidence 0.55)" in text
+    assert "or perhaps  INFRA: quota — to decide: x" in text
