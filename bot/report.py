@@ -160,11 +160,12 @@ class TriageReport(_Model):
         return certainty(self.confidence, bool(self.alternatives))
 
 
-CONFIDENT, LIKELY = 0.7, 0.5
+CONFIDENT, LIKELY = 0.7, 0.55
 
 
 def certainty(confidence: float, has_alternatives: bool = False) -> str:
-    """'confident' at >= 0.7, 'likely' at >= 0.5, else 'unsure' ('unsure, two readings' with a runner-up)."""
+    """'confident' at >= 0.7, 'likely' at >= 0.55 (clearly better than a coin), else 'unsure' (with a runner-up:
+    'unsure, two readings')."""
     if confidence >= CONFIDENT:
         return "confident"
     if confidence >= LIKELY:

@@ -183,6 +183,10 @@ def main() -> int:
         right = sum(r[4] for r in rows if r[0] == s)
         print(f"  {s:<22} {right:>3}/{n:<3}")
     if args.check:
+        for src in sorted(by_src):
+            mine = [r for r in rows if r[0] == src and r[7] and r[7] != r[5]]
+            print(f"  {src:<22} model disagrees on {len(mine):>3}: rules right {sum(r[4] for r in mine):>3}, "
+                  f"model right {sum(r[7] == r[6] for r in mine):>3}")
         return 0
     full = prune(train([samples[i] for i in trainable]))
     (ROOT / "bot" / "offline" / "model.json").write_text(json.dumps(

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.offline import calibration, model
-from bot.offline.rootline import Judgement, RootLine, candidates, judge
+from bot.offline.rootline import Judgement, RootLine, candidates, judge, strip_prefix
 from bot.offline.signatures import Hit, scan
 from bot.report import Alert, Alternative, Classification, Evidence
 from bot.sandbox import Excerpt, Line
@@ -99,6 +99,10 @@ def decide(a: Analysis, path: str, calibrate: bool = True) -> Classification | N
             return _from_taxonomy(a, path, calibrate, rival_sig=cls)
         return _finish(cls, source, p, rival, calibrate=calibrate)
     if j is not None:
+        if p is not None and p.category not in (j.entry.cat, "unknown") and a.roots:
+            # on the real dev split, where a bare identifier and the learned words disagree, the words were
+            # right more often: the identifier's reading stays as the alternative
+            return _from_model(a, path, calibrate, over=_from_taxonomy(a, path, calibrate=False))
         return _from_taxonomy(a, path, calibrate)
     if a.roots and p is not None:
         return _from_model(a, path, calibrate)
@@ -163,16 +167,21 @@ def _from_taxonomy(a: Analysis, path: str, calibrate: bool, rival_sig: Classific
     return _finish(cls, source, a.prediction, rival, alt, calibrate)
 
 
-def _from_model(a: Analysis, path: str, calibrate: bool) -> Classification:
+def _from_model(a: Analysis, path: str, calibrate: bool, over: Classification | None = None) -> Classification:
+    """The learned fallback's reading of the best root line (quoted); `over` is the taxonomy reading it beat."""
     p = a.prediction
     assert p is not None
-    root = a.roots[0]
-    quote = _quote(root.message)
+    root = over.evidence[0].text if over is not None and over.evidence else a.roots[0].message
+    quote = _quote(strip_prefix(root)[0] if over is not None else root)
     cls = Classification(
         category=p.category, confidence=p.probability, signature="model",  # type: ignore[arg-type]
-        summary=f"Unrecognised error: {quote}",
+        summary=f"Unrecognised error: {quote}" if over is None else f"{quote} (read as {p.category} from its words)",
         evidence=_dedup([_ev(path, r.line) for r in a.roots[:3]])[:MAX_EVIDENCE],
-        facts={"error_line": quote})
+        facts={"error_line": quote, **({"identifier": over.facts.get("identifier", "")} if over else {})})
+    if over is not None:
+        alt = Alternative(category=over.category, why=over.summary,
+                          decide=_DECIDE.get((p.category, over.category), ""))
+        return _finish(cls, "model-over-taxonomy", None, None, alt, calibrate)
     alt = Alternative(category=p.runner_up, why=f"the words of this error also occur in {p.runner_up} failures",  # type: ignore[arg-type]
                       decide=_DECIDE.get((p.category, p.runner_up), ""))
     return _finish(cls, "model", None, None, alt, calibrate)
