@@ -66,7 +66,11 @@ async def run_triage(
 class _Run:
     def __init__(self, topo: Topology, alert: Alert, provider: Provider, fallback: Provider | None,
                  sandboxes: SandboxManager, on_progress: ProgressFn | None, clock: Callable[[], float]) -> None:
-        self.topo, self.alert, self.provider, self.sandboxes = topo, alert, provider, sandboxes
+        self.topo, self.provider, self.sandboxes = topo, provider, sandboxes
+        # The alert's text was typed by a person or a webhook and may hold a secret: stages (and a model)
+        # see it redacted, like log text.
+        self.alert = alert.model_copy(update={"text": sandboxes.redactor.redact(alert.text)}) if alert.text \
+            else alert
         self._fallback = fallback
         self.on_progress, self.clock = on_progress, clock
         self.audit = Audit()
@@ -188,7 +192,11 @@ class _Run:
                 log.exception("offline fallback for stage %s failed", spec.name)
                 return self._result(spec, "failed", reason=f"{why}; offline fallback: {_brief(e2)}",
                                     branch=branch, ms=(self.clock() - t0) * 1000)
-        self.outputs[spec.name] = outcome.output
+        # What a stage produced feeds its dependents (and a model's next request): redacted first, so a
+        # secret a provider or tool let through goes no further than this stage.
+        output = type(outcome.output).model_validate(
+            _redact_tree(outcome.output.model_dump(), self.sandboxes.redactor.redact))
+        self.outputs[spec.name] = outcome.output = output
         used = self.fallback if outcome.fallback and self.fallback else self.provider
         u = outcome.usage
         return StageResult(

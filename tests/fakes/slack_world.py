@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.providers.base import Provider
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime
 from bot.slack.runtime import Pacing, Runtime
@@ -108,11 +109,11 @@ class SlackWorld:
 
     @classmethod
     async def start(cls, tmp: Path, *, pacing: Pacing | None = None, escalation: bool = True,
-                    settings: Settings | None = None) -> SlackWorld:
+                    settings: Settings | None = None, provider: Provider | None = None) -> SlackWorld:
         fake = await FakeSlackAPI().start()
         settings = settings or Settings(slack_bot_token=fake.token, slack_signing_secret=SECRET,
                                         slack_api_url=fake.api_url, alert_channels=frozenset({ALERTS}))
-        rt = build_runtime(settings, make_topology(tmp, escalation), pacing=pacing or Pacing(0, 0))
+        rt = build_runtime(settings, make_topology(tmp, escalation), pacing=pacing or Pacing(0, 0), provider=provider)
         app = build_bolt_app(rt)
         runner, port = await start_http(app, rt, "127.0.0.1", 0)
         return cls(fake, rt, f"http://127.0.0.1:{port}", aiohttp.ClientSession(), runner)
