@@ -133,6 +133,20 @@ class Sandbox:
         """Raw trailing bytes, for parsing footers. Not redacted: never show them to a model or Slack."""
         return (await self._op("tail_bytes", path, {"n": n}))[1]["data"]
 
+    async def newest_entries(self, path: str | Path, suffix: str, keep: int,
+                             prefer: list[str] | None = None) -> list[FileInfo]:
+        """The `keep` newest files ending in `suffix` (and the newest whose names hold a `prefer` key) and
+        the `keep` newest directories of an allowed directory, chosen over all of its entries with memory
+        bounded by `keep` (unlike list_dir, which stops at LIST_LIMIT entries)."""
+        c, resp = await self._op("scan_dir", path, {"suffix": suffix, "keep": keep, "prefer": list(prefer or [])},
+                                 directory=True)
+        out = []
+        for name, kind, size, mtime in resp["entries"]:
+            full = os.path.join(c.real, name)
+            if self.policy.allows_entry(full, kind == "d"):
+                out.append(FileInfo(full, int(size), float(mtime), kind == "d"))
+        return sorted(out, key=lambda i: i.path)
+
     async def list_dir(self, path: str | Path, pattern: str = "*") -> list[FileInfo]:
         """Regular files and directories in an allowed directory that the allowlist lets this stage see.
         Symlinks and special files are left out."""

@@ -8,6 +8,7 @@ Pure stdlib.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 from collections import deque
@@ -273,3 +274,44 @@ def list_dir(fd: int, limit: int) -> tuple[list[tuple[str, str, int, float]], bo
                 else "l" if entry.is_symlink() else "o"
             out.append((entry.name, kind, st.st_size, st.st_mtime))
     return out, False
+
+
+def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[tuple[str, str, int, float]], int]:
+    """Every entry of an opened directory, streamed, keeping in memory only the `keep` newest files ending
+    in `suffix`, the `keep` newest of those whose name holds a `prefer` key, and the `keep` newest
+    directories (those whose name holds a key first): a folder of 100,000 logs costs one pass, not a list.
+    → (kept entries as in list_dir, number of entries seen)."""
+    keep = max(1, keep)
+    files: list[tuple[float, str, tuple[str, str, int, float]]] = []
+    preferred: list[tuple[float, str, tuple[str, str, int, float]]] = []
+    dirs: list[tuple[bool, float, str, tuple[str, str, int, float]]] = []
+    seen = 0
+    with os.scandir(fd) as it:
+        for entry in it:
+            seen += 1
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file(follow_symlinks=False)
+                if not (is_dir or (is_file and entry.name.endswith(suffix))):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            row = (entry.name, "d" if is_dir else "f", st.st_size, st.st_mtime)
+            hit = any(k in entry.name for k in prefer)
+            if is_dir:
+                _push(dirs, (hit, st.st_mtime, entry.name, row), keep)
+            else:
+                _push(files, (st.st_mtime, entry.name, row), keep)
+                if hit:
+                    _push(preferred, (st.st_mtime, entry.name, row), keep)
+    rows = {r[-1][0]: r[-1] for r in (*files, *preferred, *dirs)}
+    return list(rows.values()), seen
+
+
+def _push(heap: list, item: tuple, keep: int) -> None:
+    """Keep the `keep` largest items (a min-heap whose smallest is evicted first)."""
+    if len(heap) < keep:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)

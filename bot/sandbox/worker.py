@@ -30,13 +30,16 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
     """Run one bounded operation on a checked path. Returns {"ok": True, ...} or {"ok": False, "denied": why}."""
     op, args = req["op"], req.get("args", {})
     try:
-        fd = open_verified(req["path"], req["dev"], req["ino"], directory=op == "list_dir")
+        fd = open_verified(req["path"], req["dev"], req["ino"], directory=op in ("list_dir", "scan_dir"))
     except Denied as e:
         return {"ok": False, "denied": e.reason}
     try:
         if op == "list_dir":
             entries, truncated = reader.list_dir(fd, args["limit"])
             return {"ok": True, "entries": entries, "truncated": truncated}
+        if op == "scan_dir":
+            entries, seen = reader.scan_dir(fd, args["suffix"], args["keep"], list(args.get("prefer") or []))
+            return {"ok": True, "entries": entries, "seen": seen}
         if op in ("head_bytes", "tail_bytes"):
             return {"ok": True, "data": getattr(reader, op)(fd, args["n"])}
         fn = {"tail": reader.tail, "read_lines": reader.read_lines, "grep": reader.grep,
