@@ -22,6 +22,7 @@ from bot.escalation import escalation_for
 from bot.jobs import Job, resolve_job
 from bot.providers.base import Provider, StageOutcome, StageRequest, Usage
 from bot.report import (
+    CHECK_NOT_DONE,
     OUTPUT_MODELS,
     Alert,
     Classification,
@@ -29,6 +30,7 @@ from bot.report import (
     Recommendation,
     StageResult,
     TriageReport,
+    displayable,
 )
 from bot.sandbox import Audit, Sandbox, SandboxManager
 from bot.tools import build_toolbox
@@ -233,8 +235,11 @@ class _Run:
         rec = _last(self.outputs, Recommendation)
         inv = _last(self.outputs, Investigation)
         cls = _last(self.outputs, Classification)
-        complete = all(r.status == "ok" for r in stages)
-        failed = "; ".join(f"{r.name} {r.status}: {r.reason}" for r in stages if r.status != "ok")
+        incomplete = [f"{r.name} {r.status}: {r.reason}" for r in stages if r.status != "ok"]
+        incomplete += [f.summary for o in self.outputs.values() if isinstance(o, Investigation)
+                       for f in o.findings if f.source == CHECK_NOT_DONE]
+        complete = not incomplete
+        failed = "; ".join(incomplete)
         if rec is not None:
             category, confidence = rec.category, rec.confidence
             root_cause, action, escalation, evidence = rec.root_cause, rec.action, rec.escalation, rec.evidence
@@ -253,12 +258,13 @@ class _Run:
             escalation=escalation, evidence=evidence, stages=stages,
             files_read=self.audit.files_read, denied=self.audit.denied, provider=self.provider.name,
             duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
-            complete=complete,
+            complete=complete, incomplete=incomplete,
         )
         # Last line of defence: whatever a stage or tool put into the report (commit subjects, file headers,
         # model text) passes the same redaction as log text before it reaches a terminal, Slack or JSON.
         redactor = self.sandboxes.redactor
-        return TriageReport.model_validate(_redact_tree(report.model_dump(), redactor.redact))
+        return TriageReport.model_validate(_redact_tree(report.model_dump(),
+                                                        lambda t: displayable(redactor.redact(t))))
 
 
 def _redact_tree(value: object, redact: Callable[[str], str]) -> object:

@@ -21,6 +21,8 @@ def report_text(r: TriageReport) -> str:
         + (f" (#{r.escalation.channel})" if r.escalation.channel else "")
         + (f", owners {', '.join(r.escalation.owners)}" if r.escalation.owners else ""),
     ]
+    if r.incomplete:
+        lines.append("incomplete  " + "; ".join(r.incomplete))
     if r.log_path:
         lines.append(f"log         {r.log_path}")
     if r.evidence:

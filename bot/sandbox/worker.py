@@ -55,7 +55,9 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
 def encode(msg: dict[str, Any]) -> bytes:
     if isinstance(msg.get("data"), bytes):
         msg = {**msg, "data": base64.b64encode(msg["data"]).decode()}
-    body = json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode()
+    # ASCII JSON: a file name that is not UTF-8 is a str with lone surrogates (surrogateescape); \\udcXX
+    # escapes carry it to the parent unchanged, where ensure_ascii=False would fail to encode it.
+    body = json.dumps(msg, ensure_ascii=True, separators=(",", ":")).encode()
     return FRAME_LEN.pack(len(body)) + body
 
 
