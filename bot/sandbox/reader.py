@@ -72,18 +72,49 @@ def tail_bytes(fd: int, n: int) -> bytes:
 
 
 def tail(fd: int, max_bytes: int, max_lines: int | None) -> tuple[Lines, int, bool]:
-    """The last lines within max_bytes (a partial first line is dropped). → (lines, size, truncated)."""
+    """The last lines within max_bytes. A long line that began before the window is shown by its head (read
+    from where it starts, with a marker): a 66 KB final error line keeps its error text instead of vanishing;
+    a short partial first line is dropped.
+    → (lines, size, truncated)."""
     size = size_of(fd)
     max_bytes = max(1, min(max_bytes, HARD_CAP))
     start = max(0, size - max_bytes)
     mid = start > 0 and os.pread(fd, 1, start - 1) != b"\n"
-    raw = _split(_pread(fd, size - start, start), mid)
+    raw = _split(_pread(fd, size - start, start), False)
+    if mid and raw and len(raw[0]) < MAX_LINE_CHARS:
+        raw = raw[1:]                    # a short partial line: dropped (a larger window would show it whole)
+    texts: list[str | None] = [None] * len(raw)
+    if mid and raw and texts and len(raw[0]) >= MAX_LINE_CHARS:
+        texts[0] = _head_of_line(fd, start, len(raw[0]))
     dropped = max_lines is not None and len(raw) > max_lines
     if max_lines is not None and dropped:
-        raw = raw[len(raw) - max_lines:]
-    first = _first_number(fd, size, start, raw, mid)
-    lines = [(None if first is None else first + i, _decode(b)) for i, b in enumerate(raw)]
+        raw, texts = raw[len(raw) - max_lines:], texts[len(texts) - max_lines:]
+    first = _first_number(fd, size, start, raw, False)
+    lines = [(None if first is None else first + i, t if t is not None else _decode(b))
+             for i, (b, t) in enumerate(zip(raw, texts, strict=True))]
     return lines, size, start > 0 or dropped
+
+
+def _head_of_line(fd: int, offset: int, rest: int) -> str:
+    """The head of the line that runs through `offset` (of which `rest` bytes lie at and after it), with a
+    marker giving its length; found by scanning back at most HEAD_SCAN bytes for its start."""
+    pos, begin = offset, None
+    while pos > 0 and offset - pos < HEAD_SCAN:
+        n = min(1 << 16, pos)
+        chunk = os.pread(fd, n, pos - n)
+        nl = chunk.rfind(b"\n")
+        if nl != -1:
+            begin = pos - n + nl + 1
+            break
+        pos -= n
+    if begin is None and pos == 0:
+        begin = 0
+    if begin is None:
+        return f"[line began more than {HEAD_SCAN:,} bytes earlier …] " + _decode(os.pread(fd, MAX_LINE_CHARS, offset))
+    total = offset - begin + rest
+    head = _pread(fd, min(total, MAX_LINE_CHARS * 4), begin).rstrip(b"\r")
+    text = head.decode("utf-8", "replace")[:MAX_LINE_CHARS]
+    return text + f" …[line cut, {total:,} bytes]" if total > len(text.encode()) else text
 
 
 def _first_number(fd: int, size: int, start: int, kept: list[bytes], mid: bool) -> int | None:
