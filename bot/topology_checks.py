@@ -9,6 +9,7 @@ import re
 
 from bot.errors import TopologyError
 from bot.report import CATEGORIES
+from bot.sandbox.policy import fixed_root
 from bot.topology import VAR_RE, JobSpec, StageSpec, Topology
 
 
@@ -155,9 +156,10 @@ def _check_globs(file: str, topo: Topology, where: str, field: str, globs: list[
         if not expanded.startswith("/"):
             raise TopologyError(file, where, f"field '{field}': {g!r} is relative",
                                 "read allowlists must be absolute, e.g. \"{log_root}/**\"")
-        if expanded.rstrip("/*") == "":
-            raise TopologyError(file, where, f"field '{field}': {g!r} would allow the whole filesystem",
-                                "name the log directory instead")
+        if fixed_root(expanded) == "/":
+            shown = g if g == expanded else f"{g!r} (= {expanded!r})"
+            raise TopologyError(file, where, f"field '{field}': {shown} would allow the whole filesystem",
+                                "its fixed prefix resolves to /; name the log directory instead")
 
 
 def _find_cycle(stages: list[StageSpec]) -> list[str] | None:

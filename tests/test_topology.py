@@ -158,3 +158,28 @@ def test_topology_cli_validate_exit_codes(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     assert "unknown stage 'clasify'" in bad.stderr
+
+
+@pytest.mark.parametrize("glob", ["/./**", "/../**", "/[a-z]*/**", "/?*/**", "/**/*.log", "//**",
+                                  "{log_root}/../../../../../../../../**"])
+def test_topology_whole_filesystem_glob_refused_however_spelled(tmp_path, glob):
+    text = '[vars]\nlog_root = "/var/log/etl"\n[pipeline]\nname = "x"\n' + STAGE_A \
+        + f'read = ["{glob}"]\n'
+    path = _write(tmp_path, text)
+    with pytest.raises(TopologyError, match="whole filesystem"):
+        load_topology(path)
+
+
+def test_topology_var_making_the_allowlist_root_is_refused_and_nothing_is_read(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "bot", "run", "--var", "log_root=/.", "--log", "/etc/passwd"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 2 and "whole filesystem" in p.stderr
+    assert "root:" not in p.stdout + p.stderr and p.stderr.count("\n") == 1
+
+
+def test_topology_sandbox_refuses_a_root_glob_at_run_time_too():
+    from bot.sandbox.policy import Policy
+
+    for glob in ("/./**", "/../**", "/[a-z]*/**", "/etc/../**"):
+        with pytest.raises(ValueError, match="whole filesystem"):
+            Policy([glob])

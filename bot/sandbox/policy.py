@@ -88,10 +88,22 @@ def translate_glob(glob: str) -> str:
     return "".join(out)
 
 
+def fixed_root(glob: str) -> str:
+    """The real directory a glob's fixed (glob-free) prefix names: `.`, `..` and symlinks resolved, so
+    `/./**`, `/../**`, `/[a-z]*/**` and `{log_root}/../../../**` all show that they start at `/`."""
+    parts = glob.split("/")
+    first = next((k for k, p in enumerate(parts) if _GLOB_CHARS.search(p)), None)
+    prefix = glob if first is None else ("/".join(parts[:first]) or "/")
+    return os.path.realpath(prefix)
+
+
 def compile_rule(glob: str) -> Rule:
-    """One allowlist entry. Its non-glob prefix is resolved (symlinks included) so real paths match it."""
+    """One allowlist entry. Its non-glob prefix is resolved (symlinks included) so real paths match it.
+    A glob whose prefix is the filesystem root is refused however it is spelled."""
     if not glob or not os.path.isabs(glob):
         raise ValueError(f"read glob {glob!r} must be an absolute path")
+    if fixed_root(glob) == "/":
+        raise ValueError(f"read glob {glob!r} would allow the whole filesystem (its fixed prefix is /)")
     parts = glob.split("/")
     first = next((k for k, p in enumerate(parts) if _GLOB_CHARS.search(p)), None)
     if first is None:
