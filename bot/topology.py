@@ -55,6 +55,7 @@ class PipelineSpec(_Strict):
     description: str = ""
     timeout_s: float = Field(120.0, gt=0)
     require_os_enforcement: bool = False
+    allow_hardlinks: bool = Field(False, description="read regular files with more than one link")
     max_tool_calls: int = Field(8, ge=0)
     max_tokens: int = Field(60_000, gt=0, description="total model tokens (in + out) per triage")
     stages: list[StageSpec] = Field(min_length=1)

@@ -33,9 +33,9 @@ class Sandbox:
     """A stage's only way to the filesystem: allowlist checks, bounded reads, redaction, audit."""
 
     def __init__(self, stage: str, allow: list[str], audit: Audit, redactor: Redactor,
-                 worker: Callable[[], Any] | None = None) -> None:
+                 worker: Callable[[], Any] | None = None, allow_hardlinks: bool = False) -> None:
         self.stage, self.allow, self.audit, self.redactor = stage, list(allow), audit, redactor
-        self.policy = Policy(self.allow)
+        self.policy = Policy(self.allow, allow_hardlinks=allow_hardlinks)
         self._worker = worker            # async () -> WorkerClient, or None for in-process reads
         self._landlock_abi: Callable[[], int] = lambda: 0   # set by the manager: > 0 when Landlock is in force
         self.before_open: Callable[[str], None] | None = None   # test seam: runs between check and open
@@ -79,7 +79,8 @@ class Sandbox:
         c = self._check(path, directory)
         if self.before_open is not None:
             self.before_open(c.real)
-        req = {"op": op, "path": c.real, "dev": c.dev, "ino": c.ino, "args": args}
+        req = {"op": op, "path": c.real, "dev": c.dev, "ino": c.ino, "args": args,
+               "hardlinks": self.policy.allow_hardlinks}
         worker = await self._worker() if self._worker is not None else None
         if worker is None:
             resp = await asyncio.to_thread(perform, req)
@@ -179,7 +180,10 @@ class SandboxManager:
 
     _warned = False
 
-    def __init__(self, mode: str = "auto", redactor: Redactor | None = None) -> None:
+    def __init__(self, mode: str = "auto", redactor: Redactor | None = None, allow_hardlinks: bool = False) -> None:
+        """`allow_hardlinks`: read regular files with more than one link (refused by default: a hard link
+        inside the allowlist can name a file outside it, and no path check can tell)."""
+        self.allow_hardlinks = allow_hardlinks
         if mode not in MODES:
             raise BotError(f"sandbox mode {mode!r} is not one of {', '.join(MODES)}")
         self.mode = mode
@@ -203,7 +207,8 @@ class SandboxManager:
         required = bool(getattr(getattr(topology, "pipeline", None), "require_os_enforcement", False))
         if redactor is None and (spec := getattr(topology, "redaction", None)) is not None:
             redactor = Redactor([(p.name, p.pattern) for p in spec.patterns], enabled=spec.enabled)
-        return cls(mode="landlock" if required else "auto", redactor=redactor)
+        hardlinks = bool(getattr(getattr(topology, "pipeline", None), "allow_hardlinks", False))
+        return cls(mode="landlock" if required else "auto", redactor=redactor, allow_hardlinks=hardlinks)
 
     @classmethod
     def _warn(cls, why: str) -> None:
@@ -218,7 +223,7 @@ class SandboxManager:
 
     def for_stage(self, stage: str, allow_globs: list[str], audit: Audit) -> Sandbox:
         try:
-            sandbox = Sandbox(stage, allow_globs, audit, self.redactor)
+            sandbox = Sandbox(stage, allow_globs, audit, self.redactor, allow_hardlinks=self.allow_hardlinks)
         except ValueError as e:
             raise BotError(f"stage '{stage}': {e}") from None
         if self.abi:

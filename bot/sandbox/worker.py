@@ -30,7 +30,8 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
     """Run one bounded operation on a checked path. Returns {"ok": True, ...} or {"ok": False, "denied": why}."""
     op, args = req["op"], req.get("args", {})
     try:
-        fd = open_verified(req["path"], req["dev"], req["ino"], directory=op in ("list_dir", "scan_dir"))
+        fd = open_verified(req["path"], req["dev"], req["ino"], directory=op in ("list_dir", "scan_dir"),
+                           hardlinks=bool(req.get("hardlinks")))
     except Denied as e:
         return {"ok": False, "denied": e.reason}
     try:
