@@ -175,3 +175,17 @@ async def test_slack_alert_report_buttons_reply_in_alert_thread(world):
     await world.idle()
     note = [p for p in world.fake.of("chat.postMessage") if p.args["channel"] == ALERTS][-1]
     assert note.args["thread_ts"] == alert_ts and "escalated to Platform <!subteam^SPLATFORM>" in note.args["text"]
+
+
+async def test_slack_escalate_posted_but_report_update_failed_is_done_not_a_failure(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    action_id = "triage_escalate:unknown"
+    world.fake.fail_next("chat.update", error="message_not_found")
+    await world.click(OTHER, msg, action_id)
+    await world.idle()
+    assert not any("could not be posted" in p.args.get("text", "") for p in world.fake.of("chat.postMessage"))
+    await world.click(OTHER, msg, action_id)            # the button is still there: a second click pages no one
+    await world.idle()
+    esc = [p for p in world.fake.of("chat.postMessage") if p.args["channel"] == "CONCALL"]
+    assert len(esc) == 1

@@ -226,16 +226,23 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     if not rt.seen_clicks.first((channel, ts, action_id)):
         return  # a repeated click: already escalated to this team from this report
     try:
-        await _escalate(rt, body, action, channel, ts, thread, msg_blocks, user, action_id, key)
+        status = await _escalate(rt, action, channel, ts, thread, user, key)
     except SlackApiError as e:  # e.g. not_in_channel: say so, and let the next click try again
         rt.seen_clicks.forget((channel, ts, action_id))
         log.warning("escalation failed: %s", _api_error(e))
         await rt.post(channel, {"text": M.ESCALATION_FAILED.format(user=user, error=B.escape(_api_error(e)))},
                       thread_ts=thread)
+        return
+    # Posted: the escalation is done, and the click stays claimed whatever happens to the status line.
+    try:
+        await _restatus(rt, channel, ts, msg_blocks, body, status, drop_actions=[action_id])
+    except SlackApiError as e:
+        log.warning("escalation posted, but updating the report's status failed: %s", _api_error(e))
 
 
-async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], channel: str, ts: str, thread: str,
-                    msg_blocks: list[dict[str, Any]], user: str, action_id: str, key: str) -> None:
+async def _escalate(rt: Runtime, action: dict[str, Any], channel: str, ts: str, thread: str, user: str,
+                    key: str) -> str:
+    """Post the escalation (thread note, then the team channel); returns the report's new status line."""
     value = B.parse_button_value(action.get("value"))
     job = resolve_job(rt.topology, value["j"]) if value.get("j") else None
     esc = escalation_for(rt.topology, key if key in CATEGORIES else "unknown", job)
@@ -257,8 +264,7 @@ async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], c
         summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
                    else M.ESCALATION_POST_NO_LINK.format(**fields))
         await rt.post(esc.channel, {"text": B.fit(summary, B.MAX_FALLBACK)})
-    status = M.STATUS_ESCALATED.format(team=team, user=user, when=B.when(rt.clock()))
-    await _restatus(rt, channel, ts, msg_blocks, body, status, drop_actions=[action_id])
+    return M.STATUS_ESCALATED.format(team=team, user=user, when=B.when(rt.clock()))
 
 
 async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> None:
