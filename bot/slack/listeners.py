@@ -36,13 +36,19 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def on_triage(ack, command: dict[str, Any], respond) -> None:
         await handle_command(rt, ack, command, respond)
 
-    async def on_escalate(ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_escalate(ack, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
-        rt.tracker.spawn(escalate(rt, body, action), name="escalate")
+        if (why := click_refused(body, action, context)) is None:
+            rt.tracker.spawn(escalate(rt, body, action), name="escalate")
+        else:
+            log.warning("ignoring escalate click: %s", why)
 
-    async def on_feedback(ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_feedback(ack, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
-        rt.tracker.spawn(feedback(rt, body, action), name="feedback")
+        if (why := click_refused(body, action, context)) is None:
+            rt.tracker.spawn(feedback(rt, body, action), name="feedback")
+        else:
+            log.warning("ignoring feedback click: %s", why)
 
     app.event("message")(on_message)
     app.command("/triage")(on_triage)
@@ -192,6 +198,28 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
 
 
 # ------------------------------------------------------------------ buttons
+
+
+def click_refused(body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """Why a button click must be ignored, or None. The click's claims (job, category, team in `value`) are
+    trusted only when they match the message Slack says it came from: a message our bot posted, in a
+    channel, carrying this very button with this very value."""
+    container = body.get("container") or {}
+    msg = body.get("message")
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    if not channel or not isinstance(msg, dict) or not msg.get("ts"):
+        return "no channel or message in the payload"
+    if container.get("message_ts") and container.get("message_ts") != msg.get("ts"):
+        return "the container and the message disagree"
+    ours = {context.get("bot_id"), context.get("bot_user_id")} - {None, ""}
+    if not ours or not ({msg.get("bot_id"), msg.get("user")} & ours):
+        return f"message {msg.get('ts')} in {channel} was not posted by this bot"
+    action_id, value = action.get("action_id"), action.get("value")
+    buttons = [e for b in msg.get("blocks") or [] if isinstance(b, dict) and b.get("type") == "actions"
+               for e in b.get("elements") or [] if isinstance(e, dict) and e.get("action_id") == action_id]
+    if not any(e.get("value") == value for e in buttons):
+        return f"the value of {action_id!r} does not match the button on message {msg.get('ts')}"
+    return None
 
 
 def _where(body: dict[str, Any]) -> tuple[str, str, str, list[dict[str, Any]]]:
