@@ -43,7 +43,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http)")
     common(serve)
     serve.add_argument("--http", action="store_true", help="HTTP mode on /slack/events instead of Socket Mode")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--port", type=_port, default=3000, help="0-65535 (default: %(default)s)")
 
     ev = sub.add_parser("eval", help="score a provider on a labeled corpus")
     common(ev)
@@ -51,6 +51,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     ev.add_argument("--split", default="all", help="dev | test | all (default: %(default)s)")
     ev.add_argument("--json", action="store_true")
     return p
+
+
+def _port(text: str) -> int:
+    """A TCP port; anything else is one line and exit 2, not an OverflowError from the socket layer."""
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise BotError(f"--port {text!r}: expected a number from 0 to 65535 (0 picks a free port)")
+    return int(text)
 
 
 def _vars(args: argparse.Namespace) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -162,7 +164,7 @@ class Topology(BaseModel):
 
     def _prompt(self, rel: str) -> str:
         if rel not in self._prompts:
-            self._prompts[rel] = (self.base_dir / rel).read_text(encoding="utf-8")
+            self._prompts[rel] = read_regular(self.base_dir / rel, MAX_PROMPT_BYTES).decode("utf-8")
         return self._prompts[rel]
 
     def load_prompts(self) -> None:
@@ -193,26 +195,57 @@ class Topology(BaseModel):
         return self.escalation.get(key)
 
 
+MAX_TOPOLOGY_BYTES = 1 << 20
+MAX_PROMPT_BYTES = 256 << 10
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. A FIFO, a device (`/dev/zero` behind a symlink)
+    or an oversized file raises ValueError with the reason, without blocking or reading it whole."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket")
+            raise ValueError(f"not a regular file ({kind})")
+        if st.st_size > limit:
+            raise ValueError(f"too large ({st.st_size:,} bytes; at most {limit:,})")
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"too large (more than {limit:,} bytes)")
+        return data
+    finally:
+        os.close(fd)
+
+
 def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> Topology:
     """Read, parse and validate a topology file. Raises `TopologyError` with a located message."""
     path = Path(path)
     file = str(path)
     try:
-        raw_bytes = path.read_bytes()
+        raw_bytes = read_regular(path, MAX_TOPOLOGY_BYTES)
     except FileNotFoundError:
         raise TopologyError(file, "", "file not found", "pass --topology PATH or run from the repo root") from None
     except OSError as e:
         raise TopologyError(file, "", f"cannot read: {e.strerror}") from None
+    except ValueError as e:
+        raise TopologyError(file, "", str(e), "point --topology at the topology.toml file itself") from None
     try:
         raw = tomllib.loads(raw_bytes.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise TopologyError(file, "", f"not UTF-8 text (byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise TopologyError(file, "", f"invalid TOML: {e}", "fix the syntax at that line and column") from None
+    except RecursionError:
+        raise TopologyError(file, "", "invalid TOML: arrays or tables nested too deeply",
+                            "a topology needs a few levels; flatten the value") from None
     try:
         doc = _Document.model_validate(raw)
     except ValidationError as e:
         raise _located(file, raw, e) from None
+    except RecursionError:
+        raise TopologyError(file, "", "values nested too deeply", "a topology needs a few levels") from None
     topo = Topology(
         path=path.resolve(),
         pipeline=doc.pipeline,
@@ -227,7 +260,7 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
     check_semantics(file, topo)
     try:
         topo.load_prompts()
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise TopologyError(file, "", f"cannot read a prompt file: {e}", "check the prompts/ files") from None
     return topo
 

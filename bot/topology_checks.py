@@ -133,8 +133,11 @@ def _check_prompt(file: str, topo: Topology, where: str, field: str, rel: str) -
     if not path.is_relative_to(base):
         raise TopologyError(file, where, f"field '{field}': {rel} is outside {base}",
                             "prompts must live in the repository, e.g. prompts/classify-failure.md")
-    if not path.is_file():
+    if not path.exists():
         raise TopologyError(file, where, f"field '{field}': {rel} does not exist", f"paths are relative to {base}")
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "a FIFO" if path.is_fifo() else "not a regular file"
+        raise TopologyError(file, where, f"field '{field}': {rel} is {kind}", "a prompt is a Markdown file")
 
 
 def _check_regex(file: str, where: str, field: str, pattern: str) -> None:
