@@ -24,7 +24,10 @@ DEFAULT_OUTPUTS: dict[str, OutputKind] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    """Unknown keys are errors, and values are not coerced: `timeout_s = true` or
+    `require_os_enforcement = "yes"` is a type error, not a 1 s budget or a silent True."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class BranchSpec(_Strict):
@@ -302,7 +305,9 @@ def _describe(raw: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str, str]:
 
 
 def _located(file: str, raw: dict[str, Any], err: ValidationError) -> TopologyError:
-    e = err.errors()[0]
+    # An unknown key first: a misspelt `prompt_flie` is why `prompt_file` is missing.
+    errors = err.errors()
+    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
     loc = tuple(e["loc"])
     where, field = _describe(raw, loc)
     kind = e["type"]
@@ -311,12 +316,17 @@ def _located(file: str, raw: dict[str, Any], err: ValidationError) -> TopologyEr
                        else p for i, p in enumerate(loc[:-1]))
         model = _MODEL_AT.get(parent)
         key = str(loc[-1])
-        near = difflib.get_close_matches(key, _fields(model), n=1) if model else []
+        missing = [str(x["loc"][-1]) for x in errors if x["type"] == "missing" and tuple(x["loc"][:-1]) == loc[:-1]]
+        near = difflib.get_close_matches(key, missing, n=1) or (
+            difflib.get_close_matches(key, _fields(model), n=1) if model else [])
         hint = f"did you mean '{near[0]}'?" if near else (
             f"allowed: {', '.join(_fields(model))}" if model else None)
         field_where = ".".join(str(p) for p in loc[3:-1]) if where.startswith("stage") else ""
         prefix = f"{where}" + (f", {field_where}" if field_where else "")
         return TopologyError(file, prefix, f"unknown key '{key}'", hint)
+    if kind == "missing" and not field:
+        return TopologyError(file, "", f"missing required table {where}",
+                             'start with [pipeline] and at least one [[pipeline.stages]] (name, prompt_file)')
     if kind == "missing":
         return TopologyError(file, where, f"missing required field '{field}'")
     msg = e["msg"]
