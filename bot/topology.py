@@ -119,6 +119,7 @@ class Topology(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     _prompts: dict[str, str] = PrivateAttr(default_factory=dict)
+    _declared: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     path: Path
     pipeline: PipelineSpec
@@ -127,6 +128,11 @@ class Topology(BaseModel):
     escalation: dict[str, EscalationSpec]
     alerts: AlertsSpec
     redaction: RedactionSpec
+
+    @property
+    def declared_vars(self) -> frozenset[str]:
+        """The names under [vars] and the `{name}`s the file uses: what an override may set."""
+        return self._declared
 
     @property
     def base_dir(self) -> Path:
@@ -258,6 +264,7 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
         alerts=doc.alerts,
         redaction=doc.redaction,
     )
+    topo._declared = frozenset(doc.vars) | (frozenset(VAR_RE.findall(raw_bytes.decode("utf-8"))) - {"job"})
     from bot.topology_checks import check_semantics
 
     check_semantics(file, topo)

@@ -69,7 +69,8 @@ class Sandbox:
 
     def _deny(self, path: object, reason: str) -> AccessDenied:
         shown = _show(path)
-        self.audit.deny(self.stage, shown, reason)
+        if reason != "no such file or directory":   # a path that does not exist was not denied
+            self.audit.deny(self.stage, shown, reason)
         return AccessDenied(shown, self.stage, reason)
 
     # ------------------------------------------------------------------ reads

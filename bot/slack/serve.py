@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import signal
 
 import aiohttp
@@ -135,6 +136,10 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     elif not settings.slack_app_token:
         raise SettingsError("SLACK_APP_TOKEN is not set; export it (xapp-…) for Socket Mode, or run "
                             "`etl-triage serve --http --port N` with SLACK_SIGNING_SECRET")
+    if names := sorted(c for c in settings.alert_channels if not re.fullmatch(r"[CGD][A-Z0-9]{6,}", c)):
+        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS holds {', '.join(map(repr, names))}, which is not a "
+                            "channel id, so no alert there would ever be seen; list ids such as C0123ABCD "
+                            "(channel name → About → Channel ID), comma-separated")
     if not settings.alert_channels:
         log.warning("ETL_TRIAGE_ALERT_CHANNELS is empty: no channel is watched; only /triage works")
     await check_bot_token(make_client(settings))
