@@ -17,6 +17,7 @@ from bot.settings import Settings
 
 def _parser(settings: Settings) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="etl-triage", description="Triage failed ETL runs: data, infra or code.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp: argparse.ArgumentParser, provider: bool = True) -> None:
@@ -53,7 +54,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http)")
     common(serve)
     serve.add_argument("--http", action="store_true", help="HTTP mode on /slack/events instead of Socket Mode")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--port", type=_port, default=3000, help="0-65535 (default: %(default)s)")
 
     hist = sub.add_parser("history", help="past triages from the state database")
     hist.add_argument("--job", help="only this job")
@@ -73,13 +74,35 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("etl-triage")
+    except PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
+
+
+PATH_VAR_SUFFIXES = ("_root", "_dir", "_path", "_home")
+
+
+def _port(text: str) -> int:
+    """A TCP port; anything else is one line and exit 2, not an OverflowError from the socket layer."""
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise BotError(f"--port {text!r}: expected a number from 0 to 65535 (0 picks a free port)")
+    return int(text)
+
+
 def _vars(args: argparse.Namespace) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in args.var:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
             raise BotError(f"--var {item!r}: expected NAME=VALUE")
-        out[name.strip()] = value
+        name = name.strip()
+        if name.endswith(PATH_VAR_SUFFIXES) and value and not value.startswith(("/", "{")):
+            value = str(Path(value).resolve())   # a relative directory, like --log-root, is from the cwd
+        out[name] = value
     if args.log_root:
         out["log_root"] = str(Path(args.log_root).resolve())
     return out
@@ -89,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        args = _parser(settings).parse_args(argv)
+        parser = _parser(settings)
+        if not (sys.argv[1:] if argv is None else argv):
+            parser.print_help()
+            return 2
+        args = parser.parse_args(argv)
         return asyncio.run(_dispatch(args, settings))
     except BotError as e:
         print(f"etl-triage: error: {e}", file=sys.stderr)
@@ -98,11 +125,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.topology import load_topology
+def load_topology(path: str, args: argparse.Namespace):
+    """The topology with the command's --var/--log-root overrides; a --var the topology does not declare
+    is refused (a typo would otherwise be ignored)."""
+    from bot.topology import load_topology as load
 
+    topo = load(path, _vars(args))
+    for item in args.var:
+        name = item.partition("=")[0].strip()
+        if name not in topo.declared_vars:
+            import difflib
+
+            near = difflib.get_close_matches(name, sorted(topo.declared_vars), n=1)
+            raise BotError(f"--var {name}: {topo.path} neither declares nor uses a variable '{name}'"
+                           + (f"; did you mean '{near[0]}'?" if near else
+                              f"; it declares {', '.join(sorted(topo.declared_vars)) or 'none'}"))
+    return topo
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd in ("validate", "explain"):
-        topo = load_topology(args.topology_file or args.topology, _vars(args))
+        topo = load_topology(args.topology_file or args.topology, args)
         if args.cmd == "validate":
             print(f"{topo.path}: ok ({len(topo.stages)} stages)")
         else:
@@ -112,7 +155,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(explain_text(topo, SandboxManager.for_topology(topo).enforcement))
         return 0
     if args.cmd == "run":
-        return await _run(args, load_topology(args.topology, _vars(args)))
+        return await _run(args, load_topology(args.topology, args))
     if args.cmd == "alert":
         return _alert(args, settings)
     if args.cmd == "demo":
@@ -122,7 +165,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "serve":
         from bot.slack.serve import serve
 
-        return await serve(args, settings, load_topology(args.topology, _vars(args)))
+        return await serve(args, settings, load_topology(args.topology, args))
     if args.cmd in ("history", "db"):
         from bot.history import db_main, history_main
 
@@ -143,10 +186,18 @@ async def _run(args: argparse.Namespace, topo) -> int:
     if not args.log and not args.job:
         raise BotError("give --log PATH or --job NAME (the newest log under the job's [jobs] logs is used)")
     job = args.job or _job_of(Path(args.log), topo.vars.get("log_root"))
+    from bot.errors import AccessDenied
+
     provider = get_provider(args.provider)
     try:
         report = await run_triage(topo, Alert(job=job, run_id=args.run_id, source="cli"),
                                   provider=provider, log_path=args.log)
+    except AccessDenied as e:
+        if args.log and not args.log_root and e.reason == "outside the read allowlist":
+            guess = _log_root_guess(args.log)
+            raise BotError(f"{e}; pass --log-root DIR (the directory holding the job folders, e.g. "
+                           f"--log-root {guess}) or --var log_root=DIR") from None
+        raise
     finally:
         await provider.aclose()
     print(report.model_dump_json(indent=2) if args.json else report_text(report))
@@ -167,6 +218,11 @@ def _alert(args: argparse.Namespace, settings: Settings) -> int:
     if topo is None and not args.json:
         print(f"note:     no {path}; jobs are not matched against a registry (pass --topology)")
     return 0
+
+
+def _log_root_guess(log: str) -> str:
+    """The directory above the log's job folder: what --log-root usually is."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(log)))
 
 
 def _job_of(log: Path, log_root: str | None) -> str:

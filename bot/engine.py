@@ -22,6 +22,7 @@ from bot.escalation import escalation_for
 from bot.jobs import Job, resolve_job
 from bot.providers.base import Provider, StageOutcome, StageRequest, Usage
 from bot.report import (
+    CHECK_NOT_DONE,
     OUTPUT_MODELS,
     Alert,
     Classification,
@@ -29,6 +30,7 @@ from bot.report import (
     Recommendation,
     StageResult,
     TriageReport,
+    displayable,
 )
 from bot.sandbox import Audit, Sandbox, SandboxManager
 from bot.tools import build_toolbox
@@ -66,7 +68,11 @@ async def run_triage(
 class _Run:
     def __init__(self, topo: Topology, alert: Alert, provider: Provider, fallback: Provider | None,
                  sandboxes: SandboxManager, on_progress: ProgressFn | None, clock: Callable[[], float]) -> None:
-        self.topo, self.alert, self.provider, self.sandboxes = topo, alert, provider, sandboxes
+        self.topo, self.provider, self.sandboxes = topo, provider, sandboxes
+        # The alert's text was typed by a person or a webhook and may hold a secret: stages (and a model)
+        # see it redacted, like log text.
+        self.alert = alert.model_copy(update={"text": sandboxes.redactor.redact(alert.text)}) if alert.text \
+            else alert
         self._fallback = fallback
         self.on_progress, self.clock = on_progress, clock
         self.audit = Audit()
@@ -188,7 +194,11 @@ class _Run:
                 log.exception("offline fallback for stage %s failed", spec.name)
                 return self._result(spec, "failed", reason=f"{why}; offline fallback: {_brief(e2)}",
                                     branch=branch, ms=(self.clock() - t0) * 1000)
-        self.outputs[spec.name] = outcome.output
+        # What a stage produced feeds its dependents (and a model's next request): redacted first, so a
+        # secret a provider or tool let through goes no further than this stage.
+        output = type(outcome.output).model_validate(
+            _redact_tree(outcome.output.model_dump(), self.sandboxes.redactor.redact))
+        self.outputs[spec.name] = outcome.output = output
         used = self.fallback if outcome.fallback and self.fallback else self.provider
         u = outcome.usage
         return StageResult(
@@ -225,8 +235,11 @@ class _Run:
         rec = _last(self.outputs, Recommendation)
         inv = _last(self.outputs, Investigation)
         cls = _last(self.outputs, Classification)
-        complete = all(r.status == "ok" for r in stages)
-        failed = "; ".join(f"{r.name} {r.status}: {r.reason}" for r in stages if r.status != "ok")
+        incomplete = [f"{r.name} {r.status}: {r.reason}" for r in stages if r.status != "ok"]
+        incomplete += [f.summary for o in self.outputs.values() if isinstance(o, Investigation)
+                       for f in o.findings if f.source == CHECK_NOT_DONE]
+        complete = not incomplete
+        failed = "; ".join(incomplete)
         if rec is not None:
             category, confidence = rec.category, rec.confidence
             root_cause, action, escalation, evidence = rec.root_cause, rec.action, rec.escalation, rec.evidence
@@ -247,12 +260,14 @@ class _Run:
             escalation=escalation, evidence=evidence, stages=stages,
             files_read=self.audit.files_read, denied=self.audit.denied, provider=self.provider.name,
             duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
-            complete=complete, alternatives=[a for a in alternatives if a.category != category],
+            complete=complete, incomplete=incomplete,
+            alternatives=[a for a in alternatives if a.category != category],
         )
         # Last line of defence: whatever a stage or tool put into the report (commit subjects, file headers,
         # model text) passes the same redaction as log text before it reaches a terminal, Slack or JSON.
         redactor = self.sandboxes.redactor
-        return TriageReport.model_validate(_redact_tree(report.model_dump(), redactor.redact))
+        return TriageReport.model_validate(_redact_tree(report.model_dump(),
+                                                        lambda t: displayable(redactor.redact(t))))
 
 
 def _redact_tree(value: object, redact: Callable[[str], str]) -> object:

@@ -10,6 +10,7 @@ from bot.sandbox import FileInfo, Sandbox
 
 MAX_DEPTH = 4        # Airflow: <logs>/dag_id=…/run_id=…/task_id=…/attempt=1.log
 FANOUT = 32         # directories descended into per level: the newest (or the run id's) ones
+KEEP_FILES = 64     # log files kept per directory: the newest, and the newest whose names hold a run key
 _TS = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?")
 
 
@@ -26,16 +27,18 @@ async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None)
 
 
 async def logs_under(sandbox: Sandbox, root: str, prefer: list[str] | None = None) -> list[FileInfo]:
-    """`*.log` files up to MAX_DEPTH levels below `root`. Each level descends only into the FANOUT newest
-    directories (those whose names contain a `prefer` key first), so a DAG with years of run folders costs
-    a few listings, not thousands. Raises AccessDenied for `root` itself; deeper denials are skipped."""
+    """`*.log` files up to MAX_DEPTH levels below `root`: per directory the KEEP_FILES newest (and the newest
+    whose names hold a `prefer` key), chosen over every entry however many there are. Each level descends
+    only into the FANOUT newest directories (those whose names contain a `prefer` key first), so a DAG with
+    years of run folders costs a few scans, not thousands. Raises AccessDenied for `root` itself; deeper
+    denials are skipped."""
     found: list[FileInfo] = []
     level = [root]
     for depth in range(MAX_DEPTH):
         below: list[FileInfo] = []
         for d in level:
             try:
-                infos = await sandbox.list_dir(d)
+                infos = await sandbox.newest_entries(d, ".log", max(KEEP_FILES, FANOUT), prefer or [])
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except AccessDenied as e:

@@ -25,6 +25,8 @@ def report_text(r: TriageReport) -> str:
     for alt in r.alternatives:
         decide = f" — to decide: {alt.decide}" if alt.decide else ""
         lines.append(f"or perhaps  {ICONS[alt.category]}: {alt.why}{decide}")
+    if r.incomplete:
+        lines.append("incomplete  " + "; ".join(r.incomplete))
     if r.log_path:
         lines.append(f"log         {r.log_path}")
     if r.evidence:

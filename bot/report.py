@@ -58,10 +58,24 @@ class Classification(_Model):
     alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
 
 
+CHECK_NOT_DONE = "investigation"   # Finding.source of a check that could not be done: the report is incomplete
+
+
+def displayable(text: str) -> str:
+    """`text` safe to encode as UTF-8: a non-UTF-8 file name (lone surrogates from surrogateescape) shows
+    its bytes as `\\xNN` instead of failing the JSON, the terminal or Slack."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class Finding(_Model):
     """One fact established while investigating (a deploy, a missing partition, a changed header)."""
 
-    source: str = Field(description="log | upstream | deploys | config | previous_run | …")
+    source: str = Field(description="log | upstream | deploys | config | previous_run | … | investigation "
+                        "(a check that could not be done; the report is then incomplete)")
     summary: str
     action: str | None = Field(None, description="what this finding suggests doing, if anything")
     evidence: list[Evidence] = Field(default_factory=list)
@@ -151,7 +165,8 @@ class TriageReport(_Model):
     provider: str
     duration_ms: float
     sandbox: dict[str, str] = Field(default_factory=dict)
-    complete: bool = Field(True, description="False when a stage failed and the report is partial")
+    complete: bool = Field(True, description="False when a stage failed or a check could not be done")
+    incomplete: list[str] = Field(default_factory=list, description="why the report is partial, if it is")
     alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
 
     @property

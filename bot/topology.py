@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,10 @@ DEFAULT_OUTPUTS: dict[str, OutputKind] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    """Unknown keys are errors, and values are not coerced: `timeout_s = true` or
+    `require_os_enforcement = "yes"` is a type error, not a 1 s budget or a silent True."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class BranchSpec(_Strict):
@@ -55,6 +60,7 @@ class PipelineSpec(_Strict):
     description: str = ""
     timeout_s: float = Field(120.0, gt=0)
     require_os_enforcement: bool = False
+    allow_hardlinks: bool = Field(False, description="read regular files with more than one link")
     max_tool_calls: int = Field(8, ge=0)
     max_tokens: int = Field(60_000, gt=0, description="total model tokens (in + out) per triage")
     stages: list[StageSpec] = Field(min_length=1)
@@ -159,6 +165,7 @@ class Topology(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     _prompts: dict[str, str] = PrivateAttr(default_factory=dict)
+    _declared: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     path: Path
     pipeline: PipelineSpec
@@ -167,6 +174,11 @@ class Topology(BaseModel):
     escalation: dict[str, EscalationSpec]
     alerts: AlertsSpec
     redaction: RedactionSpec
+
+    @property
+    def declared_vars(self) -> frozenset[str]:
+        """The names under [vars] and the `{name}`s the file uses: what an override may set."""
+        return self._declared
 
     @property
     def base_dir(self) -> Path:
@@ -207,7 +219,7 @@ class Topology(BaseModel):
 
     def _prompt(self, rel: str) -> str:
         if rel not in self._prompts:
-            self._prompts[rel] = (self.base_dir / rel).read_text(encoding="utf-8")
+            self._prompts[rel] = read_regular(self.base_dir / rel, MAX_PROMPT_BYTES).decode("utf-8")
         return self._prompts[rel]
 
     def load_prompts(self) -> None:
@@ -238,26 +250,57 @@ class Topology(BaseModel):
         return self.escalation.get(key)
 
 
+MAX_TOPOLOGY_BYTES = 1 << 20
+MAX_PROMPT_BYTES = 256 << 10
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. A FIFO, a device (`/dev/zero` behind a symlink)
+    or an oversized file raises ValueError with the reason, without blocking or reading it whole."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket")
+            raise ValueError(f"not a regular file ({kind})")
+        if st.st_size > limit:
+            raise ValueError(f"too large ({st.st_size:,} bytes; at most {limit:,})")
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"too large (more than {limit:,} bytes)")
+        return data
+    finally:
+        os.close(fd)
+
+
 def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> Topology:
     """Read, parse and validate a topology file. Raises `TopologyError` with a located message."""
     path = Path(path)
     file = str(path)
     try:
-        raw_bytes = path.read_bytes()
+        raw_bytes = read_regular(path, MAX_TOPOLOGY_BYTES)
     except FileNotFoundError:
         raise TopologyError(file, "", "file not found", "pass --topology PATH or run from the repo root") from None
     except OSError as e:
         raise TopologyError(file, "", f"cannot read: {e.strerror}") from None
+    except ValueError as e:
+        raise TopologyError(file, "", str(e), "point --topology at the topology.toml file itself") from None
     try:
         raw = tomllib.loads(raw_bytes.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise TopologyError(file, "", f"not UTF-8 text (byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise TopologyError(file, "", f"invalid TOML: {e}", "fix the syntax at that line and column") from None
+    except RecursionError:
+        raise TopologyError(file, "", "invalid TOML: arrays or tables nested too deeply",
+                            "a topology needs a few levels; flatten the value") from None
     try:
         doc = _Document.model_validate(raw)
     except ValidationError as e:
         raise _located(file, raw, e) from None
+    except RecursionError:
+        raise TopologyError(file, "", "values nested too deeply", "a topology needs a few levels") from None
     topo = Topology(
         path=path.resolve(),
         pipeline=doc.pipeline,
@@ -267,12 +310,13 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
         alerts=doc.alerts,
         redaction=doc.redaction,
     )
+    topo._declared = frozenset(doc.vars) | (frozenset(VAR_RE.findall(raw_bytes.decode("utf-8"))) - {"job"})
     from bot.topology_checks import check_semantics
 
     check_semantics(file, topo)
     try:
         topo.load_prompts()
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise TopologyError(file, "", f"cannot read a prompt file: {e}", "check the prompts/ files") from None
     return topo
 
@@ -315,7 +359,9 @@ def _describe(raw: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str, str]:
 
 
 def _located(file: str, raw: dict[str, Any], err: ValidationError) -> TopologyError:
-    e = err.errors()[0]
+    # An unknown key first: a misspelt `prompt_flie` is why `prompt_file` is missing.
+    errors = err.errors()
+    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
     loc = tuple(e["loc"])
     where, field = _describe(raw, loc)
     kind = e["type"]
@@ -324,12 +370,17 @@ def _located(file: str, raw: dict[str, Any], err: ValidationError) -> TopologyEr
                        else p for i, p in enumerate(loc[:-1]))
         model = _MODEL_AT.get(parent)
         key = str(loc[-1])
-        near = difflib.get_close_matches(key, _fields(model), n=1) if model else []
+        missing = [str(x["loc"][-1]) for x in errors if x["type"] == "missing" and tuple(x["loc"][:-1]) == loc[:-1]]
+        near = difflib.get_close_matches(key, missing, n=1) or (
+            difflib.get_close_matches(key, _fields(model), n=1) if model else [])
         hint = f"did you mean '{near[0]}'?" if near else (
             f"allowed: {', '.join(_fields(model))}" if model else None)
         field_where = ".".join(str(p) for p in loc[3:-1]) if where.startswith("stage") else ""
         prefix = f"{where}" + (f", {field_where}" if field_where else "")
         return TopologyError(file, prefix, f"unknown key '{key}'", hint)
+    if kind == "missing" and not field:
+        return TopologyError(file, "", f"missing required table {where}",
+                             'start with [pipeline] and at least one [[pipeline.stages]] (name, prompt_file)')
     if kind == "missing":
         return TopologyError(file, where, f"missing required field '{field}'")
     msg = str(e["msg"]).removeprefix("Value error, ")

@@ -9,6 +9,8 @@ import re
 
 from bot.errors import TopologyError
 from bot.report import CATEGORIES
+from bot.sandbox.patterns import UnsafePattern, check_pattern
+from bot.sandbox.policy import fixed_root
 from bot.topology import VAR_RE, JobSpec, StageSpec, Topology
 
 
@@ -104,11 +106,11 @@ def _check_job_paths(file: str, topo: Topology) -> None:
                 continue
             path = topo.expand(raw, job="JOB" if name == "*" else name)
             if unknown := VAR_RE.findall(path):
-                raise TopologyError(file, where, f"field '{field}': unknown variable '{{{unknown[0]}}}' in "
-                                    f"{raw!r}", f"define it under [vars] or pass --var {unknown[0]}=VALUE")
+                raise _unknown_var(file, topo, where, field, unknown[0], raw)
+            allowed = ", ".join(dict.fromkeys(globs))
             if not _within(path, globs):
                 raise TopologyError(file, where, f"field '{field}': {path!r} is outside the read allowlist of "
-                                    f"stage '{stage.name}'", f"it may read {', '.join(globs) or 'nothing'}; "
+                                    f"stage '{stage.name}'", f"it may read {allowed or 'nothing'}; "
                                     "move the path under one of them or add it to that stage's read list")
         for c in job.code or []:
             if c.startswith("/") or ".." in c.split("/"):
@@ -133,15 +135,31 @@ def _check_prompt(file: str, topo: Topology, where: str, field: str, rel: str) -
     if not path.is_relative_to(base):
         raise TopologyError(file, where, f"field '{field}': {rel} is outside {base}",
                             "prompts must live in the repository, e.g. prompts/classify-failure.md")
-    if not path.is_file():
+    if not path.exists():
         raise TopologyError(file, where, f"field '{field}': {rel} does not exist", f"paths are relative to {base}")
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "a FIFO" if path.is_fifo() else "not a regular file"
+        raise TopologyError(file, where, f"field '{field}': {rel} is {kind}", "a prompt is a Markdown file")
 
 
 def _check_regex(file: str, where: str, field: str, pattern: str) -> None:
+    """Valid, and not able to backtrack catastrophically: it runs on every Slack message or log line."""
     try:
         re.compile(pattern)
     except re.error as e:
         raise TopologyError(file, where, f"field {field}: invalid regex: {e}") from None
+    try:
+        check_pattern(pattern)
+    except UnsafePattern as e:
+        raise TopologyError(file, where, f"field {field}: regex refused: {e}") from None
+
+
+def _unknown_var(file: str, topo: Topology, where: str, field: str, name: str, raw: str) -> TopologyError:
+    if name in topo.vars:
+        return TopologyError(file, where, f"field '{field}': variable '{{{name}}}' in {raw!r} refers to itself or "
+                             "to another variable", "[vars] values are used as written; give it a literal path")
+    return TopologyError(file, where, f"field '{field}': unknown variable '{{{name}}}' in {raw!r}",
+                         f"define it under [vars] or pass --var {name}=VALUE")
 
 
 def _check_linear(file: str, where: str, field: str, pattern: str) -> None:
@@ -162,14 +180,14 @@ def _check_globs(file: str, topo: Topology, where: str, field: str, globs: list[
         expanded = topo.expand(g)
         unknown = VAR_RE.findall(expanded)
         if unknown:
-            raise TopologyError(file, where, f"field '{field}': unknown variable '{{{unknown[0]}}}' in {g!r}",
-                                f"define it under [vars] or pass --var {unknown[0]}=VALUE")
+            raise _unknown_var(file, topo, where, field, unknown[0], g)
         if not expanded.startswith("/"):
             raise TopologyError(file, where, f"field '{field}': {g!r} is relative",
                                 "read allowlists must be absolute, e.g. \"{log_root}/**\"")
-        if expanded.rstrip("/*") == "":
-            raise TopologyError(file, where, f"field '{field}': {g!r} would allow the whole filesystem",
-                                "name the log directory instead")
+        if fixed_root(expanded) == "/":
+            shown = g if g == expanded else f"{g!r} (= {expanded!r})"
+            raise TopologyError(file, where, f"field '{field}': {shown} would allow the whole filesystem",
+                                "its fixed prefix resolves to /; name the log directory instead")
 
 
 def _find_cycle(stages: list[StageSpec]) -> list[str] | None:

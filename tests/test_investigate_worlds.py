@@ -236,3 +236,36 @@ async def test_investigate_pin_bump_does_not_overrule_a_confident_platform_failu
 
     assert report.category == "infra"
     assert any("Dependency pins" in f.summary for f in inv.findings)   # still shown, as context
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "[2026-11-20, 02:00:14 UTC] INFO - Starting attempt 1 of 3\n"],
+                         ids=["empty", "blank-lines", "no-error-lines"])
+async def test_investigate_empty_current_log_never_borrows_the_previous_runs_errors(world: World, content: str):
+    world.base_repo()
+    usual_partitions(world)
+    previous = world.log("orders_daily", "2026-11-19T02-00-00.log", airflow_log(KEYERROR, when="2026-11-19 02:00:14"),
+                         "2026-11-19 02:00:15")
+    log = world.log("orders_daily", "2026-11-20T02-00-00.log", content, "2026-11-20 02:00:15")
+
+    report, inv = await triage(world, log=log)
+
+    shown = report.model_dump_json()
+    assert "rerun alone will not fix" not in shown.lower() and "Recurring failure" not in shown
+    assert str(previous) not in {e.path for e in report.evidence}
+    assert all(str(previous) not in {e.path for e in f.evidence} for f in inv.findings)
+    assert "no error line" in report.root_cause or "no root-cause error" in report.root_cause
+
+
+async def test_investigate_previous_run_tool_says_the_current_log_has_no_errors(world: World):
+    from bot.investigate.previous_run import previous_run
+    from bot.sandbox import Audit, SandboxManager
+
+    world.log("orders_daily", "2026-11-19T02-00-00.log", airflow_log(KEYERROR, when="2026-11-19 02:00:14"),
+              "2026-11-19 02:00:15")
+    log = world.log("orders_daily", "2026-11-20T02-00-00.log", "", "2026-11-20 02:00:15")
+    manager = SandboxManager(mode="in-process")
+    try:
+        prev = await previous_run(manager.for_stage("investigate", [f"{world.logs}/**"], Audit()), str(log))
+    finally:
+        await manager.aclose()
+    assert not prev.same_error and "has no error lines" in prev.text() and "KeyError" not in prev.text()

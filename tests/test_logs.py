@@ -102,3 +102,30 @@ async def test_logs_denied_log_dir_is_a_denial_not_a_missing_log(tmp_path):
             await newest_log(sb, str(tmp_path / "other"))
     finally:
         await manager.aclose()
+
+
+def _flat_folder(job: Path, n: int) -> list[str]:
+    """n old logs in one folder, and their names in the order the filesystem lists them."""
+    job.mkdir(parents=True)
+    for k in range(n):
+        (job / f"2025-01-01T00-00-00_{k:06d}.log").write_text("INFO ok\n")
+        os.utime(job / f"2025-01-01T00-00-00_{k:06d}.log", (1000 + k % 500, 1000 + k % 500))
+    with os.scandir(job) as it:
+        return [e.name for e in it]
+
+
+async def test_logs_newest_is_chosen_over_the_whole_folder_not_the_first_entries(tmp_path):
+    # More entries than one listing returns (10,000): the newest is the one the filesystem lists last.
+    job = tmp_path / "orders_daily"
+    order = _flat_folder(job, 10_050)
+    newest, wanted = job / order[-1], job / order[-2]
+    os.utime(newest, (9_000, 9_000))
+    os.utime(wanted, (5_000, 5_000))
+    wanted.rename(wanted := job / "scheduled__2026-11-19T02_00_00.log")
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        assert await newest_log(sb, str(job)) == newest
+        assert await newest_log(sb, str(job), "scheduled__2026-11-19T02:00:00") == wanted
+    finally:
+        await manager.aclose()

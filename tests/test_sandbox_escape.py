@@ -97,7 +97,10 @@ def _assert_refused(e: AccessDenied, sandbox_audit: Audit) -> None:
     text = str(e)
     assert SECRET not in text and "\n" not in text
     assert "stage 'classify'" in text and e.reason
-    assert sandbox_audit.denied and sandbox_audit.denied[-1].stage == "classify"
+    if e.reason == "no such file or directory":      # inside the allowlist and absent: refused, not a denial
+        assert not sandbox_audit.denied
+    else:
+        assert sandbox_audit.denied and sandbox_audit.denied[-1].stage == "classify"
     assert not sandbox_audit.files_read
 
 

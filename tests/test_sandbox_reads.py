@@ -137,3 +137,42 @@ async def test_sandbox_redacts_every_line_it_returns(box):
     p.write_text("connect postgres://etl:hunter2@db:5432/x\nERROR password=hunter2\n")
     for ex in (await sb.tail(p), await sb.excerpt(p), await sb.grep(p, "ERROR|connect"), await sb.read_lines(p)):
         assert "hunter2" not in ex.text() and "db:5432" in ex.text()
+
+
+async def test_sandbox_tail_keeps_the_head_of_a_final_line_longer_than_the_window(tmp_path):
+    cols = ", ".join(f"col_{i:05d}" for i in range(6000))            # one ~66 KB line
+    log = tmp_path / "logs" / "spark.log"
+    log.parent.mkdir()
+    log.write_text("INFO starting\n" * 50 + "pyspark.sql.utils.AnalysisException: cannot resolve 'customer_id' "
+                   f"given input columns: [{cols}]\n")
+    manager = SandboxManager(mode="in-process")
+    try:
+        sb = manager.for_stage("classify", [f"{tmp_path}/logs/**"], Audit())
+        ex = await sb.excerpt(log, budget=64_000)
+        tail = await sb.tail(log, max_bytes=8_000)
+    finally:
+        await manager.aclose()
+    for got in (ex, tail):
+        last = got.lines[-1]
+        assert last.number == 51 and last.text.startswith("pyspark.sql.utils.AnalysisException: cannot resolve")
+        assert "[line cut, " in last.text and len(last.text) < 4100
+
+
+async def test_sandbox_long_final_error_line_is_found_by_the_triage(tmp_path):
+    from bot.engine import run_triage
+    from bot.providers.offline import OfflineProvider
+    from bot.report import Alert
+    from bot.topology import load_topology
+    from tests.conftest import ROOT
+
+    cols = ", ".join(f"col_{i:05d}" for i in range(6000))
+    log = tmp_path / "logs" / "orders_daily" / "run.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("INFO starting\n" * 50 + "pyspark.sql.utils.AnalysisException: cannot resolve 'customer_id' "
+                   f"given input columns: [{cols}]\n")
+    topo = load_topology(ROOT / "topology.toml", {"log_root": str(tmp_path / "logs"),
+                                                  "data_root": str(tmp_path / "data"),
+                                                  "repo_root": str(tmp_path / "repo")})
+    report = await run_triage(topo, Alert(job="orders_daily"), provider=OfflineProvider(), log_path=log)
+    assert "no error line" not in report.root_cause
+    assert any("AnalysisException" in e.text for e in report.evidence)

@@ -177,3 +177,78 @@ async def test_slack_alert_report_buttons_reply_in_alert_thread(world):
     await world.idle()
     note = [p for p in world.fake.of("chat.postMessage") if p.args["channel"] == ALERTS][-1]
     assert note.args["thread_ts"] == alert_ts and "escalated to Platform <!subteam^SPLATFORM>" in note.args["text"]
+
+
+async def test_slack_escalate_posted_but_report_update_failed_is_done_not_a_failure(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    action_id = "triage_escalate:unknown"
+    world.fake.fail_next("chat.update", error="message_not_found")
+    await world.click(OTHER, msg, action_id)
+    await world.idle()
+    assert not any("could not be posted" in p.args.get("text", "") for p in world.fake.of("chat.postMessage"))
+    await world.click(OTHER, msg, action_id)            # the button is still there: a second click pages no one
+    await world.idle()
+    esc = [p for p in world.fake.of("chat.postMessage") if p.args["channel"] == "CONCALL"]
+    assert len(esc) == 1
+
+
+async def _click_payload(world: SlackWorld, message: dict, action_id: str, **change) -> None:
+    from urllib.parse import urlencode
+
+    from tests.fakes.slack_api import TEAM_ID
+
+    button = next(e for b in message["blocks"] if b.get("type") == "actions" for e in b["elements"]
+                  if e["action_id"] == action_id)
+    payload = {
+        "type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": "UMALLORY", "name": "m"}, "api_app_id": "A1",
+        "token": "x", "trigger_id": "1.2.3", "response_url": world.fake.response_url("b"),
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": OTHER},
+        "channel": {"id": OTHER, "name": "ops"}, "message": message,
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "triage_actions", "value": button["value"],
+                     "text": button["text"], "action_ts": "1700000999.1"}],
+    }
+    for key, value in change.items():
+        if value is None:
+            payload.pop(key, None)
+        else:
+            payload[key] = value
+    resp = await world.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    assert resp.status == 200
+
+
+async def test_slack_tampered_button_value_escalates_nowhere(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    button = next(e for b in msg["blocks"] if b.get("type") == "actions" for e in b["elements"]
+                  if e["action_id"] == "triage_escalate:unknown")
+    forged = json.loads(button["value"]) | {"j": "customer_sync", "s": "page the CRM team"}
+    action = {"type": "button", "action_id": "triage_escalate:infra", "block_id": "triage_actions",
+              "value": json.dumps(forged), "text": button["text"], "action_ts": "1"}
+    before = len(world.fake.calls)
+    await _click_payload(world, msg, "triage_escalate:unknown", actions=[action])
+    await world.idle()
+    assert [c.method for c in world.fake.calls[before:]] == []
+
+
+async def test_slack_click_without_channel_posts_nothing(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    before = len(world.fake.calls)
+    await _click_payload(world, msg, "triage_escalate:unknown", channel=None,
+                         container={"type": "message", "message_ts": msg["ts"]})
+    await world.idle()
+    assert [c.method for c in world.fake.calls[before:]] == []
+
+
+async def test_slack_resolved_on_a_message_that_is_not_ours_updates_nothing(world):
+    await world.command("orders_daily")
+    msg = await _report(world)
+    theirs = {**msg, "bot_id": "BOTHER", "user": "UOTHER", "ts": "1700000555.000100"}
+    world.fake.messages[(OTHER, theirs["ts"])] = theirs
+    before = len(world.fake.calls)
+    await _click_payload(world, theirs, "triage_resolved",
+                         container={"type": "message", "message_ts": theirs["ts"], "channel_id": OTHER})
+    await world.idle()
+    assert [c.method for c in world.fake.calls[before:]] == []
+    assert await world.rt.state.store.feedback_on(OTHER, theirs["ts"]) == []

@@ -158,3 +158,58 @@ def test_topology_cli_validate_exit_codes(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     assert "unknown stage 'clasify'" in bad.stderr
+
+
+@pytest.mark.parametrize("glob", ["/./**", "/../**", "/[a-z]*/**", "/?*/**", "/**/*.log", "//**",
+                                  "{log_root}/../../../../../../../../**"])
+def test_topology_whole_filesystem_glob_refused_however_spelled(tmp_path, glob):
+    text = '[vars]\nlog_root = "/var/log/etl"\n[pipeline]\nname = "x"\n' + STAGE_A \
+        + f'read = ["{glob}"]\n'
+    path = _write(tmp_path, text)
+    with pytest.raises(TopologyError, match="whole filesystem"):
+        load_topology(path)
+
+
+def test_topology_var_making_the_allowlist_root_is_refused_and_nothing_is_read(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "bot", "run", "--var", "log_root=/.", "--log", "/etc/passwd"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 2 and "whole filesystem" in p.stderr
+    assert "root:" not in p.stdout + p.stderr and p.stderr.count("\n") == 1
+
+
+def test_topology_sandbox_refuses_a_root_glob_at_run_time_too():
+    from bot.sandbox.policy import Policy
+
+    for glob in ("/./**", "/../**", "/[a-z]*/**", "/etc/../**"):
+        with pytest.raises(ValueError, match="whole filesystem"):
+            Policy([glob])
+
+
+STRICT = [
+    ("empty topology", "", ["missing required table [pipeline]", "[[pipeline.stages]]"]),
+    ("self-referencing variable", '[vars]\nlog_root = "{log_root}/x"\n' + STAGE_A + 'read = ["{log_root}/**"]\n',
+     ["variable '{log_root}'", "refers to itself"]),
+    ("bool timeout", STAGE_A + "timeout_s = true\n", ["stage 'a'", "field 'timeout_s'"]),
+    ("string bool", '[pipeline]\nrequire_os_enforcement = "yes"\n' + STAGE_A,
+     ["[pipeline]", "field 'require_os_enforcement'"]),
+    ("catastrophic alert regex", SEED + "[alerts]\npatterns = ['(?P<job>(a+)+)$']\n",
+     ["[alerts]", "regex refused"]),
+    ("unknown key next to missing field", '[[pipeline.stages]]\nname = "a"\nprompt_flie = "prompts/recommend.md"\n',
+     ["stage 'a'", "unknown key 'prompt_flie'", "did you mean 'prompt_file'?"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in STRICT], ids=[n for n, _, _ in STRICT])
+def test_topology_strict_validation_says_what_is_wrong(tmp_path, text, expected):
+    with pytest.raises(TopologyError) as err:
+        load_topology(_write(tmp_path, text))
+    for part in expected:
+        assert part in str(err.value), str(err.value)
+
+
+def test_topology_allowlist_hint_names_each_path_once(tmp_path):
+    text = SEED.replace('name = "classify"\n', 'name = "classify"\nread = ["/srv/a/**", "/srv/a/**"]\n') \
+        + '[jobs.orders]\nlogs = "/elsewhere/orders"\n'
+    with pytest.raises(TopologyError) as err:
+        load_topology(_write(tmp_path, text))
+    assert str(err.value).count("/srv/a/**") == 1, str(err.value)

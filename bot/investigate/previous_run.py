@@ -34,11 +34,14 @@ class PreviousRun:
     previous_failed: bool = False
     previous_errors: list[Line] = field(default_factory=list)
     first_new: Line | None = None          # first error line of the failed run not seen in the previous run
+    current_failed: bool = False           # the failed run's own log has error lines to compare
     error: str | None = None
 
     @property
     def same_error(self) -> bool:
-        return self.previous_failed and self.first_new is None
+        """A recurring failure: both runs have error lines and none of this run's is new. An empty or
+        unreadable current log is never "the same" as a failed previous one."""
+        return self.current_failed and self.previous_failed and self.first_new is None
 
     def text(self) -> str:
         if self.error:
@@ -95,7 +98,11 @@ async def previous_run(sandbox: Sandbox, failed_log: str, logs_dir: str | None =
     except (AccessDenied, OSError) as e:
         res.error = f"cannot read: {getattr(e, 'reason', e)}"
         return res
-    res.previous_failed, res.previous_errors = bool(old), old
+    res.previous_failed, res.previous_errors, res.current_failed = bool(old), old, bool(new)
+    if not new:
+        res.error = (f"this run's log {failed_log} has no error lines (empty, or none in its last "
+                     f"{TAIL_BYTES // 1000} KB), so it was not compared with the previous run {prev.path}")
+        return res
     seen = {normalise(ln.text) for ln in old}
     res.first_new = next((ln for ln in new if normalise(ln.text) not in seen), None)
     return res

@@ -27,6 +27,7 @@ from bot.providers.claude_messages import (
     untrusted,
     user_turn,
 )
+from bot.report import displayable
 from bot.settings import Settings
 
 FAST_MODEL = "claude-haiku-4-5"      # classify: a short, well-defined decision
@@ -120,7 +121,8 @@ class _Conversation:
         self.tool_calls = 0
         self.repaired = False
         sandbox = request.tools.sandbox
-        self._redact = getattr(getattr(sandbox, "redactor", None), "redact", None) or (lambda t: t)
+        redact = getattr(getattr(sandbox, "redactor", None), "redact", None) or (lambda t: t)
+        self._redact = lambda t: displayable(redact(t))   # redacted, and valid UTF-8 whatever the file names
 
     async def run(self) -> Any:
         req = self.req

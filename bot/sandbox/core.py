@@ -33,9 +33,9 @@ class Sandbox:
     """A stage's only way to the filesystem: allowlist checks, bounded reads, redaction, audit."""
 
     def __init__(self, stage: str, allow: list[str], audit: Audit, redactor: Redactor,
-                 worker: Callable[[], Any] | None = None) -> None:
+                 worker: Callable[[], Any] | None = None, allow_hardlinks: bool = False) -> None:
         self.stage, self.allow, self.audit, self.redactor = stage, list(allow), audit, redactor
-        self.policy = Policy(self.allow)
+        self.policy = Policy(self.allow, allow_hardlinks=allow_hardlinks)
         self._worker = worker            # async () -> WorkerClient, or None for in-process reads
         self._landlock_abi: Callable[[], int] = lambda: 0   # set by the manager: > 0 when Landlock is in force
         self.before_open: Callable[[str], None] | None = None   # test seam: runs between check and open
@@ -69,7 +69,8 @@ class Sandbox:
 
     def _deny(self, path: object, reason: str) -> AccessDenied:
         shown = _show(path)
-        self.audit.deny(self.stage, shown, reason)
+        if reason != "no such file or directory":   # a path that does not exist was not denied
+            self.audit.deny(self.stage, shown, reason)
         return AccessDenied(shown, self.stage, reason)
 
     # ------------------------------------------------------------------ reads
@@ -79,7 +80,8 @@ class Sandbox:
         c = self._check(path, directory)
         if self.before_open is not None:
             self.before_open(c.real)
-        req = {"op": op, "path": c.real, "dev": c.dev, "ino": c.ino, "args": args}
+        req = {"op": op, "path": c.real, "dev": c.dev, "ino": c.ino, "args": args,
+               "hardlinks": self.policy.allow_hardlinks}
         worker = await self._worker() if self._worker is not None else None
         if worker is None:
             resp = await asyncio.to_thread(perform, req)
@@ -133,6 +135,20 @@ class Sandbox:
         """Raw trailing bytes, for parsing footers. Not redacted: never show them to a model or Slack."""
         return (await self._op("tail_bytes", path, {"n": n}))[1]["data"]
 
+    async def newest_entries(self, path: str | Path, suffix: str, keep: int,
+                             prefer: list[str] | None = None) -> list[FileInfo]:
+        """The `keep` newest files ending in `suffix` (and the newest whose names hold a `prefer` key) and
+        the `keep` newest directories of an allowed directory, chosen over all of its entries with memory
+        bounded by `keep` (unlike list_dir, which stops at LIST_LIMIT entries)."""
+        c, resp = await self._op("scan_dir", path, {"suffix": suffix, "keep": keep, "prefer": list(prefer or [])},
+                                 directory=True)
+        out = []
+        for name, kind, size, mtime in resp["entries"]:
+            full = os.path.join(c.real, name)
+            if self.policy.allows_entry(full, kind == "d"):
+                out.append(FileInfo(full, int(size), float(mtime), kind == "d"))
+        return sorted(out, key=lambda i: i.path)
+
     async def list_dir(self, path: str | Path, pattern: str = "*") -> list[FileInfo]:
         """Regular files and directories in an allowed directory that the allowlist lets this stage see.
         Symlinks and special files are left out."""
@@ -165,7 +181,10 @@ class SandboxManager:
 
     _warned = False
 
-    def __init__(self, mode: str = "auto", redactor: Redactor | None = None) -> None:
+    def __init__(self, mode: str = "auto", redactor: Redactor | None = None, allow_hardlinks: bool = False) -> None:
+        """`allow_hardlinks`: read regular files with more than one link (refused by default: a hard link
+        inside the allowlist can name a file outside it, and no path check can tell)."""
+        self.allow_hardlinks = allow_hardlinks
         if mode not in MODES:
             raise BotError(f"sandbox mode {mode!r} is not one of {', '.join(MODES)}")
         self.mode = mode
@@ -189,7 +208,8 @@ class SandboxManager:
         required = bool(getattr(getattr(topology, "pipeline", None), "require_os_enforcement", False))
         if redactor is None and (spec := getattr(topology, "redaction", None)) is not None:
             redactor = Redactor([(p.name, p.pattern) for p in spec.patterns], enabled=spec.enabled)
-        return cls(mode="landlock" if required else "auto", redactor=redactor)
+        hardlinks = bool(getattr(getattr(topology, "pipeline", None), "allow_hardlinks", False))
+        return cls(mode="landlock" if required else "auto", redactor=redactor, allow_hardlinks=hardlinks)
 
     @classmethod
     def _warn(cls, why: str) -> None:
@@ -204,7 +224,7 @@ class SandboxManager:
 
     def for_stage(self, stage: str, allow_globs: list[str], audit: Audit) -> Sandbox:
         try:
-            sandbox = Sandbox(stage, allow_globs, audit, self.redactor)
+            sandbox = Sandbox(stage, allow_globs, audit, self.redactor, allow_hardlinks=self.allow_hardlinks)
         except ValueError as e:
             raise BotError(f"stage '{stage}': {e}") from None
         if self.abi:

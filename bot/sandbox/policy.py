@@ -88,10 +88,22 @@ def translate_glob(glob: str) -> str:
     return "".join(out)
 
 
+def fixed_root(glob: str) -> str:
+    """The real directory a glob's fixed (glob-free) prefix names: `.`, `..` and symlinks resolved, so
+    `/./**`, `/../**`, `/[a-z]*/**` and `{log_root}/../../../**` all show that they start at `/`."""
+    parts = glob.split("/")
+    first = next((k for k, p in enumerate(parts) if _GLOB_CHARS.search(p)), None)
+    prefix = glob if first is None else ("/".join(parts[:first]) or "/")
+    return os.path.realpath(prefix)
+
+
 def compile_rule(glob: str) -> Rule:
-    """One allowlist entry. Its non-glob prefix is resolved (symlinks included) so real paths match it."""
+    """One allowlist entry. Its non-glob prefix is resolved (symlinks included) so real paths match it.
+    A glob whose prefix is the filesystem root is refused however it is spelled."""
     if not glob or not os.path.isabs(glob):
         raise ValueError(f"read glob {glob!r} must be an absolute path")
+    if fixed_root(glob) == "/":
+        raise ValueError(f"read glob {glob!r} would allow the whole filesystem (its fixed prefix is /)")
     parts = glob.split("/")
     first = next((k for k, p in enumerate(parts) if _GLOB_CHARS.search(p)), None)
     if first is None:
@@ -109,9 +121,10 @@ def compile_rule(glob: str) -> Rule:
 class Policy:
     """A stage's allowlist. `check_file` / `check_dir` raise Denied with the reason."""
 
-    def __init__(self, globs: list[str]) -> None:
+    def __init__(self, globs: list[str], allow_hardlinks: bool = False) -> None:
         self.globs = list(globs)
         self.rules = [compile_rule(g) for g in globs]
+        self.allow_hardlinks = allow_hardlinks
 
     @property
     def roots(self) -> list[str]:
@@ -125,6 +138,8 @@ class Policy:
         st = _stat(real)
         if not stat.S_ISREG(st.st_mode):
             raise Denied(f"not a regular file ({_kind(st.st_mode)})")
+        if st.st_nlink > 1 and not self.allow_hardlinks:
+            raise Denied(hardlink_reason(st.st_nlink))
         return Checked(real, st.st_dev, st.st_ino)
 
     def check_dir(self, path: object) -> Checked:
@@ -163,6 +178,11 @@ class Policy:
             raise Denied("path cannot be resolved") from None
 
 
+def hardlink_reason(links: int) -> str:
+    return (f"a hard link ({links} names for one file; another name may be outside the allowlist); "
+            "set [pipeline] allow_hardlinks = true in the topology to read hard-linked logs")
+
+
 def _stat(real: str) -> os.stat_result:
     try:
         return os.stat(real)
@@ -181,7 +201,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_verified(real: str, dev: int, ino: int, directory: bool = False) -> int:
+def open_verified(real: str, dev: int, ino: int, directory: bool = False, hardlinks: bool = False) -> int:
     """Open what was checked, without following a swapped-in symlink or blocking on a FIFO, then confirm
     through the descriptor (fstat identity + /proc/self/fd path) that it is what was allowed."""
     flags = _OPEN_FLAGS | (os.O_DIRECTORY if directory else 0)
@@ -194,6 +214,8 @@ def open_verified(real: str, dev: int, ino: int, directory: bool = False) -> int
         ok_type = stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)
         if not ok_type:
             raise Denied(f"changed between check and open: now {_kind(st.st_mode)}")
+        if not directory and st.st_nlink > 1 and not hardlinks:
+            raise Denied("changed between check and open: now " + hardlink_reason(st.st_nlink))
         if (st.st_dev, st.st_ino) != (dev, ino):
             raise Denied("changed between check and open: a different file is there now")
         try:

@@ -8,6 +8,7 @@ Pure stdlib.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 from collections import deque
@@ -71,18 +72,49 @@ def tail_bytes(fd: int, n: int) -> bytes:
 
 
 def tail(fd: int, max_bytes: int, max_lines: int | None) -> tuple[Lines, int, bool]:
-    """The last lines within max_bytes (a partial first line is dropped). → (lines, size, truncated)."""
+    """The last lines within max_bytes. A long line that began before the window is shown by its head (read
+    from where it starts, with a marker): a 66 KB final error line keeps its error text instead of vanishing;
+    a short partial first line is dropped.
+    → (lines, size, truncated)."""
     size = size_of(fd)
     max_bytes = max(1, min(max_bytes, HARD_CAP))
     start = max(0, size - max_bytes)
     mid = start > 0 and os.pread(fd, 1, start - 1) != b"\n"
-    raw = _split(_pread(fd, size - start, start), mid)
+    raw = _split(_pread(fd, size - start, start), False)
+    if mid and raw and len(raw[0]) < MAX_LINE_CHARS:
+        raw = raw[1:]                    # a short partial line: dropped (a larger window would show it whole)
+    texts: list[str | None] = [None] * len(raw)
+    if mid and raw and texts and len(raw[0]) >= MAX_LINE_CHARS:
+        texts[0] = _head_of_line(fd, start, len(raw[0]))
     dropped = max_lines is not None and len(raw) > max_lines
     if max_lines is not None and dropped:
-        raw = raw[len(raw) - max_lines:]
-    first = _first_number(fd, size, start, raw, mid)
-    lines = [(None if first is None else first + i, _decode(b)) for i, b in enumerate(raw)]
+        raw, texts = raw[len(raw) - max_lines:], texts[len(texts) - max_lines:]
+    first = _first_number(fd, size, start, raw, False)
+    lines = [(None if first is None else first + i, t if t is not None else _decode(b))
+             for i, (b, t) in enumerate(zip(raw, texts, strict=True))]
     return lines, size, start > 0 or dropped
+
+
+def _head_of_line(fd: int, offset: int, rest: int) -> str:
+    """The head of the line that runs through `offset` (of which `rest` bytes lie at and after it), with a
+    marker giving its length; found by scanning back at most HEAD_SCAN bytes for its start."""
+    pos, begin = offset, None
+    while pos > 0 and offset - pos < HEAD_SCAN:
+        n = min(1 << 16, pos)
+        chunk = os.pread(fd, n, pos - n)
+        nl = chunk.rfind(b"\n")
+        if nl != -1:
+            begin = pos - n + nl + 1
+            break
+        pos -= n
+    if begin is None and pos == 0:
+        begin = 0
+    if begin is None:
+        return f"[line began more than {HEAD_SCAN:,} bytes earlier …] " + _decode(os.pread(fd, MAX_LINE_CHARS, offset))
+    total = offset - begin + rest
+    head = _pread(fd, min(total, MAX_LINE_CHARS * 4), begin).rstrip(b"\r")
+    text = head.decode("utf-8", "replace")[:MAX_LINE_CHARS]
+    return text + f" …[line cut, {total:,} bytes]" if total > len(text.encode()) else text
 
 
 def _first_number(fd: int, size: int, start: int, kept: list[bytes], mid: bool) -> int | None:
@@ -273,3 +305,44 @@ def list_dir(fd: int, limit: int) -> tuple[list[tuple[str, str, int, float]], bo
                 else "l" if entry.is_symlink() else "o"
             out.append((entry.name, kind, st.st_size, st.st_mtime))
     return out, False
+
+
+def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[tuple[str, str, int, float]], int]:
+    """Every entry of an opened directory, streamed, keeping in memory only the `keep` newest files ending
+    in `suffix`, the `keep` newest of those whose name holds a `prefer` key, and the `keep` newest
+    directories (those whose name holds a key first): a folder of 100,000 logs costs one pass, not a list.
+    → (kept entries as in list_dir, number of entries seen)."""
+    keep = max(1, keep)
+    files: list[tuple[float, str, tuple[str, str, int, float]]] = []
+    preferred: list[tuple[float, str, tuple[str, str, int, float]]] = []
+    dirs: list[tuple[bool, float, str, tuple[str, str, int, float]]] = []
+    seen = 0
+    with os.scandir(fd) as it:
+        for entry in it:
+            seen += 1
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file(follow_symlinks=False)
+                if not (is_dir or (is_file and entry.name.endswith(suffix))):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            row = (entry.name, "d" if is_dir else "f", st.st_size, st.st_mtime)
+            hit = any(k in entry.name for k in prefer)
+            if is_dir:
+                _push(dirs, (hit, st.st_mtime, entry.name, row), keep)
+            else:
+                _push(files, (st.st_mtime, entry.name, row), keep)
+                if hit:
+                    _push(preferred, (st.st_mtime, entry.name, row), keep)
+    rows = {r[-1][0]: r[-1] for r in (*files, *preferred, *dirs)}
+    return list(rows.values()), seen
+
+
+def _push(heap: list, item: tuple, keep: int) -> None:
+    """Keep the `keep` largest items (a min-heap whose smallest is evicted first)."""
+    if len(heap) < keep:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)

@@ -30,13 +30,17 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
     """Run one bounded operation on a checked path. Returns {"ok": True, ...} or {"ok": False, "denied": why}."""
     op, args = req["op"], req.get("args", {})
     try:
-        fd = open_verified(req["path"], req["dev"], req["ino"], directory=op == "list_dir")
+        fd = open_verified(req["path"], req["dev"], req["ino"], directory=op in ("list_dir", "scan_dir"),
+                           hardlinks=bool(req.get("hardlinks")))
     except Denied as e:
         return {"ok": False, "denied": e.reason}
     try:
         if op == "list_dir":
             entries, truncated = reader.list_dir(fd, args["limit"])
             return {"ok": True, "entries": entries, "truncated": truncated}
+        if op == "scan_dir":
+            entries, seen = reader.scan_dir(fd, args["suffix"], args["keep"], list(args.get("prefer") or []))
+            return {"ok": True, "entries": entries, "seen": seen}
         if op in ("head_bytes", "tail_bytes"):
             return {"ok": True, "data": getattr(reader, op)(fd, args["n"])}
         fn = {"tail": reader.tail, "read_lines": reader.read_lines, "grep": reader.grep,
@@ -52,7 +56,9 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
 def encode(msg: dict[str, Any]) -> bytes:
     if isinstance(msg.get("data"), bytes):
         msg = {**msg, "data": base64.b64encode(msg["data"]).decode()}
-    body = json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode()
+    # ASCII JSON: a file name that is not UTF-8 is a str with lone surrogates (surrogateescape); \\udcXX
+    # escapes carry it to the parent unchanged, where ensure_ascii=False would fail to encode it.
+    body = json.dumps(msg, ensure_ascii=True, separators=(",", ":")).encode()
     return FRAME_LEN.pack(len(body)) + body
 
 

@@ -148,7 +148,8 @@ def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]]) -> Pa
     label = M.CATEGORY_LABEL[report.category]
     partial = ""
     if not report.complete:
-        why = "; ".join(f"{s.name} {s.status}" for s in report.stages if s.status != "ok")
+        why = "; ".join([f"{s.name} {s.status}" for s in report.stages if s.status != "ok"]
+                        + [r for r in report.incomplete if not any(r.startswith(f"{s.name} ") for s in report.stages)])
         partial = M.PARTIAL.format(why=escape(why))
     esc = report.escalation
     owners = M.OWNERS.format(owners=escape(", ".join(esc.owners))) if esc.owners else ""

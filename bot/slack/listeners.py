@@ -40,13 +40,19 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def on_triage(ack, command: dict[str, Any], respond) -> None:
         await handle_command(rt, ack, command, respond)
 
-    async def on_escalate(ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_escalate(ack, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
-        rt.tracker.spawn(escalate(rt, body, action), name="escalate")
+        if (why := click_refused(body, action, context)) is None:
+            rt.tracker.spawn(escalate(rt, body, action), name="escalate")
+        else:
+            log.warning("ignoring escalate click: %s", why)
 
-    async def on_feedback(ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_feedback(ack, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
-        rt.tracker.spawn(feedback(rt, body, action), name="feedback")
+        if (why := click_refused(body, action, context)) is None:
+            rt.tracker.spawn(feedback(rt, body, action), name="feedback")
+        else:
+            log.warning("ignoring feedback click: %s", why)
 
     app.event("message")(on_message)
     app.command("/triage")(on_triage)
@@ -242,6 +248,28 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
 # ------------------------------------------------------------------ buttons
 
 
+def click_refused(body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """Why a button click must be ignored, or None. The click's claims (job, category, team in `value`) are
+    trusted only when they match the message Slack says it came from: a message our bot posted, in a
+    channel, carrying this very button with this very value."""
+    container = body.get("container") or {}
+    msg = body.get("message")
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    if not channel or not isinstance(msg, dict) or not msg.get("ts"):
+        return "no channel or message in the payload"
+    if container.get("message_ts") and container.get("message_ts") != msg.get("ts"):
+        return "the container and the message disagree"
+    ours = {context.get("bot_id"), context.get("bot_user_id")} - {None, ""}
+    if not ours or not ({msg.get("bot_id"), msg.get("user")} & ours):
+        return f"message {msg.get('ts')} in {channel} was not posted by this bot"
+    action_id, value = action.get("action_id"), action.get("value")
+    buttons = [e for b in msg.get("blocks") or [] if isinstance(b, dict) and b.get("type") == "actions"
+               for e in b.get("elements") or [] if isinstance(e, dict) and e.get("action_id") == action_id]
+    if not any(e.get("value") == value for e in buttons):
+        return f"the value of {action_id!r} does not match the button on message {msg.get('ts')}"
+    return None
+
+
 def _where(body: dict[str, Any]) -> tuple[str, str, str, list[dict[str, Any]]]:
     """(channel, message ts, thread ts, blocks) of the message whose button was clicked."""
     container = body.get("container") or {}
@@ -274,16 +302,24 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     if not await rt.state.first_escalation(channel, ts, key, user):
         return  # a repeated click (on any replica): already escalated to this team from this report
     try:
-        await _escalate(rt, body, action, channel, ts, thread, msg_blocks, user, action_id, key)
+        status = await _escalate(rt, action, channel, ts, thread, user, key)
     except SlackApiError as e:  # e.g. not_in_channel: say so, and let the next click try again
         await rt.state.escalation_done(channel, ts, key, ok=False)
         log.warning("escalation failed: %s", _api_error(e))
         await rt.post(channel, {"text": M.ESCALATION_FAILED.format(user=user, error=B.escape(_api_error(e)))},
                       thread_ts=thread)
+        return
+    # Posted: the escalation is done, and the click stays claimed whatever happens to the status line.
+    await rt.state.escalation_done(channel, ts, key, ok=True)
+    try:
+        await _restatus(rt, channel, ts, msg_blocks, body, status, drop_actions=[action_id])
+    except SlackApiError as e:
+        log.warning("escalation posted, but updating the report's status failed: %s", _api_error(e))
 
 
-async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], channel: str, ts: str, thread: str,
-                    msg_blocks: list[dict[str, Any]], user: str, action_id: str, key: str) -> None:
+async def _escalate(rt: Runtime, action: dict[str, Any], channel: str, ts: str, thread: str, user: str,
+                    key: str) -> str:
+    """Post the escalation (thread note, then the team channel); returns the report's new status line."""
     value = B.parse_button_value(action.get("value"))
     job = resolve_job(rt.topology, value["j"]) if value.get("j") else None
     esc = escalation_for(rt.topology, key if key in CATEGORIES else "unknown", job)
@@ -305,9 +341,7 @@ async def _escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any], c
         summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
                    else M.ESCALATION_POST_NO_LINK.format(**fields))
         await rt.post(esc.channel, {"text": B.fit(summary, B.MAX_FALLBACK)})
-    await rt.state.escalation_done(channel, ts, key, ok=True)
-    status = M.STATUS_ESCALATED.format(team=team, user=user, when=B.when(rt.clock()))
-    await _restatus(rt, channel, ts, msg_blocks, body, status, drop_actions=[action_id])
+    return M.STATUS_ESCALATED.format(team=team, user=user, when=B.when(rt.clock()))
 
 
 async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import logging
+import re
 import signal
 
 import aiohttp
@@ -32,6 +35,9 @@ def web_app(app: AsyncApp, rt: Runtime) -> web.Application:
     GET /healthz."""
 
     async def events(request: web.Request) -> web.Response:
+        refused = await _refuse_garbage(request, rt.settings.slack_signing_secret or "")
+        if refused is not None:
+            return refused
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
     async def healthz(_: web.Request) -> web.Response:
@@ -41,6 +47,36 @@ def web_app(app: AsyncApp, rt: Runtime) -> web.Application:
     web_application = web.Application()
     web_application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", healthz)])
     return web_application
+
+
+async def _refuse_garbage(request: web.Request, secret: str) -> web.Response | None:
+    """401 for a request whose signature does not verify (a missing or non-numeric timestamp included), 400
+    for a signed body that is not what Slack sends (UTF-8 JSON, or a form whose payload is JSON); one log
+    line each, never a traceback or a 500. None: hand it to Bolt."""
+    import json
+    from urllib.parse import parse_qs
+
+    peer = request.remote or "?"
+    body = await request.read()
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    if not stamp.isdigit() or not hmac.compare_digest(expected, signature):
+        log.warning("refused an unsigned or badly signed request from %s (401)", peer)
+        return web.json_response({"error": "invalid signature"}, status=401)
+    try:
+        text = body.decode("utf-8")
+        if request.content_type == "application/json":
+            if not isinstance(json.loads(text), dict):
+                raise ValueError("not a JSON object")
+        else:
+            payload = parse_qs(text).get("payload")
+            if payload and not isinstance(json.loads(payload[0]), dict):
+                raise ValueError("payload is not a JSON object")
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        log.warning("refused a signed but malformed request from %s (400): %s", peer, str(e)[:120])
+        return web.json_response({"error": "malformed body"}, status=400)
+    return None
 
 
 async def start_http(app: AsyncApp, rt: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
@@ -103,6 +139,10 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     elif not settings.slack_app_token:
         raise SettingsError("SLACK_APP_TOKEN is not set; export it (xapp-…) for Socket Mode, or run "
                             "`etl-triage serve --http --port N` with SLACK_SIGNING_SECRET")
+    if names := sorted(c for c in settings.alert_channels if not re.fullmatch(r"[CGD][A-Z0-9]{6,}", c)):
+        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS holds {', '.join(map(repr, names))}, which is not a "
+                            "channel id, so no alert there would ever be seen; list ids such as C0123ABCD "
+                            "(channel name → About → Channel ID), comma-separated")
     if not settings.alert_channels:
         log.warning("ETL_TRIAGE_ALERT_CHANNELS is empty: no channel is watched; only /triage works")
     await check_bot_token(make_client(settings))
