@@ -101,15 +101,24 @@ def fit_platt(rows: list[Row]) -> dict[str, object]:
 
 
 def knee(rows: list[Row], params: dict[str, object], min_answers: int = 8) -> float:
-    """The lowest fitted probability above which the dev answers are right >= CONFIDENT_PRECISION."""
+    """The lowest fitted probability above which the dev answers are right >= CONFIDENT_PRECISION (lower bound)."""
     fitted = sorted(((calibration.calibrate(src, raw, agrees=ag, disputed=dis, params={**params, "knee": 0.0}), right)
                      for src, raw, ag, dis, right, *_ in rows), reverse=True)
     best = 0.99
     for i in range(min_answers, len(fitted) + 1):
         top = fitted[:i]
-        if sum(r for _, r in top) / i >= calibration.CONFIDENT_PRECISION:
+        if wilson_lower(sum(r for _, r in top), i) >= calibration.CONFIDENT_PRECISION:
             best = top[-1][0]
     return round(max(best, 0.5), 3)
+
+
+def wilson_lower(right: int, n: int, z: float = 1.28) -> float:
+    """The lower end of the (one-sided 90%) Wilson interval of a success share: a small dev sample that happened
+    to be right must not make the engine "confident" on logs it has not seen."""
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
 
 
 def fit_deferral(rows: list[Row], params: dict[str, object],
