@@ -191,7 +191,7 @@ class Store:
                 "category = ?, confidence = ?, root_cause = ?, signature = ?, fingerprint = ?, provider = ?, "
                 "usage_json = ?, timings_json = ?, duration_ms = ?, error = NULL, finished_at = ? WHERE id = ?",
                 (report.model_dump_json(), report.category, report.confidence, report.root_cause,
-                 _signature(report), getattr(report, "fingerprint", None), report.provider,
+                 _signature(report), report.fingerprint.id if report.fingerprint else None, report.provider,
                  json.dumps(_usage(report)), json.dumps(timings), report.duration_ms, now, claim.triage_id))
 
     async def release(self, claim: Claim, *, owner: str) -> None:
