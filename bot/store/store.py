@@ -17,6 +17,7 @@ from typing import Any
 from bot.report import TriageReport
 from bot.store import migrations
 from bot.store.backend import Backend, Row
+from bot.store.memory import MemoryMixin
 
 MAX_ATTEMPTS = 3  # a triage whose holder stopped this often is given up: it may be what kills the process
 
@@ -79,7 +80,7 @@ def _signature(report: TriageReport) -> str | None:
     return None
 
 
-class Store:
+class Store(MemoryMixin):
     def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
         self.backend, self.clock = backend, clock
 
@@ -289,6 +290,11 @@ class Store:
                 "ON CONFLICT (channel, message_ts, verdict) DO NOTHING RETURNING id",
                 (channel, message_ts, verdict, t[0] if t else None, user, job, run_id, team, category,
                  t[1] if t else None, self.clock()))
+            if row is not None and t is not None:
+                # a verdict ends the incident: the next alert of this failure is a new occurrence, triaged with
+                # what the team just said (a correction, a resolution)
+                await tx.execute("UPDATE incidents SET status = 'closed', closed_at = ? WHERE status = 'open' AND "
+                                 "id = (SELECT incident_id FROM triages WHERE id = ?)", (self.clock(), t[0]))
         return int(row[0]) if row else None
 
     async def feedback_on(self, channel: str, message_ts: str) -> list[dict[str, Any]]:
