@@ -157,3 +157,33 @@ async def test_feedback_wrong_diagnosis_overrides_the_next_identical_failure_for
     assert "DATA problem" in other_shown and "UBOB" not in other_shown and "marked wrong" not in other_shown
     newest = rows[0]
     assert newest.category == "code" and newest.fingerprint == rows[1].fingerprint
+
+
+async def test_feedback_export_writes_corrected_triages_as_eval_cases_that_eval_scores(tmp_path, fake, store_url):
+    from tests.test_anthropic_cli import _cli, _env
+
+    write_log(tmp_path, "orders_daily", KEYERROR.replace("customer_id", "customer_id password=hunter2"))
+    w = await SlackWorld.start(tmp_path, fake=fake, store_url=store_url)
+    try:
+        await send(w, "orders_daily", "1800000001.000100")
+        await fake.wait_for(all_answered(["1800000001.000100"]), timeout=30)
+        await w.idle()
+        [first] = bot_replies(fake, "1800000001.000100")
+        await _wrong(w, fake, first, "code", "a deploy renamed customer_id", "UBOB")
+    finally:
+        await w.close()
+    out = tmp_path / "exported"
+    env = _env(ETL_TRIAGE_DATABASE_URL=store_url)
+    code, text, err = await _cli("feedback", "export", "--since", "30d", str(out), "--topology",
+                                 str(tmp_path / "topology.toml"), "--log-root", str(tmp_path / "logs"), env=env)
+    assert code == 0, err
+    [case] = list(out.iterdir())
+    toml = (case / "case.toml").read_text()
+    assert 'category = "code"' in toml and 'job = "orders_daily"' in toml and "UBOB" in toml
+    log = (case / "run.log").read_text()
+    assert "KeyError" in log and "hunter2" not in log                  # the excerpt, redacted
+    code, text, err = await _cli("eval", str(out), "--json", env=env)
+    assert code == 0, err
+    scored = json.loads(text)
+    assert scored["n"] == 1 and scored["per_tag"]["from-feedback"]                # the team's own held-out case
+    assert "code" in json.dumps(scored["confusion"])

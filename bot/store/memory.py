@@ -209,3 +209,16 @@ class MemoryMixin:
                 lines.append(f"{_day(float(at), now)} this was marked wrong by @{who} (no correction given)")
         return Memory(lines=lines, correction=correction if learn else None, resolution=resolution)
 
+
+    async def corrections(self, since: float | None = None) -> list[dict[str, Any]]:
+        """Every "Wrong diagnosis" with a corrected category (oldest first), with its triage's report."""
+        async with self.backend.tx() as tx:
+            rows = await tx.fetchall(
+                "SELECT f.id, f.user_id, f.corrected_by, f.created_at, f.category, f.corrected_category, "
+                "f.corrected_cause, f.job, f.run_id, f.team, f.fingerprint, t.report_json, a.source, a.alert_json "
+                "FROM feedback f LEFT JOIN triages t ON t.id = f.triage_id LEFT JOIN alerts a ON a.id = t.alert_id "
+                "WHERE f.verdict = 'wrong_diagnosis' AND f.corrected_category IS NOT NULL AND f.created_at >= ? "
+                "ORDER BY f.created_at, f.id", (since or 0.0,))
+        keys = ("id", "user", "corrected_by", "at", "category", "corrected_category", "corrected_cause", "job",
+                "run_id", "team", "fingerprint", "report_json", "source", "alert_json")
+        return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -121,7 +121,7 @@ class SlackWorld:
                     settings: Settings | None = None, fake: FakeSlackAPI | None = None,
                     store_url: str | None = None, durable: bool = True, recover_at_start: bool = False,
                     lease_s: float = 30.0, channels: frozenset[str] = frozenset({ALERTS}),
-                    extra_topology: str = "") -> SlackWorld:
+                    extra_topology: str = "", provider: Any = None) -> SlackWorld:
         """A bot on loopback. `fake`: share a Slack (a restart or a second replica); `durable=False`: no store."""
         own_fake = fake is None
         fake = fake or await FakeSlackAPI().start()
@@ -129,7 +129,7 @@ class SlackWorld:
                                         slack_api_url=fake.api_url, alert_channels=channels, lease_s=lease_s)
         store = await open_store(store_url or f"sqlite:///{tmp / 'state' / 'etl-triage.db'}") if durable else None
         topo = make_topology(tmp, escalation, extra_topology)
-        rt = build_runtime(settings, topo, pacing=pacing or Pacing(0, 0), store=store)
+        rt = build_runtime(settings, topo, pacing=pacing or Pacing(0, 0), store=store, provider=provider)
         app = build_bolt_app(rt)
         runner, port = await start_http(app, rt, "127.0.0.1", 0)
         world = cls(fake, rt, f"http://127.0.0.1:{port}", aiohttp.ClientSession(), runner, own_fake=own_fake)
