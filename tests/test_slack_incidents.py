@@ -187,3 +187,33 @@ async def test_feedback_export_writes_corrected_triages_as_eval_cases_that_eval_
     scored = json.loads(text)
     assert scored["n"] == 1 and scored["per_tag"]["from-feedback"]                # the team's own held-out case
     assert "code" in json.dumps(scored["confusion"])
+
+
+async def test_feedback_resolved_note_is_offered_as_the_action_next_time(tmp_path, fake):
+    write_log(tmp_path, "orders_daily", KEYERROR)
+    write_log(tmp_path, "orders_daily", KEYERROR, day="2026-11-21")
+    w = await SlackWorld.start(tmp_path, fake=fake)
+    try:
+        await send(w, "orders_daily", "1800000001.000100")
+        await fake.wait_for(all_answered(["1800000001.000100"]), timeout=30)
+        await w.idle()
+        [first] = bot_replies(fake, "1800000001.000100")
+        await w.click(ALERTS, first, "triage_resolved", user="UCAROL")
+        [opened] = await fake.wait_for(lambda f: f.of("views.open"))
+        await w.idle()
+        await w.submit_view(opened.result["view"], {
+            "note": {"value": {"type": "plain_text_input", "value": "re-ran the upstream export with the old header"}}},
+            user="UCAROL")
+        await w.idle()
+        await send(w, "orders_daily", "1800000002.000100", run="scheduled__2026-11-21T02:00:00")
+        await fake.wait_for(all_answered(["1800000002.000100"]), timeout=30)
+        await w.idle()
+        [row, _] = await w.rt.state.store.history(job="orders_daily")
+    finally:
+        await w.close()
+    [again] = bot_replies(fake, "1800000002.000100")
+    shown = json.dumps(again["blocks"])
+    assert "Recommended action*\\nre-ran the upstream export with the old header (how @UCAROL resolved it" in shown
+    mem = json.dumps([b for b in again["blocks"] if b.get("block_id") == "triage_memory"], ensure_ascii=False)
+    assert "seen 1× in 30 days; last resolved by <@UCAROL> today: re-ran the upstream export" in mem, mem
+    assert row.learned_from and row.learned_from.startswith("resolution by @UCAROL")

@@ -22,7 +22,7 @@ from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
 from bot.slack import incidents, intake
 from bot.slack import messages as M
-from bot.slack.corrections import ask_correction
+from bot.slack.corrections import ask_correction, ask_note
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
 from bot.slack.threads import resumed_reply
@@ -375,6 +375,8 @@ async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     log.info("feedback %s by %s on %s/%s %s", kind, user, channel, ts, facts)
     if kind == "wrong_diagnosis":
         await ask_correction(rt, body, feedback_id, channel, ts, value)
+    else:
+        await ask_note(rt, body, feedback_id, channel, ts, value)
     when = B.when(rt.clock())
     if kind == "resolved":
         await _restatus(rt, channel, ts, msg_blocks, body, M.STATUS_RESOLVED.format(user=user, when=when),

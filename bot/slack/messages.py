@@ -53,6 +53,11 @@ CORRECTION_INTRO = ("I said `{job}` failed because of a *{label}* problem. What 
                     "this triage, so the team's history shows the right cause.")
 CORRECTION_CATEGORY = "What kind of problem was it?"
 CORRECTION_CAUSE = "What was the cause? (optional)"
+NOTE_TITLE = "Resolved"
+NOTE_SKIP = "Skip"
+NOTE_INTRO = ("Marked resolved. How was `{job}` fixed? The next time this failure appears, your note is offered "
+              "as the recommended action.")
+NOTE_LABEL = "What fixed it? (optional)"
 CORRECTION_PICK = "Pick data, infra, code or unknown."
 
 # ------------------------------------------------------------------ outcomes
