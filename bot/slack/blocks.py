@@ -212,7 +212,7 @@ def member_payload(report: TriageReport, teams: Sequence[tuple[str, str]], *, in
     label = M.CATEGORY_LABEL[report.category]
     blocks: list[dict[str, Any]] = [
         section(M.CATEGORY_EMOJI[report.category] + " *" + label + "* · "
-                + M.SAME_CAUSE.format(link=link, root_cause=escape(report.root_cause), n=jobs)),
+                + M.SAME_CAUSE.format(link=link, root_cause=escape(report.root_cause.rstrip(". ")), n=jobs)),
     ]
     if (mem := memory_block(report)) is not None:
         blocks.append(mem)
