@@ -1,4 +1,4 @@
-"""`etl-triage run | demo | validate | explain | alert | serve | history | db | eval`.
+"""`etl-triage run | demo | validate | explain | alert | serve | history | feedback | db | eval`.
 
 A BotError is one line on stderr, exit 2."""
 
@@ -61,6 +61,12 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     hist.add_argument("--since", help="only this recent, e.g. 7d, 12h, 30m")
     hist.add_argument("--limit", type=int, default=200, help="at most this many (default: %(default)s)")
     hist.add_argument("--json", action="store_true", help="one JSON array")
+
+    fb = sub.add_parser("feedback", help="the team's corrections: export them as eval cases")
+    fb.add_argument("feedback_cmd", choices=["export"])
+    fb.add_argument("dir", metavar="DIR", help="where to write one case directory per corrected triage")
+    fb.add_argument("--since", help="only this recent, e.g. 30d (default: all)")
+    common(fb, provider=False)
 
     db = sub.add_parser("db", help="the state database: upgrade (apply migrations) | version")
     db.add_argument("db_cmd", choices=["upgrade", "version"])
@@ -170,6 +176,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.history import db_main, history_main
 
         return await (history_main if args.cmd == "history" else db_main)(args, settings)
+    if args.cmd == "feedback":
+        from bot.feedback_export import export_main
+
+        return await export_main(args, settings, load_topology(args.topology, args))
     if args.cmd == "eval":
         from bot.eval_output import main as eval_main
 

@@ -19,14 +19,19 @@ from pydantic import BaseModel
 
 from bot.errors import BotError, LogNotFound
 from bot.escalation import escalation_for
+from bot.fingerprint import fingerprint as fingerprint_of
 from bot.jobs import Job, resolve_job
 from bot.providers.base import Provider, StageOutcome, StageRequest, Usage
 from bot.report import (
     CHECK_NOT_DONE,
     OUTPUT_MODELS,
     Alert,
+    Alternative,
     Classification,
+    Evidence,
+    Fingerprint,
     Investigation,
+    Memory,
     Recommendation,
     StageResult,
     TriageReport,
@@ -42,6 +47,10 @@ FALLBACK_TIMEOUT_S = 10.0
 _NO_FALLBACK: Provider = object()  # type: ignore[assignment]  # sentinel: let stages fail instead
 
 
+class _OfflineReader:
+    name = "offline"  # read_fingerprint runs no stage; _Run only needs a provider's name
+
+
 async def run_triage(
     topology: Topology,
     alert: Alert,
@@ -53,16 +62,34 @@ async def run_triage(
     fallback_to_offline: bool = True,
     on_progress: ProgressFn | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    memory: Memory | None = None,
 ) -> TriageReport:
-    """Triage one failed run. Raises BotError only for bad input (log missing or outside the allowlist)."""
+    """Triage one failed run. Raises BotError only for bad input (log missing or outside the allowlist).
+
+    `memory` is what the team's history says of this failure (lines to show, a correction that overrides the
+    category, a resolution to offer as the action); the caller looks it up, the engine only applies it."""
     own_sandboxes = sandboxes is None
     sandboxes = sandboxes or SandboxManager.for_topology(topology)
     try:
         fallback_to = fallback if fallback_to_offline else _NO_FALLBACK
-        return await _Run(topology, alert, provider, fallback_to, sandboxes, on_progress, clock).run(log_path)
+        run = _Run(topology, alert, provider, fallback_to, sandboxes, on_progress, clock)
+        run.memory = memory
+        return await run.run(log_path)
     finally:
         if own_sandboxes:
             await sandboxes.aclose()
+
+
+async def read_fingerprint(topology: Topology, alert: Alert, *, sandboxes: SandboxManager,
+                           log_path: str | Path | None = None) -> Fingerprint | None:
+    """The alert's fingerprint before any triage: the deterministic reading of its log (a few ms, no model
+    call), so a caller can tell a repeat of a known failure from a new one. Raises BotError like run_triage."""
+    run = _Run(topology, alert, _OfflineReader(), None, sandboxes, None, time.perf_counter)  # type: ignore[arg-type]
+    run.log_path = await run._locate_log(log_path)
+    spec = next((s for s in topology.order() if s.output_kind == "classification"), None)
+    if spec is None or run.log_path is None:
+        return None
+    return fingerprint_of(await run._reading(spec, None))
 
 
 class _Run:
@@ -81,6 +108,8 @@ class _Run:
         self.outputs: dict[str, BaseModel] = {}
         self.done = {s.name: asyncio.Event() for s in topo.stages}
         self.log_path: Path | None = None
+        self.memory: Memory | None = None
+        self.reading: Classification | None = None  # the deterministic reading the fingerprint is built on
 
     @property
     def fallback(self) -> Provider | None:
@@ -200,12 +229,22 @@ class _Run:
             _redact_tree(outcome.output.model_dump(), self.sandboxes.redactor.redact))
         self.outputs[spec.name] = outcome.output = output
         used = self.fallback if outcome.fallback and self.fallback else self.provider
+        if isinstance(outcome.output, Classification) and self.reading is None:
+            # a model's classification is model text: the fingerprint comes from the offline reading instead
+            self.reading = outcome.output if used.name == "offline" else await self._reading(spec, branch)
         u = outcome.usage
         return StageResult(
             name=spec.name, status="ok", output_kind=spec.output_kind, output=outcome.output.model_dump(),
             branch=branch, provider=used.name, model=u.model, fallback=outcome.fallback,
             round_trips=u.round_trips, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
             duration_ms=(self.clock() - t0) * 1000)
+
+    async def _reading(self, spec: StageSpec, branch: str | None) -> Classification:
+        """The offline classifier's reading of the same excerpt, through the same stage's sandbox."""
+        from bot.offline.classify import classify
+
+        tools = build_toolbox(self.topo, spec.name, self._sandbox(spec, branch), self.alert, self.log_path, self.job)
+        return classify(await tools.log_excerpt(), self.alert)
 
     @staticmethod
     def _check_output(req: StageRequest, outcome: StageOutcome) -> None:
@@ -262,12 +301,45 @@ class _Run:
             duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
             complete=complete, incomplete=incomplete,
             alternatives=[a for a in alternatives if a.category != category],
+            fingerprint=fingerprint_of(self.reading) if self.reading is not None else None,
         )
+        if self.memory is not None:
+            report = _remembered(report, self.memory, self.topo, self.job)
         # Last line of defence: whatever a stage or tool put into the report (commit subjects, file headers,
         # model text) passes the same redaction as log text before it reaches a terminal, Slack or JSON.
         redactor = self.sandboxes.redactor
         return TriageReport.model_validate(_redact_tree(report.model_dump(),
                                                         lambda t: displayable(redactor.redact(t))))
+
+
+def _remembered(report: TriageReport, memory: Memory, topo: Topology, job: Job | None) -> TriageReport:
+    """Apply what the team said before: a correction overrides the category (cited as evidence, its author
+    named, the engine's reading kept as the alternative); a resolution note is offered as the action."""
+    import datetime as dt
+
+    def day(epoch: float) -> str:
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%m-%d")
+
+    update: dict[str, object] = {"memory": list(memory.lines)}
+    c, r = memory.correction, memory.resolution
+    if c is not None:
+        said = f"@{c.user} corrected this failure on {day(c.at)}: it was {c.category}" + (
+            f", {c.cause}" if c.cause else "")
+        engine_said = Alternative(category=report.category, why=f"the engine's own reading: {report.root_cause}",
+                                  decide="if the cause differs this time, mark it Wrong diagnosis again")
+        update |= {
+            "category": c.category, "confidence": max(report.confidence, 0.8),
+            "root_cause": (c.cause or report.root_cause) + f" (the team's correction, by @{c.user} on {day(c.at)})",
+            "escalation": escalation_for(topo, c.category, job),
+            "evidence": [Evidence(path="feedback", text=said), *report.evidence],
+            "alternatives": [engine_said] if report.category != c.category else report.alternatives,
+            "learned_from": f"correction by @{c.user} on {day(c.at)}",
+        }
+    if r is not None:
+        update["action"] = f"{r.note} (how @{r.user} resolved it on {day(r.at)}). Otherwise: {report.action}"
+        if c is None:
+            update["learned_from"] = f"resolution by @{r.user} on {day(r.at)}"
+    return report.model_copy(update=update)
 
 
 def _redact_tree(value: object, redact: Callable[[str], str]) -> object:

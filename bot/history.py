@@ -33,9 +33,11 @@ def row_json(r: HistoryRow) -> dict[str, Any]:
     return {"at": _when(r.received_at) + "Z", "epoch": r.received_at, "job": r.job, "run_id": r.run_id,
             "channel": r.channel, "ts": r.ts, "status": r.status, "category": r.category,
             "confidence": r.confidence, "root_cause": r.root_cause, "provider": r.provider,
-            "duration_ms": r.duration_ms, "fingerprint": r.fingerprint,
+            "duration_ms": r.duration_ms, "fingerprint": r.fingerprint, "incident_id": r.incident_id,
+            "learned_from": r.learned_from,
             "feedback": [{"verdict": f.verdict, "user": f.user, "at": _when(f.at) + "Z",
-                          "corrected_category": f.corrected_category, "corrected_cause": f.corrected_cause}
+                          "corrected_category": f.corrected_category, "corrected_cause": f.corrected_cause,
+                          "note": f.note}
                          for f in r.feedback]}
 
 
@@ -45,6 +47,8 @@ def _feedback_text(r: HistoryRow) -> str:
         text = f"{f.verdict.replace('_', ' ')} by {f.user}"
         if f.corrected_category:
             text += f" → {f.corrected_category}" + (f": {f.corrected_cause}" if f.corrected_cause else "")
+        if f.note:
+            text += f": {f.note}"
         parts.append(text)
     return "; ".join(parts)
 
@@ -56,7 +60,8 @@ def row_text(r: HistoryRow) -> str:
     cause = cause if len(cause) <= 100 else cause[:99] + "…"
     line = f"{_when(r.received_at)}  {r.job or '(no job)'}  {what}  {cause}".rstrip()
     fb = _feedback_text(r)
-    return line + (f"  [{fb}]" if fb else "")
+    learned = f"  (learned: {r.learned_from})" if r.learned_from else ""
+    return line + learned + (f"  [{fb}]" if fb else "")
 
 
 async def history_main(args: argparse.Namespace, settings: Settings) -> int:

@@ -29,6 +29,9 @@ def report_text(r: TriageReport) -> str:
         lines.append("incomplete  " + "; ".join(r.incomplete))
     if r.log_path:
         lines.append(f"log         {r.log_path}")
+    if r.fingerprint:
+        lines.append(f"fingerprint {r.fingerprint.id} = {r.fingerprint.explain()}")
+    lines += [f"memory      {m}" for m in r.memory]
     if r.evidence:
         lines.append("evidence")
         lines += [f"  {e.where()}  {e.text.strip()[:200]}" for e in r.evidence[:8]]

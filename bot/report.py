@@ -109,6 +109,47 @@ class Recommendation(_Model):
     alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
 
 
+class Fingerprint(_Model):
+    """Which failure this is (bot/fingerprint.py): the same on another day, run or worker; different for
+    another column, table or database. Built from the deterministic reading of the log, never model text."""
+
+    id: str = Field(description="16 hex digits: hash of version, signature, category, template, facts")
+    signature: str = Field(description="the deciding signature or taxonomy id (`model`: the learned fallback)")
+    category: Category = Field(description="the deterministic reading's category")
+    template: str = Field(description="the root error line with run-specific values masked")
+    facts: dict[str, str] = Field(default_factory=dict, description="names kept: column, table, host, …")
+    infra_key: str | None = Field(None, description="infra only: the host/warehouse/bucket/service it names")
+
+    def explain(self) -> str:
+        named = " ".join(f"{k}={v}" for k, v in sorted(self.facts.items()))
+        return f"{self.signature} · {self.category} · {self.template}" + (f" · {named}" if named else "")
+
+
+class Correction(_Model):
+    """A confirmed "Wrong diagnosis" of this fingerprint by this team: what it really was, and who said so."""
+
+    category: Category
+    cause: str | None = None
+    user: str
+    at: float = Field(description="epoch seconds")
+
+
+class Resolution(_Model):
+    """How the team last resolved this fingerprint ("Resolved" with a note)."""
+
+    note: str
+    user: str
+    at: float
+
+
+class Memory(_Model):
+    """What the store knows of a fingerprint for a team, handed to the engine as data (it never reads the store)."""
+
+    lines: list[str] = Field(default_factory=list, description="shown on the report as they are")
+    correction: Correction | None = None
+    resolution: Resolution | None = None
+
+
 class Text(_Model):
     """Output of a free-form stage (`output = "text"`)."""
 
@@ -168,6 +209,9 @@ class TriageReport(_Model):
     complete: bool = Field(True, description="False when a stage failed or a check could not be done")
     incomplete: list[str] = Field(default_factory=list, description="why the report is partial, if it is")
     alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
+    fingerprint: Fingerprint | None = Field(None, description="which failure this is; None without a log reading")
+    memory: list[str] = Field(default_factory=list, description="what the team's history says of this failure")
+    learned_from: str | None = Field(None, description="the feedback that overrode the engine's answer, if any")
 
     @property
     def certainty(self) -> str:

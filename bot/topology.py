@@ -151,6 +151,22 @@ class RedactionSpec(_Strict):
     patterns: list[RedactionPattern] = Field(default_factory=list)
 
 
+class IncidentsSpec(_Strict):
+    """Incident memory: alerts with the same fingerprint (or naming the same infra host/warehouse/bucket) within
+    `window_m` minutes share one triage; the history of `memory_days` is shown on each report; `learn` lets a
+    team's confirmed corrections override the category next time."""
+
+    enabled: StrictBool = True
+    window_m: float = Field(30.0, gt=0, le=24 * 60, strict=True,
+                            description="minutes an incident stays open after its last alert")
+    memory_days: int = Field(30, ge=0, le=365, strict=True, description="how far back 'seen N× in D days' looks")
+    learn: StrictBool = True
+
+    @property
+    def window_s(self) -> float:
+        return self.window_m * 60
+
+
 class _Document(_Strict):
     pipeline: PipelineSpec
     vars: dict[str, str] = Field(default_factory=dict)
@@ -158,6 +174,7 @@ class _Document(_Strict):
     escalation: dict[str, EscalationSpec] = Field(default_factory=dict)
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     redaction: RedactionSpec = Field(default_factory=RedactionSpec)
+    incidents: IncidentsSpec = Field(default_factory=IncidentsSpec)
 
 
 class Topology(BaseModel):
@@ -174,6 +191,7 @@ class Topology(BaseModel):
     escalation: dict[str, EscalationSpec]
     alerts: AlertsSpec
     redaction: RedactionSpec
+    incidents: IncidentsSpec = Field(default_factory=IncidentsSpec)
 
     @property
     def declared_vars(self) -> frozenset[str]:
@@ -309,6 +327,7 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
         escalation=doc.escalation,
         alerts=doc.alerts,
         redaction=doc.redaction,
+        incidents=doc.incidents,
     )
     topo._declared = frozenset(doc.vars) | (frozenset(VAR_RE.findall(raw_bytes.decode("utf-8"))) - {"job"})
     from bot.topology_checks import check_semantics
@@ -339,6 +358,7 @@ _MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
     ("alerts", "senders", "*"): AlertSender,
     ("redaction",): RedactionSpec,
     ("redaction", "patterns", "*"): RedactionPattern,
+    ("incidents",): IncidentsSpec,
 }
 
 
@@ -353,7 +373,7 @@ def _describe(raw: dict[str, Any], loc: tuple[Any, ...]) -> tuple[str, str]:
         return where, ".".join(rest)
     if len(loc) >= 2 and loc[0] in ("jobs", "escalation"):
         return f"[{loc[0]}.{loc[1]}]", ".".join(str(p) for p in loc[2:])
-    if loc and loc[0] in ("pipeline", "alerts", "redaction", "vars"):
+    if loc and loc[0] in ("pipeline", "alerts", "redaction", "vars", "incidents"):
         return f"[{loc[0]}]", ".".join(str(p) for p in loc[1:])
     return "top level", ".".join(str(p) for p in loc)
 

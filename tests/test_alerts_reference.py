@@ -25,7 +25,8 @@ def test_reference_set_covers_the_tools_and_shapes():
 
 
 async def test_reference_set_at_the_wire(tmp_path):
-    world = await SlackWorld.start(tmp_path, extra_topology=JOBS_TOML)
+    # recognition, not grouping: with incidents on, repeats of one job's failure get a "Same cause as" reply
+    world = await SlackWorld.start(tmp_path, extra_topology=JOBS_TOML + "\n[incidents]\nenabled = false\n")
     try:
         sent = []
         for f in FIXTURES:

@@ -112,7 +112,9 @@ async def test_engine_dependent_stage_receives_typed_outputs_and_branch(tmp_path
     assert "prompt p.md" in inv.prompt and "prompt data.md" in inv.prompt
     assert report.stages[1].branch == "data"
     assert report.root_cause == "column dropped upstream" and report.complete
-    assert report.files_read == [] and report.sandbox["enforcement"] in ("landlock", "in-process")
+    # the scripted provider reads nothing; the engine reads the log once, for the deterministic fingerprint
+    assert report.files_read == [str(log.resolve())] and report.sandbox["enforcement"] in ("landlock", "in-process")
+    assert report.fingerprint is not None and report.fingerprint.signature == "python.keyerror"
 
 
 async def test_engine_branch_without_a_branch_prompt_uses_stage_prompt(tmp_path):

@@ -80,7 +80,7 @@ async def test_cli_history_empty_store_says_so(tmp_path):
 async def test_cli_db_upgrade_applies_then_reports_up_to_date(store_url):
     env = {"ETL_TRIAGE_DATABASE_URL": store_url}
     code, out, err = await _cli("db", "upgrade", **env)
-    assert code == 0 and "schema version 1 (applied 1)" in out, err
+    assert code == 0 and "schema version 2 (applied 1, 2)" in out, err
     code, out, _ = await _cli("db", "upgrade", **env)
     assert code == 0 and "(up to date)" in out
 

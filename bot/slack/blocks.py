@@ -126,13 +126,16 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return b
 
 
-def actions_block(report: TriageReport, teams: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def actions_block(report: TriageReport, teams: Sequence[tuple[str, str]],
+                  incident_id: int | None = None) -> dict[str, Any]:
     """Escalate to the classified team (primary), to the other teams, Resolved, Wrong diagnosis.
 
-    `teams` is (category key, team name), the classified category first.
+    `teams` is (category key, team name), the classified category first. `incident_id` (`i`) makes Escalate
+    escalate the whole incident, once.
     """
     # `s` (summary) is stored escaped: it is shown as-is in the escalation post.
-    common = {"j": report.job, "r": report.run_id, "c": report.category, "s": escape(report.root_cause[:300])}
+    common = {"j": report.job, "r": report.run_id, "c": report.category, "s": escape(report.root_cause[:300]),
+              "i": str(incident_id) if incident_id else None}
     elements = [
         _button(M.BTN_ESCALATE.format(team=team), f"{ESCALATE_PREFIX}{key}", button_value(k=key, t=team, **common),
                 "primary" if i == 0 else None)
@@ -143,7 +146,23 @@ def actions_block(report: TriageReport, teams: Sequence[tuple[str, str]]) -> dic
     return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
 
 
-def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]]) -> Payload:
+_MENTION = re.compile(r"@([UW][A-Z0-9]{2,30})\b")
+
+
+def mentions(escaped: str) -> str:
+    """`@U0BOB` in already-escaped text → a Slack mention (the engine and store write plain `@id`)."""
+    return _MENTION.sub(r"<@\1>", escaped)
+
+
+def memory_block(report: TriageReport) -> dict[str, Any] | None:
+    """What the team's history says of this failure (and what was learned from it), as one context block."""
+    lines = [M.MEMORY.format(line=mentions(escape(m))) for m in report.memory]
+    if report.learned_from:
+        lines.append(M.LEARNED.format(what=mentions(escape(report.learned_from))))
+    return context(*lines, block_id="triage_memory") if lines else None
+
+
+def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]], incident_id: int | None = None) -> Payload:
     job = report.job or "(unknown job)"
     label = M.CATEGORY_LABEL[report.category]
     partial = ""
@@ -165,6 +184,8 @@ def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]]) -> Pa
         section(M.ACTION.format(text=escape(report.action))),
         section(M.ESCALATION_LINE.format(team=escape(esc.team), owners=owners)),
     ]
+    if (mem := memory_block(report)) is not None:
+        blocks.insert(2, mem)
     if report.evidence:
         shown = report.evidence[:MAX_EVIDENCE]
         lines = [escape(f"{e.where()}  {e.text.strip()}") for e in shown]
@@ -177,10 +198,47 @@ def report_payload(report: TriageReport, teams: Sequence[tuple[str, str]]) -> Pa
     if report.log_path:
         ctx.append(M.LOG_LINE.format(path=escape(report.log_path)))
     blocks.append(context(*ctx))
-    blocks.append(actions_block(report, teams))
+    blocks.append(actions_block(report, teams, incident_id))
     text = M.REPORT_FALLBACK.format(job=escape(job), label=label, pct=pct(report.confidence),
                                     root_cause=escape(report.root_cause), action=escape(report.action))
     return {"text": fit(text, MAX_FALLBACK), "blocks": limit_blocks(blocks)}
+
+
+def member_payload(report: TriageReport, teams: Sequence[tuple[str, str]], *, incident_id: int, first_job: str,
+                   permalink: str | None, jobs: int) -> Payload:
+    """The short reply to a later alert of an incident: where the full report is, the cause, how many jobs,
+    what the history says, and the same buttons (acting on the incident)."""
+    link = (M.SAME_CAUSE_LINK.format(permalink=permalink, job=escape(first_job)) if permalink
+            else M.SAME_CAUSE_NO_LINK.format(job=escape(first_job)))
+    label = M.CATEGORY_LABEL[report.category]
+    blocks: list[dict[str, Any]] = [
+        section(M.CATEGORY_EMOJI[report.category] + " *" + label + "* · "
+                + M.SAME_CAUSE.format(link=link, root_cause=escape(report.root_cause.rstrip(". ")), n=jobs)),
+    ]
+    if (mem := memory_block(report)) is not None:
+        blocks.append(mem)
+    blocks.append(actions_block(report, teams, incident_id))
+    text = M.SAME_CAUSE_FALLBACK.format(job=escape(report.job or "this job"), first=escape(first_job),
+                                        root_cause=escape(report.root_cause), n=jobs)
+    return {"text": fit(text, MAX_FALLBACK), "blocks": limit_blocks(blocks)}
+
+
+def with_incident(blocks: list[dict[str, Any]], *, job: str, category: str, alerts: int,
+                  jobs: Sequence[str]) -> list[dict[str, Any]]:
+    """The first report's blocks with the live count in its header and the affected jobs under it."""
+    label = M.CATEGORY_LABEL.get(category, "UNKNOWN")
+    shown = ", ".join(f"`{escape(j)}`" for j in jobs[:15]) + (f" and {len(jobs) - 15} more" if len(jobs) > 15 else "")
+    ctx = context(M.INCIDENT_CONTEXT.format(alerts=alerts, n=len(jobs), jobs=shown), block_id="triage_incident")
+    out: list[dict[str, Any]] = []
+    for b in blocks:
+        if b.get("block_id") == "triage_incident":
+            continue
+        if b.get("type") == "header":
+            b = {**b, "text": _plain(M.INCIDENT_HEADER.format(job=job, label=label, n=len(jobs)), MAX_HEADER)}
+            out += [b, ctx]
+            continue
+        out.append(b)
+    return limit_blocks(out)
 
 
 def _ms(ms: float) -> str:

@@ -22,6 +22,8 @@ from bot.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CALLBACK_ID = "triage_wrong_diagnosis"
+NOTE_CALLBACK_ID = "triage_resolved_note"
+NOTE_BLOCK = "note"
 CATEGORY_BLOCK, CAUSE_BLOCK, VALUE = "category", "cause", "value"
 
 
@@ -60,6 +62,53 @@ async def ask_correction(rt: Runtime, body: dict[str, Any], feedback_id: int, ch
         log.warning("views.open failed (%s); the verdict is recorded without a correction", e.response.get("error"))
 
 
+def note_modal(meta: dict[str, Any], job: str | None) -> dict[str, Any]:
+    """"Resolved": an optional note on how it was fixed, offered as the action the next time it fails so."""
+    return {
+        "type": "modal", "callback_id": NOTE_CALLBACK_ID, "private_metadata": json.dumps(meta, separators=(",", ":")),
+        "title": {"type": "plain_text", "text": M.NOTE_TITLE},
+        "submit": {"type": "plain_text", "text": M.CORRECTION_SUBMIT},
+        "close": {"type": "plain_text", "text": M.NOTE_SKIP},
+        "blocks": [
+            B.section(M.NOTE_INTRO.format(job=B.escape(job or "this job"))),
+            {"type": "input", "block_id": NOTE_BLOCK, "label": {"type": "plain_text", "text": M.NOTE_LABEL},
+             "element": {"type": "plain_text_input", "action_id": VALUE, "multiline": True, "max_length": 2000}},
+        ],
+    }
+
+
+async def ask_note(rt: Runtime, body: dict[str, Any], feedback_id: int, channel: str, ts: str,
+                   value: dict[str, str]) -> None:
+    trigger = body.get("trigger_id")
+    if not trigger:
+        return
+    try:
+        await rt.client.views_open(trigger_id=trigger, view=note_modal({"f": feedback_id, "c": channel, "t": ts},
+                                                                       value.get("j")))
+    except SlackApiError as e:
+        log.warning("views.open failed (%s); resolved without a note", e.response.get("error"))
+
+
+async def save_note(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> None:
+    values = (view.get("state") or {}).get("values") or {}
+    note = (((values.get(NOTE_BLOCK) or {}).get(VALUE) or {}).get("value") or "").strip()
+    user = (body.get("user") or {}).get("id", "")
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    if not note:
+        return
+    await rt.state.note_resolution(int(meta.get("f") or 0), note)
+    channel, ts = str(meta.get("c") or ""), str(meta.get("t") or "")
+    current = rt.blocks_of(channel, ts, []) if channel and ts else []
+    if current:
+        async with rt.lock(channel, ts):
+            line = M.STATUS_RESOLVED_NOTE.format(user=user, note=B.escape(B.fit(note, 300)))
+            await rt.update(channel, ts, {"text": line, "blocks": B.with_status(rt.blocks_of(channel, ts, current),
+                                                                                line)})
+
+
 def register_corrections(app: AsyncApp, rt: Runtime) -> None:
     async def on_submit(ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         category = _selected(view)
@@ -69,7 +118,12 @@ def register_corrections(app: AsyncApp, rt: Runtime) -> None:
         await ack()
         rt.tracker.spawn(save_correction(rt, body, view, category), name="correction")
 
+    async def on_note(ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        rt.tracker.spawn(save_note(rt, body, view), name="resolution note")
+
     app.view(CALLBACK_ID)(on_submit)
+    app.view(NOTE_CALLBACK_ID)(on_note)
 
 
 def _selected(view: dict[str, Any]) -> str | None:

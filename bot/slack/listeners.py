@@ -20,9 +20,9 @@ from bot.escalation import escalation_for
 from bot.jobs import closest_jobs, known_jobs, resolve_job
 from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
-from bot.slack import intake
+from bot.slack import incidents, intake
 from bot.slack import messages as M
-from bot.slack.corrections import ask_correction
+from bot.slack.corrections import ask_correction, ask_note
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
 from bot.slack.threads import resumed_reply
@@ -113,8 +113,21 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
                 await rt.client.reactions_add(channel=channel, timestamp=ts, name=M.SIGN_OF_LIFE_REACTION)
             except SlackApiError as e:
                 log.warning("reactions.add failed: %s", _api_error(e))
-            placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items()), note),
-                                        thread_ts=ts)
+        group = await incidents.group(rt, channel, alert, claim)
+        if group.incident_id is not None and not group.leader:
+            inc = await incidents.wait_for_report(rt, group, claim)
+            if inc is not None and inc.report is not None:
+                teams = teams_for(rt, inc.report)
+                await rt.state.finish(claim, await incidents.answer_repeat(rt, channel, ts, alert, claim, inc, teams))
+                return
+            group.leader = True  # the first triage of this failure failed: this one leads now
+            group.memory = await rt.state.recall(group.fingerprint.id, _team(rt, alert.job),  # type: ignore[union-attr]
+                                                 days=rt.topology.incidents.memory_days,
+                                                 learn=rt.topology.incidents.learn, exclude_incident=group.incident_id)
+        if placeholder is None:
+            async with rt.incidents.first_report(channel):
+                placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items()), note),
+                                            thread_ts=ts)
             await rt.state.set_reply(claim, channel, placeholder)
         live = LiveMessage(lambda p: rt.update(channel, placeholder, p), rt.pacing.update_interval_s)
 
@@ -123,7 +136,7 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
             live.show(B.progress_payload(alert.job, list(stages.items()), note))
 
         try:
-            payload, report = await _triage_payload(rt, alert, progress)
+            payload, report = await _triage_payload(rt, alert, progress, group)
             payload = B.with_note(payload, note)
             try:
                 await live.finish(payload)
@@ -136,8 +149,18 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
             raise
         except Exception as e:  # recorded as failed, so no other process retries it forever
             await rt.state.finish(claim, None, error=f"{type(e).__name__}: {e}")
+            _wake(rt, group)
             raise
         await rt.state.finish(claim, report, error=None if report else str(payload.get("text", "")))
+        if group.incident_id is not None and report is not None:
+            await rt.state.incident_reported(group.incident_id, channel, placeholder, report)
+        _wake(rt, group)
+
+
+def _wake(rt: Runtime, group: incidents.Group) -> None:
+    """Repeats of this failure waiting in this process: the first report is there (or it failed)."""
+    if group.incident_id is not None:
+        rt.incidents.reported(group.incident_id).set()
 
 
 async def _interrupted(rt: Runtime, claim: Claim, alert: Alert, live: LiveMessage) -> None:
@@ -154,13 +177,15 @@ async def _interrupted(rt: Runtime, claim: Claim, alert: Alert, live: LiveMessag
         log.warning("could not mark %s/%s as interrupted: %s", claim.channel, claim.ts, e)
 
 
-async def _triage_payload(rt: Runtime, alert: Alert, progress) -> tuple[dict[str, Any], TriageReport | None]:
+async def _triage_payload(rt: Runtime, alert: Alert, progress, group: incidents.Group | None = None
+                          ) -> tuple[dict[str, Any], TriageReport | None]:
     job_arg = _job_arg(alert)
+    group = group or incidents.Group()
     try:
         async with rt.tracker.slots:
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes,
-                                      on_progress=progress)
-        return B.report_payload(report, teams_for(rt, report)), report
+                                      on_progress=progress, memory=group.memory)
+        return B.report_payload(report, teams_for(rt, report), group.incident_id), report
     except LogNotFound as e:
         run = M.RUN_TRIED.format(run_id=B.escape(alert.run_id)) if alert.run_id else ""
         return B.failure_payload(alert.job, M.LOG_NOT_FOUND.format(detail=B.escape(e), run=run,
@@ -299,12 +324,15 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     user = (body.get("user") or {}).get("id", "")
     action_id = str(action.get("action_id", ""))
     key = action_id.removeprefix(B.ESCALATE_PREFIX)
-    if not await rt.state.first_escalation(channel, ts, key, user):
+    incident = B.parse_button_value(action.get("value")).get("i", "")
+    # an incident is escalated once, whichever of its reports is clicked
+    once = ("incident", incident) if incident.isdigit() else (channel, ts)
+    if not await rt.state.first_escalation(*once, key, user):
         return  # a repeated click (on any replica): already escalated to this team from this report
     try:
         status = await _escalate(rt, action, channel, ts, thread, user, key)
     except SlackApiError as e:  # e.g. not_in_channel: say so, and let the next click try again
-        await rt.state.escalation_done(channel, ts, key, ok=False)
+        await rt.state.escalation_done(*once, key, ok=False)
         log.warning("escalation failed: %s", _api_error(e))
         await rt.post(channel, {"text": M.ESCALATION_FAILED.format(user=user, error=B.escape(_api_error(e)))},
                       thread_ts=thread)
@@ -321,6 +349,7 @@ async def _escalate(rt: Runtime, action: dict[str, Any], channel: str, ts: str, 
                     key: str) -> str:
     """Post the escalation (thread note, then the team channel); returns the report's new status line."""
     value = B.parse_button_value(action.get("value"))
+    incident = int(value["i"]) if value.get("i", "").isdigit() else None
     job = resolve_job(rt.topology, value["j"]) if value.get("j") else None
     esc = escalation_for(rt.topology, key if key in CATEGORIES else "unknown", job)
     team = B.escape(esc.team)
@@ -338,10 +367,29 @@ async def _escalate(rt: Runtime, action: dict[str, Any], channel: str, ts: str, 
         fields = {"mention": "", "user": user, "job": B.escape(value.get("j", "?")), "team": team,
                   "label": M.CATEGORY_LABEL.get(value.get("c", ""), "UNKNOWN"),
                   "root_cause": B.escape(unescape(value.get("s", "")))}
-        summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
-                   else M.ESCALATION_POST_NO_LINK.format(**fields))
+        if incident is not None:
+            summary = await _incident_summary(rt, incident, permalink, fields)
+        else:
+            summary = (M.ESCALATION_POST.format(permalink=permalink, **fields) if permalink
+                       else M.ESCALATION_POST_NO_LINK.format(**fields))
         await rt.post(esc.channel, {"text": B.fit(summary, B.MAX_FALLBACK)})
     return M.STATUS_ESCALATED.format(team=team, user=user, when=B.when(rt.clock()))
+
+
+async def _incident_summary(rt: Runtime, incident: int, clicked_link: str | None, fields: dict[str, str]) -> str:
+    """The escalation post for an incident: the affected jobs, and a link to its first report."""
+    jobs = await rt.state.incident_jobs(incident)
+    inc = await rt.state.incident(incident)
+    link = clicked_link
+    if inc is not None and inc.report_channel and inc.report_ts:
+        link = await incidents.permalink(rt, inc.report_channel, inc.report_ts) or clicked_link
+    more = f" and {len(jobs) - 30} more" if len(jobs) > 30 else ""
+    listed = ", ".join(f"`{B.escape(j)}`" for j in jobs[:30]) + more
+    f = {**fields, "n": max(1, len(jobs)), "jobs": listed or fields["job"]}
+    f.pop("mention", None)
+    f.pop("job", None)
+    return (M.ESCALATION_POST_INCIDENT.format(permalink=link, **f) if link
+            else M.ESCALATION_POST_INCIDENT_NO_LINK.format(**f))
 
 
 async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -358,6 +406,8 @@ async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     log.info("feedback %s by %s on %s/%s %s", kind, user, channel, ts, facts)
     if kind == "wrong_diagnosis":
         await ask_correction(rt, body, feedback_id, channel, ts, value)
+    else:
+        await ask_note(rt, body, feedback_id, channel, ts, value)
     when = B.when(rt.clock())
     if kind == "resolved":
         await _restatus(rt, channel, ts, msg_blocks, body, M.STATUS_RESOLVED.format(user=user, when=when),

@@ -29,6 +29,17 @@ TIMINGS = "{stages} · total {total} · via {provider}"
 LOG_LINE = "log `{path}`"
 TRUNCATED = " …(truncated)"
 
+MEMORY = ":brain: {line}"
+LEARNED = ":mortar_board: Learned from the team: {what}"
+
+# ------------------------------------------------------------------ incidents (alerts of one failure, grouped)
+INCIDENT_HEADER = "{job}: {label} problem · {n} jobs affected"
+INCIDENT_CONTEXT = ":link: One incident: {alerts} alert(s) from {n} job(s) so far: {jobs}"
+SAME_CAUSE = "Same cause as {link}: {root_cause}; {n} job(s) affected so far"
+SAME_CAUSE_LINK = "<{permalink}|`{job}`'s report>"
+SAME_CAUSE_NO_LINK = "`{job}`'s report"
+SAME_CAUSE_FALLBACK = "{job}: same cause as {first}: {root_cause}; {n} job(s) affected so far"
+
 # ------------------------------------------------------------------ buttons
 BTN_ESCALATE = "Escalate to {team}"
 BTN_RESOLVED = "Resolved"
@@ -42,6 +53,11 @@ CORRECTION_INTRO = ("I said `{job}` failed because of a *{label}* problem. What 
                     "this triage, so the team's history shows the right cause.")
 CORRECTION_CATEGORY = "What kind of problem was it?"
 CORRECTION_CAUSE = "What was the cause? (optional)"
+NOTE_TITLE = "Resolved"
+NOTE_SKIP = "Skip"
+NOTE_INTRO = ("Marked resolved. How was `{job}` fixed? The next time this failure appears, your note is offered "
+              "as the recommended action.")
+NOTE_LABEL = "What fixed it? (optional)"
 CORRECTION_PICK = "Pick data, infra, code or unknown."
 
 # ------------------------------------------------------------------ outcomes
@@ -53,11 +69,16 @@ ESCALATED_NO_CHANNEL = (" No escalation channel is configured for {team}; add `c
 ESCALATION_POST = ("{mention}<@{user}> escalated a failed run of `{job}` to {team}: {label} — {root_cause}\n"
                    "<{permalink}|Open the triage thread>")
 ESCALATION_POST_NO_LINK = "{mention}<@{user}> escalated a failed run of `{job}` to {team}: {label} — {root_cause}"
+ESCALATION_POST_INCIDENT = ("<@{user}> escalated an incident to {team}: {label} — {root_cause}\n"
+                            "{n} job(s) affected: {jobs}\n<{permalink}|Open the first report>")
+ESCALATION_POST_INCIDENT_NO_LINK = ("<@{user}> escalated an incident to {team}: {label} — {root_cause}\n"
+                                    "{n} job(s) affected: {jobs}")
 STATUS_ESCALATED = ":arrow_up: Escalated to {team} by <@{user}> {when}"
 STATUS_RESOLVED = ":white_check_mark: Marked resolved by <@{user}> {when}"
 STATUS_WRONG = ":x: <@{user}> marked this diagnosis wrong {when}"
 STATUS_CORRECTED = ":pencil2: <@{user}> says it was {label}: {cause}"
 STATUS_CORRECTED_NO_CAUSE = ":pencil2: <@{user}> says it was {label}"
+STATUS_RESOLVED_NOTE = ":memo: <@{user}>: {note}"
 WHEN = "<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 # ------------------------------------------------------------------ failures

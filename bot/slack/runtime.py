@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.providers.base import Provider
 from bot.sandbox import SandboxManager
 from bot.settings import Settings
+from bot.slack.incident_state import IncidentState
 from bot.slack.pacing import ChannelPacer
 from bot.slack.state import State
 from bot.slack.tasks import TaskTracker
@@ -49,6 +50,7 @@ class Runtime:
     tracker: TaskTracker = field(default_factory=TaskTracker)
     state: State = field(default_factory=lambda: State(None, owner="memory"))
     interrupt_note_s: float = 5.0  # how long a shutdown waits to say "paused" in a thread
+    incidents: IncidentState = field(default_factory=IncidentState)
     owns_provider: bool = True
     owns_sandboxes: bool = True
     _pacer: ChannelPacer | None = None

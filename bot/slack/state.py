@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
 
-from bot.report import TriageReport
+from bot.report import Memory, TriageReport
 from bot.slack.dedup import Seen
 from bot.slack.pacing import ChannelPacer
-from bot.store import Claim, Store
+from bot.store import Claim, Incident, IncidentJoin, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -175,6 +175,44 @@ class State:
                                                                           cause=cause, user=user))
         else:
             self.feedback.append({"verdict": "correction", "user": user, "category": category, "cause": cause})
+
+    # ------------------------------------------------------------------ incidents and memory (store only: without
+    # it every alert is triaged on its own and reports show no history)
+
+    async def join_incident(self, claim: Claim, fingerprint: str, *, infra_key: str | None, category: str,
+                            team: str | None, channel: str, window_s: float) -> IncidentJoin | None:
+        if not claim.triage_id:
+            return None
+        got = await self._try("joining an incident", lambda s: s.join_incident(
+            claim.triage_id, fingerprint, infra_key=infra_key, category=category, team=team, channel=channel,
+            window_s=window_s))
+        return None if got is _MISSING else got
+
+    async def incident(self, incident_id: int) -> Incident | None:
+        got = await self._try("reading an incident", lambda s: s.incident(incident_id))
+        return None if got is _MISSING else got
+
+    async def incident_jobs(self, incident_id: int) -> list[str]:
+        got = await self._try("reading an incident's jobs", lambda s: s.incident_jobs(incident_id))
+        return [] if got is _MISSING else got
+
+    async def incident_reported(self, incident_id: int, channel: str, report_ts: str, report: TriageReport) -> None:
+        await self._try("recording an incident's report", lambda s: s.incident_reported(
+            incident_id, channel, report_ts, report))
+
+    async def lead_incident(self, incident_id: int, claim: Claim) -> bool:
+        got = await self._try("taking over an incident", lambda s: s.lead_incident(incident_id, claim.triage_id))
+        return bool(got) if got is not _MISSING else False
+
+    async def recall(self, fingerprint: str, team: str | None, *, days: float, learn: bool,
+                     exclude_incident: int | None = None) -> Memory:
+        got = await self._try("recalling a fingerprint", lambda s: s.recall(
+            fingerprint, team, days=days, learn=learn, exclude_incident=exclude_incident))
+        return Memory() if got is _MISSING else got
+
+    async def note_resolution(self, feedback_id: int, note: str) -> None:
+        if feedback_id:
+            await self._try("recording a resolution note", lambda s: s.note_resolution(feedback_id, note))
 
     # ------------------------------------------------------------------ pacing
 

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import StoreError
 from bot.store.backend import PostgresBackend, SqliteBackend
+from bot.store.memory import Incident, IncidentJoin
 from bot.store.store import Claim, HistoryRow, Store, Verdict
 
-__all__ = ["Claim", "HistoryRow", "Store", "Verdict", "database_url", "open_store", "redact_url"]
+__all__ = ["Claim", "HistoryRow", "Incident", "IncidentJoin", "Store", "Verdict", "database_url", "open_store",
+           "redact_url"]
 DB_FILE = "etl-triage.db"
 
 

@@ -123,7 +123,21 @@ V1 = (
         next_at {real} NOT NULL)""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "alerts, triages, escalations, feedback, incidents, pace", V1),)
+V2 = (
+    # incident memory: infra failures of several jobs naming one host/warehouse/bucket group by infra_key;
+    # the leader is the triage whose report the others point at; one open incident per fingerprint and team
+    "ALTER TABLE incidents ADD COLUMN infra_key TEXT",
+    "ALTER TABLE incidents ADD COLUMN leader_triage_id BIGINT",
+    "UPDATE incidents SET team = '' WHERE team IS NULL",
+    "CREATE UNIQUE INDEX incidents_one_open ON incidents (fingerprint, team) WHERE status = 'open'",
+    "CREATE INDEX incidents_infra ON incidents (infra_key, status, last_seen_at)",
+    "CREATE INDEX triages_incident ON triages (incident_id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "alerts, triages, escalations, feedback, incidents, pace", V1),
+    Migration(2, "incident grouping: infra key, leader, one open incident per fingerprint and team", V2),
+)
 LATEST = MIGRATIONS[-1].version
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from bot.report import TriageReport
 from bot.store import migrations
 from bot.store.backend import Backend, Row
+from bot.store.memory import MemoryMixin
 
 MAX_ATTEMPTS = 3  # a triage whose holder stopped this often is given up: it may be what kills the process
 
@@ -44,6 +45,7 @@ class Verdict:
     at: float
     corrected_category: str | None = None
     corrected_cause: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class HistoryRow:
     duration_ms: float | None
     fingerprint: str | None
     feedback: list[Verdict] = field(default_factory=list)
+    incident_id: int | None = None
+    learned_from: str | None = None   # the team's verdict that overrode the engine's answer on this triage
 
 
 def _usage(report: TriageReport) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def _signature(report: TriageReport) -> str | None:
     return None
 
 
-class Store:
+class Store(MemoryMixin):
     def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
         self.backend, self.clock = backend, clock
 
@@ -191,7 +195,7 @@ class Store:
                 "category = ?, confidence = ?, root_cause = ?, signature = ?, fingerprint = ?, provider = ?, "
                 "usage_json = ?, timings_json = ?, duration_ms = ?, error = NULL, finished_at = ? WHERE id = ?",
                 (report.model_dump_json(), report.category, report.confidence, report.root_cause,
-                 _signature(report), getattr(report, "fingerprint", None), report.provider,
+                 _signature(report), report.fingerprint.id if report.fingerprint else None, report.provider,
                  json.dumps(_usage(report)), json.dumps(timings), report.duration_ms, now, claim.triage_id))
 
     async def release(self, claim: Claim, *, owner: str) -> None:
@@ -289,6 +293,11 @@ class Store:
                 "ON CONFLICT (channel, message_ts, verdict) DO NOTHING RETURNING id",
                 (channel, message_ts, verdict, t[0] if t else None, user, job, run_id, team, category,
                  t[1] if t else None, self.clock()))
+            if row is not None and t is not None:
+                # a verdict ends the incident: the next alert of this failure is a new occurrence, triaged with
+                # what the team just said (a correction, a resolution)
+                await tx.execute("UPDATE incidents SET status = 'closed', closed_at = ? WHERE status = 'open' AND "
+                                 "id = (SELECT incident_id FROM triages WHERE id = ?)", (self.clock(), t[0]))
         return int(row[0]) if row else None
 
     async def feedback_on(self, channel: str, message_ts: str) -> list[dict[str, Any]]:
@@ -339,18 +348,20 @@ class Store:
         async with self.backend.tx() as tx:
             rows = await tx.fetchall(
                 "SELECT t.id, a.received_at, a.channel, a.ts, a.job, a.run_id, t.status, t.category, t.confidence,"
-                " t.root_cause, t.provider, t.duration_ms, t.fingerprint FROM triages t JOIN alerts a ON "
+                " t.root_cause, t.provider, t.duration_ms, t.fingerprint, t.incident_id, t.report_json FROM triages t "
+                "JOIN alerts a ON "
                 f"a.id = t.alert_id WHERE {' AND '.join(where)} ORDER BY a.received_at DESC, t.id DESC LIMIT ?",
                 (*params, limit))
-            out = [HistoryRow(*_history_fields(r)) for r in rows]
+            out = [HistoryRow(*_history_fields(r), incident_id=int(r[13]) if r[13] is not None else None,
+                              learned_from=_learned(r[14])) for r in rows]
             if out:
                 marks = ", ".join("?" for _ in out)
                 fb = await tx.fetchall(
-                    "SELECT triage_id, verdict, user_id, created_at, corrected_category, corrected_cause FROM "
+                    "SELECT triage_id, verdict, user_id, created_at, corrected_category, corrected_cause, note FROM "
                     f"feedback WHERE triage_id IN ({marks}) ORDER BY created_at", tuple(r.triage_id for r in out))
                 by_id = {r.triage_id: r for r in out}
                 for f in fb:
-                    by_id[int(f[0])].feedback.append(Verdict(f[1], f[2], float(f[3]), f[4], f[5]))
+                    by_id[int(f[0])].feedback.append(Verdict(f[1], f[2], float(f[3]), f[4], f[5], f[6]))
         return out
 
     async def cleanup(self, retention_days: float) -> int:
@@ -364,6 +375,16 @@ class Store:
                                       "FROM triages WHERE status IN ('queued', 'running'))", (cutoff,))
             total += await tx.execute("DELETE FROM incidents WHERE last_seen_at < ?", (cutoff,))
         return total
+
+
+def _learned(report_json: str | None) -> str | None:
+    if not report_json:
+        return None
+    try:
+        value = json.loads(report_json).get("learned_from")
+    except ValueError:
+        return None
+    return str(value) if value else None
 
 
 def _history_fields(r: Row) -> tuple[Any, ...]:
