@@ -9,13 +9,34 @@ import os
 import sys
 from pathlib import Path
 
+from bot import __version__
 from bot.errors import BotError
+from bot.logsetup import LEVELS, choose_level, configure
 from bot.settings import Settings
+
+log = logging.getLogger("bot.cli")
+
+def _log_options(on_subcommand: bool) -> argparse.ArgumentParser:
+    """-v / --log-level / --log-format, accepted before or after the command (`etl-triage serve -v`)."""
+    lp = argparse.ArgumentParser(add_help=False)
+    unset = argparse.SUPPRESS if on_subcommand else None  # a subcommand only overrides what it was given
+    lp.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if on_subcommand else 0,
+                    help="more log output: -v INFO, -vv DEBUG (default: WARNING; INFO for serve)")
+    lp.add_argument("--log-level", type=str.lower, choices=LEVELS, default=unset,
+                    help="log level (env ETL_TRIAGE_LOG_LEVEL); wins over -v")
+    lp.add_argument("--log-format", choices=("text", "json"), default=unset,
+                    help="text (default) or one JSON object per line (env ETL_TRIAGE_LOG_FORMAT)")
+    return lp
 
 
 def _parser(settings: Settings) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="etl-triage", description="Triage failed ETL runs: data, infra or code.")
+    p = argparse.ArgumentParser(prog="etl-triage", description="Triage failed ETL runs: data, infra or code.",
+                                parents=[_log_options(False)], allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"etl-triage {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    def add(name: str, **kw: str) -> argparse.ArgumentParser:  # every command takes the logging options too
+        return sub.add_parser(name, parents=[_log_options(True)], **kw)
 
     def common(sp: argparse.ArgumentParser, provider: bool = True) -> None:
         sp.add_argument("--topology", default=settings.topology, help="topology file (default: %(default)s)")
@@ -24,28 +45,33 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         if provider:
             sp.add_argument("--provider", default=settings.provider, help="offline (default) | anthropic[:model]")
 
-    run = sub.add_parser("run", help="triage one failed run")
+    run = add("run", help="triage one failed run")
     common(run)
     run.add_argument("--log", help="the failed run's log (default: newest *.log for --job)")
     run.add_argument("--job", help="job name, as in [jobs] (default: the log's directory name)")
     run.add_argument("--run-id", help="run id, to pick the log and the partition date")
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
-    demo = sub.add_parser("demo", help="triage every bundled example job offline and print the reports")
+    demo = add("demo", help="triage every bundled example job offline and print the reports")
     demo.add_argument("--examples", default="examples", help="examples directory (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="one JSON object per line")
 
     for name, text in (("validate", "check a topology file"), ("explain", "print the pipeline for a newcomer")):
-        sp = sub.add_parser(name, help=text)
+        sp = add(name, help=text)
         sp.add_argument("topology_file", nargs="?", default=None)
         common(sp, provider=False)
 
-    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http)")
+    serve = add("serve", help="run the Slack bot (Socket Mode, or --http)")
     common(serve)
     serve.add_argument("--http", action="store_true", help="HTTP mode on /slack/events instead of Socket Mode")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="0.0.0.0", help="address for --http (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=3000, help="port for --http (default: %(default)s)")
+    serve.add_argument("--health-port", type=int, default=settings.health_port,
+                       help="GET /healthz and /metrics here, in both modes; 0 picks a free port "
+                            "(env ETL_TRIAGE_HEALTH_PORT, default: %(default)s)")
+    serve.add_argument("--health-host", default=None, help="address for the health port (default: --host)")
 
-    ev = sub.add_parser("eval", help="score a provider on a labeled corpus")
+    ev = add("eval", help="score a provider on a labeled corpus")
     common(ev)
     ev.add_argument("corpus", nargs="?", default="eval/cases")
     ev.add_argument("--split", default="all", help="dev | test | all (default: %(default)s)")
@@ -65,11 +91,19 @@ def _vars(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
+def _configure_logging(args: argparse.Namespace, settings: Settings) -> None:
+    """Logs go to stderr; `serve` defaults to INFO with timestamps, every other command to WARNING."""
+    serving = args.cmd == "serve"
+    level = choose_level(args.log_level, args.verbose, settings.log_level,
+                         logging.INFO if serving else logging.WARNING)
+    configure(level, args.log_format or settings.log_format, timestamps=serving)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
         args = _parser(settings).parse_args(argv)
+        _configure_logging(args, settings)
         return asyncio.run(_dispatch(args, settings))
     except BotError as e:
         print(f"etl-triage: error: {e}", file=sys.stderr)
@@ -79,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.topology import load_topology
+    from bot.topology import Topology
+    from bot.topology import load_topology as _load
+
+    def load_topology(path: str | Path, overrides: dict[str, str]) -> Topology:
+        topo = _load(path, overrides)
+        log.debug("topology %s: %d stages", topo.path, len(topo.stages))
+        return topo
 
     if args.cmd in ("validate", "explain"):
         topo = load_topology(args.topology_file or args.topology, _vars(args))

@@ -22,6 +22,9 @@ class Settings:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     max_concurrent_triages: int = 4
+    log_level: str | None = None
+    log_format: str = "text"
+    health_port: int = 8081
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -32,6 +35,13 @@ class Settings:
             concurrency = int(env.get("ETL_TRIAGE_MAX_CONCURRENCY", "4"))
         except ValueError:
             raise SettingsError("ETL_TRIAGE_MAX_CONCURRENCY must be an integer") from None
+        try:
+            health_port = int(env.get("ETL_TRIAGE_HEALTH_PORT", "8081"))
+        except ValueError:
+            raise SettingsError("ETL_TRIAGE_HEALTH_PORT must be a port number (0 picks a free one)") from None
+        log_format = env.get("ETL_TRIAGE_LOG_FORMAT", "text").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"ETL_TRIAGE_LOG_FORMAT={log_format!r}: use text or json")
         return cls(
             topology=env.get("ETL_TRIAGE_TOPOLOGY", "topology.toml"),
             provider=env.get("ETL_TRIAGE_PROVIDER", "offline"),
@@ -44,6 +54,9 @@ class Settings:
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
             max_concurrent_triages=concurrency,
+            log_level=env.get("ETL_TRIAGE_LOG_LEVEL") or None,
+            log_format=log_format,
+            health_port=health_port,
         )
 
     def require(self, name: str) -> str:

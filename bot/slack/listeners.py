@@ -21,6 +21,7 @@ from bot.jobs import closest_jobs, known_jobs, resolve_job
 from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
 from bot.slack import messages as M
+from bot.slack import observe
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
 
@@ -76,8 +77,11 @@ async def handle_message_event(rt: Runtime, event: dict[str, Any], context: dict
         return None
     if not rt.seen_events.first((channel, ts)):
         log.info("ignoring redelivered alert %s/%s", channel, ts)
+        observe.dedup_hit(rt, "event")
         return None
-    rt.tracker.spawn(triage_alert(rt, str(channel), str(ts), alert), name=f"triage {channel}/{ts}")
+    work = observe.in_context(triage_alert(rt, str(channel), str(ts), alert), triage_id=observe.new_triage_id(),
+                              channel=channel, ts=ts, job=alert.job, run_id=alert.run_id)
+    rt.tracker.spawn(work, name=f"triage {channel}/{ts}")
     return alert
 
 
@@ -98,6 +102,7 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert) -> None
     try:
         payload = await _triage_payload(rt, alert, progress)
     except asyncio.CancelledError:
+        observe.failed(rt, "interrupted")
         try:
             async with asyncio.timeout(5):
                 await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
@@ -109,16 +114,20 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert) -> None
 async def _triage_payload(rt: Runtime, alert: Alert, progress) -> dict[str, Any]:
     job_arg = _job_arg(alert)
     try:
-        async with rt.tracker.slots:
+        async with rt.tracker.slot():
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes,
                                       on_progress=progress)
+        observe.finished(rt, report)
         return B.report_payload(report, teams_for(rt, report))
     except LogNotFound as e:
+        observe.failed(rt, "log_not_found")
         run = M.RUN_TRIED.format(run_id=B.escape(alert.run_id)) if alert.run_id else ""
         return B.failure_payload(alert.job, M.LOG_NOT_FOUND.format(detail=B.escape(e), run=run, job_arg=job_arg))
     except AccessDenied as e:
+        observe.failed(rt, "access_denied")
         return B.failure_payload(alert.job, M.ACCESS_DENIED.format(detail=B.escape(e), job_arg=job_arg))
     except Exception as e:  # the thread must say so; the placeholder never stays "Triaging…"
+        observe.failed(rt, "error")
         if not isinstance(e, BotError):
             log.exception("triage of %s failed", alert.job)
         detail = B.escape(f"{type(e).__name__}: {e}" if not isinstance(e, BotError) else e)
@@ -160,16 +169,20 @@ async def handle_command(rt: Runtime, ack, command: dict[str, Any], respond) -> 
     run = f" run `{B.escape(run_id)}`" if run_id else ""
     await ack(text=M.CMD_ACK.format(job=B.escape(job), run=run))
     alert = Alert(job=job, run_id=run_id, source="slack", text=command.get("text") or "")
-    rt.tracker.spawn(command_triage(rt, command, alert, respond), name=f"/triage {job}")
+    work = observe.in_context(command_triage(rt, command, alert, respond), triage_id=observe.new_triage_id(),
+                              channel=command.get("channel_id"), job=job, run_id=run_id)
+    rt.tracker.spawn(work, name=f"/triage {job}")
 
 
 async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, respond) -> None:
     job = alert.job or ""
     run = f" run `{B.escape(alert.run_id)}`" if alert.run_id else ""
     try:
-        async with rt.tracker.slots:
+        async with rt.tracker.slot():
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes)
+        observe.finished(rt, report)
     except LogNotFound as e:
+        observe.failed(rt, "log_not_found")
         if job not in known_jobs(rt.topology):
             near = closest_jobs(rt.topology, job)
             suggest = M.CMD_SUGGEST.format(names=", ".join(f"`{B.escape(n)}`" for n in near)) if near else ""
@@ -179,6 +192,7 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
         await respond(text=text, response_type="ephemeral")
         return
     except Exception as e:
+        observe.failed(rt, "error")
         if not isinstance(e, BotError):
             log.exception("/triage %s failed", job)
         await respond(text=M.CMD_FAILED.format(job=B.escape(job), detail=B.escape(e)), response_type="ephemeral")
@@ -224,6 +238,7 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     action_id = str(action.get("action_id", ""))
     key = action_id.removeprefix(B.ESCALATE_PREFIX)
     if not rt.seen_clicks.first((channel, ts, action_id)):
+        observe.dedup_hit(rt, "click")
         return  # a repeated click: already escalated to this team from this report
     try:
         await _escalate(rt, body, action, channel, ts, thread, msg_blocks, user, action_id, key)
@@ -266,6 +281,7 @@ async def feedback(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     user = (body.get("user") or {}).get("id", "")
     action_id = str(action.get("action_id", ""))
     if not rt.seen_clicks.first((channel, ts, action_id)):
+        observe.dedup_hit(rt, "click")
         return
     value = B.parse_button_value(action.get("value"))
     kind = "resolved" if action_id == B.RESOLVED_ACTION else "wrong_diagnosis"
