@@ -1,4 +1,5 @@
-"""`etl-triage run | demo | validate | explain | serve | eval`. A BotError is one line on stderr, exit 2."""
+"""`etl-triage run | demo | init | validate | explain | preview | serve | eval`.
+A BotError is one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     demo = add("demo", help="triage every bundled example job offline and print the reports")
     demo.add_argument("--examples", default="examples", help="examples directory (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    init = add("init", help="scaffold a commented topology.toml and prompts/ into a jobs repo")
+    init.add_argument("dir", nargs="?", default=".", help="where to write them (default: the current directory)")
+    init.add_argument("--force", action="store_true", help="overwrite files that already exist")
 
     for name, text in (("validate", "check a topology file"), ("explain", "print the pipeline for a newcomer")):
         sp = add(name, help=text)
@@ -117,10 +122,21 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from bot.topology import load_topology as _load
 
     def load_topology(path: str | Path, overrides: dict[str, str]) -> Topology:
-        topo = _load(path, overrides)
+        from bot.packaged import topology_or_default
+
+        # validate checks the file you have; the other commands fall back to the bundled default
+        topo = _load(path if args.cmd == "validate" else topology_or_default(path), overrides)
         log.debug("topology %s: %d stages", topo.path, len(topo.stages))
         return topo
 
+    if args.cmd == "init":
+        from bot.scaffold import init, next_steps
+
+        dest = Path(args.dir)
+        written = init(dest, force=args.force)
+        print(f"wrote {len(written)} files: {dest / 'topology.toml'} and {dest / 'prompts'}/")
+        print(next_steps(dest))
+        return 0
     if args.cmd in ("validate", "explain"):
         topo = load_topology(args.topology_file or args.topology, _vars(args))
         if args.cmd == "validate":
@@ -135,8 +151,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _run(args, load_topology(args.topology, _vars(args)))
     if args.cmd == "demo":
         from bot.demo import demo
+        from bot.packaged import examples_or_default
 
-        return await demo(Path(args.examples), as_json=args.json)
+        return await demo(examples_or_default(args.examples), as_json=args.json)
     if args.cmd == "serve":
         from bot.slack.serve import serve
 
