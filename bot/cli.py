@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.errors import BotError
 from bot.logsetup import LEVELS, choose_level, configure
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.report import TriageReport
+    from bot.topology import Topology
 
 log = logging.getLogger("bot.cli")
 
@@ -46,12 +52,25 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         if provider:
             sp.add_argument("--provider", default=settings.provider, help="offline (default) | anthropic[:model]")
 
+    def run_options(sp: argparse.ArgumentParser) -> None:
+        common(sp)
+        sp.add_argument("--log", help="the failed run's log (default: newest *.log for --job)")
+        sp.add_argument("--job", help="job name, as in [jobs] (default: the log's directory name)")
+        sp.add_argument("--run-id", help="run id, to pick the log and the partition date")
+
     run = add("run", help="triage one failed run")
-    common(run)
-    run.add_argument("--log", help="the failed run's log (default: newest *.log for --job)")
-    run.add_argument("--job", help="job name, as in [jobs] (default: the log's directory name)")
-    run.add_argument("--run-id", help="run id, to pick the log and the partition date")
-    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run_options(run)
+    run.add_argument("--format", choices=("text", "json", "slack"), default="text",
+                     help="text (default), json (the report) or slack (the exact Block Kit payload of the reply)")
+    run.add_argument("--json", action="store_const", const="json", dest="format", help="= --format json")
+
+    preview = add("preview", help="render the Slack thread reply of one triage as an HTML page")
+    run_options(preview)
+    preview.add_argument("--out", default="reply.html", help="HTML file to write (default: %(default)s)")
+    preview.add_argument("--state", choices=("all", "progress", "report", "escalated"), default="all",
+                         help="which moment of the thread to show (default: all three, one under the other)")
+    preview.add_argument("--alert", help="the alert's text shown above the thread (default: a scheduler-like line)")
+    preview.add_argument("--alert-from", default="Airflow", help="who posted the alert (default: %(default)s)")
 
     demo = add("demo", help="triage every bundled example job offline and print the reports")
     demo.add_argument("--examples", default="examples", help="examples directory (default: %(default)s)")
@@ -118,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.topology import Topology
     from bot.topology import load_topology as _load
 
     def load_topology(path: str | Path, overrides: dict[str, str]) -> Topology:
@@ -147,7 +165,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             print(explain_text(topo, SandboxManager.for_topology(topo).enforcement))
         return 0
-    if args.cmd == "run":
+    if args.cmd in ("run", "preview"):
         return await _run(args, load_topology(args.topology, _vars(args)))
     if args.cmd == "demo":
         from bot.demo import demo
@@ -165,7 +183,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise BotError(f"unknown command {args.cmd!r}")
 
 
-async def _run(args: argparse.Namespace, topo) -> int:
+async def _run(args: argparse.Namespace, topo: Topology) -> int:
     from bot.engine import run_triage
     from bot.providers import get_provider
     from bot.render import report_text
@@ -180,7 +198,36 @@ async def _run(args: argparse.Namespace, topo) -> int:
                                   provider=provider, log_path=args.log)
     finally:
         await provider.aclose()
-    print(report.model_dump_json(indent=2) if args.json else report_text(report))
+    if args.cmd == "preview":
+        return _preview(args, topo, report)
+    if args.format == "slack":
+        from bot.escalation import report_teams
+        from bot.slack.blocks import report_payload
+
+        print(json.dumps(report_payload(report, report_teams(topo, report)), indent=2, ensure_ascii=False))
+    else:
+        print(report.model_dump_json(indent=2) if args.format == "json" else report_text(report))
+    return 0
+
+
+def _preview(args: argparse.Namespace, topo: Topology, report: TriageReport) -> int:
+    import time
+
+    from bot.escalation import report_teams
+    from bot.preview import page, reply_states
+
+    job = report.job or "job"
+    alert = args.alert or (f":red_circle: Task failed: *{job}*" + (f" run `{report.run_id}`" if report.run_id else "")
+                           + (f"\nlog: `{report.log_path}`" if report.log_path else ""))
+    by_name = reply_states(report, report_teams(topo, report), now=time.time())
+    states = list(by_name.values()) if args.state == "all" else [by_name[args.state]]
+    out = Path(args.out)
+    try:
+        out.write_text(page(states, alert, alert_author=args.alert_from, title=f"{job}: etl-triage reply"),
+                       encoding="utf-8")
+    except OSError as e:
+        raise BotError(f"cannot write {out}: {e.strerror}; pass --out PATH in a writable directory") from None
+    print(f"wrote {out} (open it in a browser)")
     return 0
 
 

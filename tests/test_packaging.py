@@ -87,3 +87,8 @@ def test_installed_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Pa
     assert init.returncode == 0, init.stderr
     valid = _run(installed, "validate", "jobs-repo/topology.toml", cwd=tmp_path)
     assert valid.returncode == 0 and "ok (3 stages)" in valid.stdout, valid.stderr
+
+    preview = _run(installed, "preview", "--log", str(logs / "failed.log"), "--log-root", str(tmp_path / "logs"),
+                   "--out", "reply.html", cwd=tmp_path)
+    assert preview.returncode == 0, preview.stderr
+    assert "Escalate to Data Engineering" in (tmp_path / "reply.html").read_text()

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.alerts import parse_alert, unescape
 from bot.engine import run_triage
 from bot.errors import AccessDenied, BotError, LogNotFound
-from bot.escalation import escalation_for
+from bot.escalation import escalation_for, report_teams
 from bot.jobs import closest_jobs, known_jobs, resolve_job
 from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
@@ -140,13 +140,7 @@ def _job_arg(alert: Alert) -> str:
 
 def teams_for(rt: Runtime, report: TriageReport) -> list[tuple[str, str]]:
     """(category, team) for the escalate buttons: the classified category first, one button per team."""
-    job = resolve_job(rt.topology, report.job) if report.job else None
-    out: list[tuple[str, str]] = []
-    for cat in (report.category, *[c for c in CATEGORIES if c != report.category]):
-        team = report.escalation.team if cat == report.category else escalation_for(rt.topology, cat, job).team
-        if team not in (t for _, t in out):
-            out.append((cat, team))
-    return out
+    return report_teams(rt.topology, report)
 
 
 # ------------------------------------------------------------------ /triage
