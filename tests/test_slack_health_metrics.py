@@ -184,3 +184,31 @@ async def test_serve_http_mode_health_and_metrics_on_both_ports_and_429s_counted
     finally:
         task.cancel()
         await session.close()
+
+
+def test_metrics_count_fallbacks_tokens_and_partial_reports():
+    from bot.metrics import Metrics
+    from bot.report import Escalation, StageResult, TriageReport
+
+    stages = [StageResult(name="classify", status="ok", output_kind="classification", provider="anthropic",
+                          model="claude-haiku-4-5", input_tokens=1200, output_tokens=80, duration_ms=900),
+              StageResult(name="investigate", status="ok", output_kind="investigation", provider="offline",
+                          fallback="model timed out", duration_ms=40),
+              StageResult(name="recommend", status="failed", output_kind="recommendation", provider="anthropic",
+                          duration_ms=20)]
+    report = TriageReport(job="j", category="infra", confidence=0.7, root_cause="r", action="a",
+                          escalation=Escalation(team="t"), stages=stages, provider="anthropic", duration_ms=960,
+                          complete=False)
+    m = Metrics()
+    m.observe_report(report)
+    m.observe_failure("anthropic", "log_not_found")
+    s = _samples(m.exposition()[0].decode())
+    assert _value(s, "etl_triage_triages_total", category="infra", outcome="partial") == 1
+    assert _value(s, "etl_triage_triages_total", category="none", outcome="log_not_found") == 1
+    assert _value(s, "etl_triage_fallbacks_total", stage="investigate") == 1
+    assert _value(s, "etl_triage_fallbacks_total", stage="classify") == 0
+    assert _value(s, "etl_triage_model_tokens_total", model="claude-haiku-4-5", direction="input") == 1200
+    assert _value(s, "etl_triage_model_tokens_total", model="claude-haiku-4-5", direction="output") == 80
+    assert _value(s, "etl_triage_stage_duration_seconds_count", stage="recommend", status="failed") == 1
+    assert _value(s, "etl_triage_stage_duration_seconds_bucket", stage="classify", le="1.0") == 1
+    assert _value(s, "etl_triage_stage_duration_seconds_bucket", stage="classify", le="0.5") == 0
