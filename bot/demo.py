@@ -51,7 +51,8 @@ def build_repo(spec: Path, dest: Path) -> bool:
 def _setup(examples: Path, repo: Path) -> tuple[Topology, list[str]]:
     logs = examples / "logs"
     if not logs.is_dir():
-        raise BotError(f"{logs} not found; run from the repository root or pass --examples DIR")
+        raise BotError(f"{logs} not found; pass --examples DIR (a directory holding logs/), or leave it out "
+                       "for the bundled examples")
     root = examples.resolve()
     if not build_repo(examples / "repo.toml", repo):
         log.warning("git not found: the demo runs without its example repository (no recent deploys)")

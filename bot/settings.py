@@ -28,6 +28,9 @@ class Settings:
     lease_s: float = 30.0
     lookback_h: float = 2.0
     post_interval_s: float = 1.0
+    log_level: str | None = None
+    log_format: str = "text"
+    health_port: int = 8081
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -39,6 +42,13 @@ class Settings:
         except ValueError:
             raise SettingsError("ETL_TRIAGE_MAX_CONCURRENCY must be an integer") from None
         state_home = env.get("XDG_STATE_HOME") or "~/.local/state"
+        try:
+            health_port = int(env.get("ETL_TRIAGE_HEALTH_PORT", "8081"))
+        except ValueError:
+            raise SettingsError("ETL_TRIAGE_HEALTH_PORT must be a port number (0 picks a free one)") from None
+        log_format = env.get("ETL_TRIAGE_LOG_FORMAT", "text").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"ETL_TRIAGE_LOG_FORMAT={log_format!r}: use text or json")
         return cls(
             state_dir=env.get("ETL_TRIAGE_STATE_DIR") or f"{state_home.rstrip('/')}/etl-triage",
             database_url=env.get("ETL_TRIAGE_DATABASE_URL") or None,
@@ -57,6 +67,9 @@ class Settings:
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
             max_concurrent_triages=concurrency,
+            log_level=env.get("ETL_TRIAGE_LOG_LEVEL") or None,
+            log_format=log_format,
+            health_port=health_port,
         )
 
     def require(self, name: str) -> str:

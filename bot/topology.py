@@ -299,7 +299,8 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
     try:
         raw_bytes = read_regular(path, MAX_TOPOLOGY_BYTES)
     except FileNotFoundError:
-        raise TopologyError(file, "", "file not found", "pass --topology PATH or run from the repo root") from None
+        raise TopologyError(file, "", "file not found", "pass --topology PATH, run from the jobs repo's root, "
+                            "or create one with `etl-triage init`") from None
     except OSError as e:
         raise TopologyError(file, "", f"cannot read: {e.strerror}") from None
     except ValueError as e:

@@ -123,9 +123,15 @@ def test_cli_demo_shows_data_infra_and_code_with_their_evidence():
     assert "Revert or fix commit" in code["action"] and "Bo Coder" in code["root_cause"]
 
 
-def test_cli_demo_outside_repo_says_where_to_run(tmp_path):
+def test_cli_demo_outside_repo_uses_the_bundled_examples(tmp_path):
     p = cli("demo", cwd=tmp_path)
-    assert p.returncode == 2 and "run from the repository root" in p.stderr
+    assert p.returncode == 0, p.stderr
+    assert "== orders_daily" in p.stdout
+
+
+def test_cli_demo_with_a_missing_examples_dir_says_what_to_pass(tmp_path):
+    p = cli("demo", "--examples", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert p.returncode == 2 and "pass --examples DIR" in p.stderr
 
 
 def test_cli_human_output_neutralises_terminal_escapes(tmp_path):

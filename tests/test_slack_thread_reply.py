@@ -149,7 +149,7 @@ async def test_slack_healthz_answers_ok(world):
     async with world.session.get(world.url + "/healthz") as resp:
         assert resp.status == 200
         body = await resp.json()
-        assert body["ok"] is True and body["state_db"] == "ok"
+        assert body["ok"] is True and body["store"] == {"kind": "database", "ok": True, "state": "ok"}
 
 
 async def test_slack_progress_updates_are_coalesced_within_the_update_interval(tmp_path):

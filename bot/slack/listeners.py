@@ -16,11 +16,11 @@ from slack_sdk.errors import SlackApiError
 from bot.alerts import unescape
 from bot.engine import run_triage
 from bot.errors import AccessDenied, BotError, LogNotFound
-from bot.escalation import escalation_for
+from bot.escalation import escalation_for, report_teams
 from bot.jobs import closest_jobs, known_jobs, resolve_job
 from bot.report import CATEGORIES, Alert, TriageReport
 from bot.slack import blocks as B
-from bot.slack import incidents, intake
+from bot.slack import incidents, intake, observe
 from bot.slack import messages as M
 from bot.slack.corrections import ask_correction, ask_note
 from bot.slack.pacing import LiveMessage
@@ -81,13 +81,16 @@ async def handle_message_event(rt: Runtime, event: dict[str, Any], context: dict
                                        team=_team(rt, alert.job if alert else None))
     if claim is None:  # the claim is the dedup: redeliveries, other replicas, alerts answered before a restart
         log.info("ignoring redelivered alert %s/%s", channel, ts)
+        observe.dedup_hit(rt, "event")
         return None
     if alert is None:
         rt.tracker.spawn(_no_job(rt, channel, decision, claim), name=f"no job {channel}/{ts}")
         return None
     note = intake.guess_note(decision.recognition, alert)
-    rt.tracker.spawn(triage_alert(rt, channel, decision.thread_ts, alert, claim, note=note),
-                     name=f"triage {channel}/{ts}")
+    work = observe.in_context(triage_alert(rt, channel, decision.thread_ts, alert, claim, note=note),
+                              triage_id=observe.new_triage_id(), channel=channel, ts=ts, job=alert.job,
+                              run_id=alert.run_id)
+    rt.tracker.spawn(work, name=f"triage {channel}/{ts}")
     return alert
 
 
@@ -145,6 +148,7 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
                     raise
                 await rt.state.set_reply(claim, channel, await rt.post(channel, payload, thread_ts=ts))
         except asyncio.CancelledError:
+            observe.failed(rt, "interrupted")
             await _interrupted(rt, claim, alert, live)
             raise
         except Exception as e:  # recorded as failed, so no other process retries it forever
@@ -182,17 +186,21 @@ async def _triage_payload(rt: Runtime, alert: Alert, progress, group: incidents.
     job_arg = _job_arg(alert)
     group = group or incidents.Group()
     try:
-        async with rt.tracker.slots:
+        async with rt.tracker.slot():
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes,
                                       on_progress=progress, memory=group.memory)
+        observe.finished(rt, report)
         return B.report_payload(report, teams_for(rt, report), group.incident_id), report
     except LogNotFound as e:
+        observe.failed(rt, "log_not_found")
         run = M.RUN_TRIED.format(run_id=B.escape(alert.run_id)) if alert.run_id else ""
         return B.failure_payload(alert.job, M.LOG_NOT_FOUND.format(detail=B.escape(e), run=run,
                                                                    job_arg=job_arg)), None
     except AccessDenied as e:
+        observe.failed(rt, "access_denied")
         return B.failure_payload(alert.job, M.ACCESS_DENIED.format(detail=B.escape(e), job_arg=job_arg)), None
     except Exception as e:  # the thread must say so; the placeholder never stays "Triaging…"
+        observe.failed(rt, "error")
         if not isinstance(e, BotError):
             log.exception("triage of %s failed", alert.job)
         detail = B.escape(f"{type(e).__name__}: {e}" if not isinstance(e, BotError) else e)
@@ -209,13 +217,7 @@ def _job_arg(alert: Alert) -> str:
 
 def teams_for(rt: Runtime, report: TriageReport) -> list[tuple[str, str]]:
     """(category, team) for the escalate buttons: the classified category first, one button per team."""
-    job = resolve_job(rt.topology, report.job) if report.job else None
-    out: list[tuple[str, str]] = []
-    for cat in (report.category, *[c for c in CATEGORIES if c != report.category]):
-        team = report.escalation.team if cat == report.category else escalation_for(rt.topology, cat, job).team
-        if team not in (t for _, t in out):
-            out.append((cat, team))
-    return out
+    return report_teams(rt.topology, report)
 
 
 # ------------------------------------------------------------------ /triage
@@ -238,16 +240,20 @@ async def handle_command(rt: Runtime, ack, command: dict[str, Any], respond) -> 
     run = f" run `{B.escape(run_id)}`" if run_id else ""
     await ack(text=M.CMD_ACK.format(job=B.escape(job), run=run))
     alert = Alert(job=job, run_id=run_id, source="slack", text=command.get("text") or "")
-    rt.tracker.spawn(command_triage(rt, command, alert, respond), name=f"/triage {job}")
+    work = observe.in_context(command_triage(rt, command, alert, respond), triage_id=observe.new_triage_id(),
+                              channel=command.get("channel_id"), job=job, run_id=run_id)
+    rt.tracker.spawn(work, name=f"/triage {job}")
 
 
 async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, respond) -> None:
     job = alert.job or ""
     run = f" run `{B.escape(alert.run_id)}`" if alert.run_id else ""
     try:
-        async with rt.tracker.slots:
+        async with rt.tracker.slot():
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes)
+        observe.finished(rt, report)
     except LogNotFound as e:
+        observe.failed(rt, "log_not_found")
         if job not in known_jobs(rt.topology):
             near = closest_jobs(rt.topology, job)
             suggest = M.CMD_SUGGEST.format(names=", ".join(f"`{B.escape(n)}`" for n in near)) if near else ""
@@ -257,6 +263,7 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
         await respond(text=text, response_type="ephemeral")
         return
     except Exception as e:
+        observe.failed(rt, "error")
         if not isinstance(e, BotError):
             log.exception("/triage %s failed", job)
         await respond(text=M.CMD_FAILED.format(job=B.escape(job), detail=B.escape(e)), response_type="ephemeral")
@@ -328,6 +335,7 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
     # an incident is escalated once, whichever of its reports is clicked
     once = ("incident", incident) if incident.isdigit() else (channel, ts)
     if not await rt.state.first_escalation(*once, key, user):
+        observe.dedup_hit(rt, "click")
         return  # a repeated click (on any replica): already escalated to this team from this report
     try:
         status = await _escalate(rt, action, channel, ts, thread, user, key)

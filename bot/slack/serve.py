@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime, make_client
+from bot.slack.health import SlackLink, add_health_routes, start_health
 from bot.slack.recovery import sweep_forever
 from bot.slack.runtime import Runtime
 from bot.store import database_url, open_store
@@ -30,9 +31,13 @@ EVENTS_PATH = "/slack/events"
 DRAIN_TIMEOUT_S = 30.0
 
 
-def web_app(app: AsyncApp, rt: Runtime) -> web.Application:
+async def _listening() -> bool:
+    return True  # in HTTP mode Slack calls us: being up is being connected
+
+
+def web_app(app: AsyncApp, rt: Runtime, link: SlackLink | None = None) -> web.Application:
     """POST /slack/events (events, slash commands, interactivity; signatures checked by Bolt → 401),
-    GET /healthz."""
+    GET /healthz and GET /metrics."""
 
     async def events(request: web.Request) -> web.Response:
         refused = await _refuse_garbage(request, rt.settings.slack_signing_secret or "")
@@ -40,12 +45,9 @@ def web_app(app: AsyncApp, rt: Runtime) -> web.Application:
             return refused
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
-    async def healthz(_: web.Request) -> web.Response:
-        state = "memory" if not rt.state.durable else ("unreachable" if rt.state.degraded else "ok")
-        return web.json_response({"ok": True, "running_triages": rt.tracker.pending, "state_db": state})
-
     web_application = web.Application()
-    web_application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", healthz)])
+    web_application.add_routes([web.post(EVENTS_PATH, events)])
+    add_health_routes(web_application, rt, link or SlackLink("http", _listening))
     return web_application
 
 
@@ -79,9 +81,10 @@ async def _refuse_garbage(request: web.Request, secret: str) -> web.Response | N
     return None
 
 
-async def start_http(app: AsyncApp, rt: Runtime, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def start_http(app: AsyncApp, rt: Runtime, host: str, port: int,
+                     link: SlackLink | None = None) -> tuple[web.AppRunner, int]:
     """Start the HTTP server; returns the runner and the bound port (pass port 0 for a free one)."""
-    runner = web.AppRunner(web_app(app, rt))
+    runner = web.AppRunner(web_app(app, rt, link), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -94,15 +97,18 @@ def _slack_error(e: SlackApiError) -> str:
     return str(data.get("error")) if isinstance(data, dict) else str(e)
 
 
-async def check_bot_token(client: AsyncWebClient) -> None:
-    """auth.test once, so a rejected SLACK_BOT_TOKEN stops startup instead of failing every event later."""
+async def check_bot_token(client: AsyncWebClient) -> bool:
+    """auth.test once, so a rejected SLACK_BOT_TOKEN stops startup instead of failing every event later.
+    False when Slack could not be reached to check it."""
     try:
         await client.auth_test()
+        return True
     except SlackApiError as e:
         raise SettingsError(f"SLACK_BOT_TOKEN was rejected by Slack ({_slack_error(e)}); export the Bot User "
                             "OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
     except (TimeoutError, aiohttp.ClientError, OSError) as e:  # network trouble: not the token's fault
         log.warning("could not check SLACK_BOT_TOKEN (auth.test: %s); starting anyway", e)
+        return False
 
 
 async def start_socket_mode(app: AsyncApp, app_token: str, *, ping_interval: float = 10.0):
@@ -132,6 +138,8 @@ async def start_socket_mode(app: AsyncApp, app_token: str, *, ping_interval: flo
 
 
 async def serve(args: argparse.Namespace, settings: Settings, topology: Topology) -> int:
+    """Run until SIGINT/SIGTERM. `args.health_port` (None: no health listener) serves /healthz and /metrics
+    in both modes; HTTP mode serves them on its events port as well."""
     settings.require("slack_bot_token")
     http = bool(getattr(args, "http", False))
     if http:
@@ -145,7 +153,12 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
                             "(channel name → About → Channel ID), comma-separated")
     if not settings.alert_channels:
         log.warning("ETL_TRIAGE_ALERT_CHANNELS is empty: no channel is watched; only /triage works")
-    await check_bot_token(make_client(settings))
+    host = str(getattr(args, "host", None) or "0.0.0.0")
+    port = int(getattr(args, "port", 3000))
+    health_host = str(getattr(args, "health_host", None) or host)
+    health_port = getattr(args, "health_port", None)
+    link = SlackLink("http" if http else "socket", _listening if http else None)
+    link.token_verified = await check_bot_token(make_client(settings))
     store = await open_store(database_url(settings.database_url, settings.state_dir))  # StoreError: exit 2
     log.info("state database: %s", store.where)
     rt = build_runtime(settings, topology, store=store)
@@ -155,14 +168,22 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runners: list[web.AppRunner] = []
     try:
+        same_as_events = http and int(health_port or 0) == port != 0 and health_host == host
+        if health_port is not None and not same_as_events:
+            runner, bound = await start_health(rt, link, health_host, int(health_port))
+            runners.append(runner)
+            log.info("health and metrics on http://%s:%d/healthz and /metrics", health_host, bound,
+                     extra={"port": bound, "url": f"http://{health_host}:{bound}/metrics"})
         if http:
-            runner, port = await start_http(app, rt, "0.0.0.0", int(getattr(args, "port", 3000)))
+            runner, bound = await start_http(app, rt, host, port, link)
+            log.info("listening on http://%s:%d%s (GET /healthz, /metrics)", host, bound, EVENTS_PATH,
+                     extra={"port": bound, "mode": "http", "url": f"http://{host}:{bound}{EVENTS_PATH}"})
             sweeper = asyncio.create_task(sweep_forever(rt), name="recovery")
-            print(f"etl-triage: listening on http://0.0.0.0:{port}{EVENTS_PATH} (GET /healthz)", flush=True)
             try:
                 await stop.wait()
-            finally:
+            finally:  # refuse new events before draining, so Slack redelivers them elsewhere or later
                 await runner.cleanup()
         else:
             connecting = asyncio.ensure_future(start_socket_mode(app, settings.slack_app_token))
@@ -175,10 +196,12 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
                 return 0
             handler = connecting.result()
             sweeper = asyncio.create_task(sweep_forever(rt), name="recovery")
-            print("etl-triage: connected to Slack (Socket Mode)", flush=True)
+            link.check = handler.client.is_connected
+            log.info("connected to Slack (Socket Mode)", extra={"mode": "socket"})
             try:
                 await stop.wait()
             finally:
+                link.check = None
                 await handler.close_async()
     finally:
         if sweeper is not None:
@@ -186,7 +209,8 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
             await asyncio.gather(sweeper, return_exceptions=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        print(f"etl-triage: shutting down; waiting up to {DRAIN_TIMEOUT_S:g}s for "
-              f"{rt.tracker.pending} running triage(s)", flush=True)
+        log.info("shutting down; waiting up to %gs for %d running triage(s)", DRAIN_TIMEOUT_S, rt.tracker.pending)
         await rt.aclose(DRAIN_TIMEOUT_S)
+        for runner in runners:  # the health listener answers (503, not accepting) until the drain is over
+            await runner.cleanup()
     return 0

@@ -1,20 +1,43 @@
-"""Background triages: references kept, concurrency bounded, drained on shutdown."""
+"""Background triages: references kept, concurrency bounded, drained on shutdown, counted in `metrics`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
+
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class TaskTracker:
-    def __init__(self, max_concurrency: int = 4) -> None:
+    def __init__(self, max_concurrency: int = 4, metrics: Metrics | None = None) -> None:
         self.slots = asyncio.Semaphore(max(1, max_concurrency))
         self._tasks: set[asyncio.Task] = set()
         self.closed = False
+        self.in_flight = 0  # triages holding a slot
+        self.queued = 0  # triages waiting for one
+        self.metrics = metrics or Metrics()
+        self.metrics.in_flight.set_function(lambda: self.in_flight)
+        self.metrics.queued.set_function(lambda: self.queued)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the concurrency slots, counted as queued while waiting and in flight while held."""
+        self.queued += 1
+        try:
+            await self.slots.acquire()
+        finally:
+            self.queued -= 1
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.slots.release()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task | None:
         """Run `coro` in the background; None (and the coroutine closed) once shutdown has begun."""

@@ -39,19 +39,20 @@ class ServeProcess:
     @classmethod
     async def start(cls, tmp: Path, env: dict[str, str]) -> ServeProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", "--http", "--port", "0",
+            sys.executable, "-m", "bot.cli", "serve", "--http", "--port", "0", "--health-port", "0",
             "--topology", str(tmp / "topology.toml"), "--log-root", str(tmp / "logs"),
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        assert proc.stdout is not None
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        assert proc.stderr is not None
+        seen: list[str] = []
         async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
+            while True:  # serve logs (stderr) where it listens
+                line = (await proc.stderr.readline()).decode()
                 if not line:
-                    err = (await proc.stderr.read()).decode() if proc.stderr else ""
-                    raise RuntimeError(f"serve exited before listening: {err}")
+                    raise RuntimeError(f"serve exited before listening: {''.join(seen)}")
+                seen.append(line)
                 if m := LISTENING.search(line):
                     break
-        sp = cls(proc, int(m.group(1)), aiohttp.ClientSession())
+        sp = cls(proc, int(m.group(1)), aiohttp.ClientSession(), stderr=seen)
         sp._drain = asyncio.create_task(sp._read_stderr())
         return sp
 
