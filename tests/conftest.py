@@ -79,3 +79,10 @@ def store_url(request, tmp_path: Path) -> str:
 def pytest_terminal_summary(terminalreporter) -> None:
     if _pg_problem:
         terminalreporter.write_line(_pg_problem[0])
+
+
+@pytest.fixture(autouse=True)
+def _private_state_home(tmp_path_factory, monkeypatch):
+    """Every test (and every `serve` it starts) gets its own default state database: a claim left in
+    ~/.local/state by an earlier run must never make a later run's alert look like a redelivery."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))

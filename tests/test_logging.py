@@ -33,7 +33,7 @@ async def test_serve_json_logs_one_object_per_line_with_triage_fields_and_prints
         sys.executable, "-m", "bot.cli", "serve", "--log-format", "json", "--health-port", "0",
         "--topology", str(tmp_path / "topology.toml"), "--log-root", str(tmp_path / "logs"), cwd=ROOT,
         env=_env(SLACK_BOT_TOKEN=api.token, SLACK_APP_TOKEN=api.app_token, SLACK_API_URL=api.api_url,
-                 ETL_TRIAGE_ALERT_CHANNELS=ALERTS),
+                 ETL_TRIAGE_ALERT_CHANNELS=ALERTS, ETL_TRIAGE_STATE_DIR=str(tmp_path / "state")),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await socket.connected(1)
