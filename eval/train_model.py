@@ -121,30 +121,6 @@ def wilson_lower(right: int, n: int, z: float = 1.28) -> float:
     return (centre - spread) / (1 + z * z / n)
 
 
-def fit_deferral(rows: list[Row], params: dict[str, object],
-                 min_gain: int = 3) -> dict[str, object] | None:
-    """The confidence below which a data/infra reading is better replaced by the base rate's category.
-
-    """
-    counts = Counter(r[6] for r in rows if r[6] != "unknown")
-    base = counts.most_common(1)[0][0]
-    scored = [(calibration.calibrate(r[0], r[1], agrees=r[2], disputed=r[3], params=params), r) for r in rows]
-    # a reviewed signature's reading always stands: the base rate only replaces taxonomy and model readings
-    best: tuple[int, float, int, int, bool] = (0, 0.0, 0, 0, False)
-    for below in (0.5, 0.55, 0.6, 0.65, 0.7):
-        for with_model in (True, False):
-            moved = [r for q, r in scored if r[5] not in (base, "unknown") and q < below
-                     and not r[0].startswith("signature") and (r[7] == base or not with_model)]
-            gain = sum(r[6] == base for r in moved) - sum(r[4] for r in moved)
-            if gain > best[0]:
-                best = (gain, below, sum(r[6] == base for r in moved), len(moved), with_model)
-    if best[0] < min_gain:
-        return None
-    gain, below, right, n, with_model = best
-    return {"to": base, "below": below, "when_model_agrees": with_model, "confidence": round(right / n, 2),
-            "dev_gain": gain}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="report cross-validated accuracy; write nothing")
@@ -203,8 +179,6 @@ def main() -> int:
          "labels": list(model.LABELS), "weights": full}, indent=1, sort_keys=True) + "\n")
     params = fit_platt(rows)
     params["knee"] = knee(rows, params)
-    params["defer"] = fit_deferral(rows, params)
-    print("deferral to the base rate:", params["defer"])
     (ROOT / "bot" / "offline" / "calibration.json").write_text(json.dumps(
         {"about": "Platt scaling per deciding source; fitted by eval/train_model.py on dev splits only",
          **params}, indent=1, sort_keys=True) + "\n")

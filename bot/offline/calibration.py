@@ -64,25 +64,3 @@ def _bend(q: float, knee: float) -> float:
         return LIKELY + (q - LIKELY) * (CONFIDENT - LIKELY) / (knee - LIKELY)
     return CONFIDENT + (q - knee) * (CEILING - CONFIDENT) / max(1e-6, 1 - knee)
 
-
-def deferral(category: str, confidence: float, source: str, model_says: str | None = None,
-             params: dict[str, Any] | None = None) -> tuple[str, float] | None:
-    """The base rate's answer when a reading is too weak to stand on its own, else None.
-
-    On the real dev split, a data or infra reading below `defer.below` was right less often than the base
-    rate's category (`defer.to`: in issue threads about half the failures are code — bugs, misconfiguration,
-    upgrades — however the log reads). The answer then is the base rate's, said as unsure (below LIKELY,
-    whatever `defer.confidence` it earned on dev), and the log's reading stays as the alternative;
-    with `defer.when_model_agrees` only readings the learned fallback also doubts (it predicts `defer.to`) do.
-    A reviewed signature's reading is never replaced: only taxonomy and model readings defer.
-    """
-    p = parameters() if params is None else params
-    d = p.get("defer")
-    if not d or category == d["to"] or category == "unknown" or source == "signature-platform":
-        return None
-    if confidence >= float(d["below"]) or (d.get("when_model_agrees") and model_says != d["to"]):
-        return None
-    if source.startswith("signature"):
-        return None
-    # a base rate is not evidence: however often it was right on dev, the reply says "unsure, two readings"
-    return str(d["to"]), min(float(d["confidence"]), round(LIKELY - 0.01, 2))

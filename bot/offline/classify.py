@@ -132,15 +132,6 @@ def _finish(cls: Classification, source: str, p: model.Prediction | None,
     raw = cls.confidence
     conf = calibration.calibrate(source, raw, agrees=agrees, disputed=rival is not None) if calibrate else raw
     alternatives = list(cls.alternatives)
-    base = calibration.deferral(cls.category, conf, source, p.category if p else None) if calibrate else None
-    if base is not None:
-        reading = Alternative(category=cls.category, why=f"the log reads as {cls.category}: {cls.summary}",  # type: ignore[arg-type]
-                              decide=_DECIDE.get((base[0], cls.category), ""))
-        return cls.model_copy(update={
-            "category": base[0], "confidence": base[1], "alternatives": [reading],
-            "summary": f"{cls.summary} — read as {cls.category} only weakly; failures like this are more often "
-                       f"{base[0]} (a bug, a misconfiguration or an upgrade)",
-            "facts": {**cls.facts, "decided_by": f"base-rate<{source}", "log_reading": cls.category}})
     if alt is not None:
         alternatives.append(alt)
     if rival is not None and rival[1] != cls.category and all(x.category != rival[1] for x in alternatives):
