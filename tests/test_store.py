@@ -239,3 +239,16 @@ async def test_store_gives_up_a_triage_whose_holders_keep_dying(store_url):
         assert row.status == "failed"
     finally:
         await s.close()
+
+
+async def test_sqlite_replicas_creating_the_database_together_all_open_it(tmp_path):
+    # PRAGMA journal_mode=WAL may answer "database is locked" without waiting while another process creates
+    # the file; wave-2 CI failed on it about once in eight concurrent first starts
+    for i in range(20):
+        url = f"sqlite:///{tmp_path / str(i) / 'etl-triage.db'}"
+        stores = await asyncio.gather(*[open_store(url) for _ in range(3)])
+        try:
+            assert [await s.schema_version() for s in stores] == [LATEST] * 3
+        finally:
+            for s in stores:
+                await s.close()

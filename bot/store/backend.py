@@ -66,6 +66,23 @@ class _SqliteTx:
         return await self._b.call(lambda c: c.execute(sql, tuple(params)).fetchall())
 
 
+def _switch_to_wal(conn: sqlite3.Connection, limit_s: float = 10.0) -> None:
+    """`PRAGMA journal_mode=WAL` on a database another process is creating at the same moment can answer
+    "database is locked" at once, without waiting on the busy timeout (SQLite skips the busy handler where
+    waiting could deadlock): retry it for up to `limit_s`, so replicas starting together all open it."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteBackend:
     """One file, WAL mode (readers never block the writer; several processes may share the file)."""
 
@@ -82,7 +99,7 @@ class SqliteBackend:
         def connect() -> None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; WAL keeps it consistent
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
