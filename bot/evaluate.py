@@ -296,7 +296,7 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
     """Accuracy, per-category precision/recall, confusion, facts, escalation and latency for `results`."""
     n = len(results)
     cols = [*CATEGORIES, *(["error"] if any(r.got == "error" for r in results) else [])]
-    confusion = {e: dict.fromkeys(cols, 0) for e in CATEGORIES}
+    confusion: dict[str, dict[str, int]] = {e: dict.fromkeys(cols, 0) for e in CATEGORIES}
     for r in results:
         confusion[r.expected][r.got] += 1
     per: dict[str, dict[str, float | int | None]] = {}

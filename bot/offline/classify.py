@@ -135,7 +135,7 @@ def _finish(cls: Classification, source: str, p: model.Prediction | None,
     if alt is not None:
         alternatives.append(alt)
     if rival is not None and rival[1] != cls.category and all(x.category != rival[1] for x in alternatives):
-        alternatives.append(Alternative(category=rival[1], why=rival[2], decide=rival[3]))  # type: ignore[arg-type]
+        alternatives.append(Alternative(category=rival[1], why=rival[2], decide=rival[3]))
     return cls.model_copy(update={"confidence": conf, "alternatives": alternatives[:2],
                                   "facts": {**cls.facts, "decided_by": source}})
 
@@ -165,7 +165,7 @@ def _from_model(a: Analysis, path: str, calibrate: bool, over: Classification | 
     root = over.evidence[0].text if over is not None and over.evidence else a.roots[0].message
     quote = _quote(strip_prefix(root)[0] if over is not None else root)
     cls = Classification(
-        category=p.category, confidence=p.probability, signature="model",  # type: ignore[arg-type]
+        category=p.category, confidence=p.probability, signature="model",
         summary=f"Unrecognised error: {quote}" if over is None else f"{quote} (read as {p.category} from its words)",
         evidence=_dedup([_ev(path, r.line) for r in a.roots[:3]])[:MAX_EVIDENCE],
         facts={"error_line": quote, **({"identifier": over.facts.get("identifier", "")} if over else {})})
@@ -173,7 +173,7 @@ def _from_model(a: Analysis, path: str, calibrate: bool, over: Classification | 
         alt = Alternative(category=over.category, why=over.summary,
                           decide=_DECIDE.get((p.category, over.category), ""))
         return _finish(cls, "model-over-taxonomy", None, None, alt, calibrate)
-    alt = Alternative(category=p.runner_up, why=f"the words of this error also occur in {p.runner_up} failures",  # type: ignore[arg-type]
+    alt = Alternative(category=p.runner_up, why=f"the words of this error also occur in {p.runner_up} failures",
                       decide=_DECIDE.get((p.category, p.runner_up), ""))
     return _finish(cls, "model", None, None, alt, calibrate)
 
@@ -259,7 +259,7 @@ def _decided(winner: Hit, hits: list[Hit], lines: list[Line], path: str) -> Clas
     symptoms = [h for h in hits if h.sig.role == "symptom" and h.index != winner.index]
     evidence += [_ev(path, h.line) for h in symptoms[-2:]]
     return Classification(
-        category=sig.category,  # type: ignore[arg-type]
+        category=sig.category,
         confidence=confidence,
         signature=sig.id,
         summary=sig.render(sig.summary, facts) or sig.name,
@@ -281,7 +281,7 @@ def _from_alert(alert: Alert) -> Classification | None:
     facts = {k: v[:MAX_FACT] for k, v in winner.facts.items()}
     confidence = round(max(0.4, sig.confidence * ALERT_DISCOUNT), 2)
     return Classification(
-        category=sig.category,  # type: ignore[arg-type]
+        category=sig.category,
         confidence=confidence, signature=sig.id,
         summary=(sig.render(sig.summary, facts) or sig.name) + " (from the alert; the log shows no decisive error)",
         evidence=[Evidence(path=ALERT_PATH, line=None, text=winner.line.text)], facts=facts,
