@@ -17,7 +17,9 @@ def _pct(v: float | None) -> str:
 def render(m: Metrics) -> str:
     """The metrics as a terminal table."""
     out = [f"eval: {m.n} cases (split {m.split}) via {m.provider}", ""]
-    out.append(f"accuracy              {_pct(m.accuracy)}  ({sum(r.correct for r in m.results)}/{m.n})")
+    lo, hi = m.accuracy_interval
+    out.append(f"accuracy              {_pct(m.accuracy)}  ({sum(r.correct for r in m.results)}/{m.n}; "
+               f"95% interval {lo:.1%}-{hi:.1%})")
     fr = f"{_pct(m.fact_recall)}  ({m.facts_found}/{m.facts_required} required facts)"
     out.append(f"fact recall           {fr}")
     out.append(f"forbidden-fact hits   {m.forbidden_hits:>6}  (in {m.cases_with_forbidden} cases)")

@@ -8,6 +8,7 @@ test or CI gate can assert on them; `main()` is the CLI.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
 import tomllib
@@ -273,6 +274,7 @@ class Metrics:
     reliability: list[dict[str, Any]] = field(default_factory=list)
     per_system: dict[str, dict[str, int]] = field(default_factory=dict)
     blind: int = 0                        # answers that say "no error line found"
+    accuracy_interval: tuple[float, float] = (0.0, 1.0)   # 95% Wilson interval: how far n cases pin it down
     results: list[CaseResult] = field(default_factory=list, repr=False)
 
     def to_dict(self, with_cases: bool = True) -> dict[str, Any]:
@@ -281,6 +283,17 @@ class Metrics:
         if with_cases:
             d["cases"] = [{**asdict(r), "correct": r.correct} for r in self.results]
         return d
+
+
+def wilson(right: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a success share (z=1.96: two-sided 95%). A few hundred cases pin an
+    accuracy down to about ±6 points; the interval says so beside the figure."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return ((centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -334,6 +347,7 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
         blind=sum(r.blind for r in results),
         n=n, split=split, provider=provider,
         accuracy=sum(r.correct for r in results) / n if n else 0.0,
+        accuracy_interval=wilson(sum(r.correct for r in results), n),
         per_category=per, confusion=confusion,
         fact_recall=found / required if required else None, facts_required=required, facts_found=found,
         forbidden_hits=sum(len(r.forbidden_hits) for r in results),

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.evaluate import Case, load_corpus  # noqa: E402
+from bot.evaluate import Case, load_corpus, wilson  # noqa: E402
 from bot.offline import calibration, classify, model  # noqa: E402
 from bot.sandbox import Line  # noqa: E402
 
@@ -112,13 +112,10 @@ def knee(rows: list[Row], params: dict[str, object], min_answers: int = 8) -> fl
     return round(max(best, 0.5), 3)
 
 
-def wilson_lower(right: int, n: int, z: float = 1.28) -> float:
-    """The lower end of the (one-sided 90%) Wilson interval of a success share: a small dev sample that happened
+def wilson_lower(right: int, n: int) -> float:
+    """The lower end of the one-sided 90% Wilson interval of a success share: a small dev sample that happened
     to be right must not make the engine "confident" on logs it has not seen."""
-    p = right / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - spread) / (1 + z * z / n)
+    return wilson(right, n, z=1.28)[0]
 
 
 def main() -> int:

@@ -168,7 +168,7 @@ async def test_evaluate_split_filters_cases(tiny_corpus: Path):
 async def test_render_prints_table_with_confusion_and_misses(tiny_corpus: Path):
     m = await evaluate(tiny_corpus, provider=VerdictProvider(), topology=ROOT / "topology.toml")
     text = render(m)
-    assert "accuracy               50.0%  (3/6)" in text
+    assert "accuracy               50.0%  (3/6; 95% interval 18.8%-81.2%)" in text
     assert re.search(r"^data\s+1\s+1\s+0\s+0\s+0$", text, re.M)
     assert re.search(r"^infra\s+0\s+1\s+0\s+0\s+1$", text, re.M)
     assert "misses (4)" in text
@@ -348,3 +348,15 @@ def _copy_cases_from(src: Path, dest: Path) -> None:
     dest.mkdir(parents=True)
     for f in src.iterdir():
         (dest / f.name).write_bytes(f.read_bytes())
+
+
+def test_accuracy_carries_its_95_percent_interval():
+    """A few hundred cases pin an accuracy down to about ±6 points; the report says how far."""
+    from bot.evaluate import score, wilson
+
+    lo, hi = wilson(165, 269)
+    assert (round(lo, 3), round(hi, 3)) == (0.554, 0.670)
+    assert wilson(0, 0) == (0.0, 1.0) and wilson(10, 10)[1] == pytest.approx(1.0) and wilson(10, 10)[0] < 0.75
+    m = score([_result("data", "data", 0.9)] * 3 + [_result("data", "code", 0.6)])
+    assert m.accuracy_interval == wilson(3, 4)
+    assert "95% interval 30.1%-95.4%" in render(m)
