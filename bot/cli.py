@@ -43,8 +43,8 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"etl-triage {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name: str, **kw: str) -> argparse.ArgumentParser:  # every command takes the logging options too
-        return sub.add_parser(name, parents=[_log_options(True)], **kw)
+    def add(name: str, *, help: str) -> argparse.ArgumentParser:  # every command takes the logging options too
+        return sub.add_parser(name, parents=[_log_options(True)], help=help)
 
     def common(sp: argparse.ArgumentParser, provider: bool = True) -> None:
         sp.add_argument("--topology", default=settings.topology, help="topology file (default: %(default)s)")
