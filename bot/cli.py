@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.errors import BotError
-from bot.logsetup import LEVELS, choose_level, configure
+from bot.logsetup import LEVELS, LogFormat, choose_level, configure
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -159,7 +159,9 @@ def _configure_logging(args: argparse.Namespace, settings: Settings) -> None:
     serving = args.cmd == "serve"
     level = choose_level(args.log_level, args.verbose, settings.log_level,
                          logging.INFO if serving else logging.WARNING)
-    configure(level, args.log_format or settings.log_format, timestamps=serving)  # type: ignore[arg-type]
+    # --log-format (choices) and ETL_TRIAGE_LOG_FORMAT (Settings) each allow only text or json
+    fmt: LogFormat = "json" if (args.log_format or settings.log_format) == "json" else "text"
+    configure(level, fmt, timestamps=serving)
 
 
 def main(argv: list[str] | None = None) -> int:

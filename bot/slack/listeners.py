@@ -125,7 +125,8 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
                 await rt.state.finish(claim, await incidents.answer_repeat(rt, channel, ts, alert, claim, inc, teams))
                 return
             group.leader = True  # the first triage of this failure failed: this one leads now
-            group.memory = await rt.state.recall(group.fingerprint.id, _team(rt, alert.job),  # type: ignore[union-attr]
+            assert group.fingerprint is not None, "an incident is joined by fingerprint"
+            group.memory = await rt.state.recall(group.fingerprint.id, _team(rt, alert.job),
                                                  days=rt.topology.incidents.memory_days,
                                                  learn=rt.topology.incidents.learn, exclude_incident=group.incident_id)
         if placeholder is None:
