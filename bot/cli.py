@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.errors import BotError
-from bot.logsetup import LEVELS, choose_level, configure
+from bot.logsetup import LEVELS, LogFormat, choose_level, configure
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"etl-triage {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name: str, **kw: str) -> argparse.ArgumentParser:  # every command takes the logging options too
-        return sub.add_parser(name, parents=[_log_options(True)], **kw)
+    def add(name: str, *, help: str) -> argparse.ArgumentParser:  # every command takes the logging options too
+        return sub.add_parser(name, parents=[_log_options(True)], help=help)
 
     def common(sp: argparse.ArgumentParser, provider: bool = True) -> None:
         sp.add_argument("--topology", default=settings.topology, help="topology file (default: %(default)s)")
@@ -159,7 +159,9 @@ def _configure_logging(args: argparse.Namespace, settings: Settings) -> None:
     serving = args.cmd == "serve"
     level = choose_level(args.log_level, args.verbose, settings.log_level,
                          logging.INFO if serving else logging.WARNING)
-    configure(level, args.log_format or settings.log_format, timestamps=serving)  # type: ignore[arg-type]
+    # --log-format (choices) and ETL_TRIAGE_LOG_FORMAT (Settings) each allow only text or json
+    fmt: LogFormat = "json" if (args.log_format or settings.log_format) == "json" else "text"
+    configure(level, fmt, timestamps=serving)
 
 
 def main(argv: list[str] | None = None) -> int:

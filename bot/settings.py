@@ -74,7 +74,7 @@ class Settings:
 
     def require(self, name: str) -> str:
         """The value of a required setting, or a SettingsError naming the variable."""
-        value = getattr(self, name.lower(), None)
+        value: str | None = getattr(self, name.lower(), None)  # the secrets and URLs are str | None
         if not value:
             raise SettingsError(f"{name.upper()} is not set; export it (see README, 'Install in Slack')")
         return value

@@ -5,11 +5,14 @@ Modules: `text` (bounded flattening of text, attachments, blocks, rich_text), `s
 `recognise` (all together), `explain` (`etl-triage alert FILE.json`).
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from bot.alerts.recognise import Recognition, parse_alert, recognise
 from bot.alerts.text import read_message, split_mrkdwn, unescape
 
 
-def message_text(event: dict) -> str:
+def message_text(event: Mapping[str, Any]) -> str:
     """All readable text of a message, one part per line (bounded)."""
     return read_message(event).text()
 

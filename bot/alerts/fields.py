@@ -151,14 +151,14 @@ def candidates(msg: Message, source: str) -> list[Candidate]:
                 if role:
                     add(role, value, w - (30 if part.quoted else 0), f"'{m.group('label')}:' in {part.where}")
             for pat, role, w, owner in SENTENCES:
-                m = pat.search(line)
-                if not m:
+                said = pat.search(line)
+                if not said:
                     continue
                 bonus = 3 if owner and owner == source else 0
-                if not owner and role == JOB and any(c in m.group("v") for c in "_-"):
+                if not owner and role == JOB and any(c in said.group("v") for c in "_-"):
                     bonus = FIRM + 5 - w          # `orders_daily failed`: a name, not a word, as written
-                add(role, m.group("v"), w + bonus - (30 if part.quoted else 0), f"{owner or 'text'} wording")
-                groups = m.groupdict()
+                add(role, said.group("v"), w + bonus - (30 if part.quoted else 0), f"{owner or 'text'} wording")
+                groups = said.groupdict()
                 if groups.get("run"):
                     add(RUN, groups["run"], w - 10, f"{owner} wording")
                 if groups.get("task"):

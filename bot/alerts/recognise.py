@@ -126,8 +126,7 @@ def parse_alert(event: Mapping[str, Any], topology: Topology | None = None) -> A
 
 
 def _unique(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [x for x in items if not (x in seen or seen.add(x))]
+    return list(dict.fromkeys(items))  # first occurrence of each, in order
 
 
 def _s(value: Any) -> str | None:

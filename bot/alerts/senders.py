@@ -54,7 +54,8 @@ class Sender:
 
 def identify(event: Mapping[str, Any], text: str, allowed: Sequence[str] = ()) -> Sender:
     """The sender: a bot (bot_id, app_id, bot_profile or subtype bot_message) or a person (user only)."""
-    profile = event.get("bot_profile") if isinstance(event.get("bot_profile"), Mapping) else {}
+    bot_profile = event.get("bot_profile")
+    profile: Mapping[str, Any] = bot_profile if isinstance(bot_profile, Mapping) else {}
     bot_id = _s(event.get("bot_id")) or _s(profile.get("id"))
     app_id = _s(event.get("app_id")) or _s(profile.get("app_id"))
     user = _s(event.get("user"))

@@ -11,7 +11,7 @@ failure evidence: a log line saying "Retrying…" inside a final failure does no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.alerts.text import Message
@@ -81,7 +81,7 @@ class Verdict:
     hits: tuple[Hit, ...] = ()
 
 
-def _index(phrases: dict[str, Iterable[str]]) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+def _index(phrases: Mapping[str, Iterable[str]]) -> dict[str, list[tuple[tuple[str, ...], str]]]:
     idx: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for kind, items in phrases.items():
         for p in items:

@@ -129,11 +129,13 @@ class Sandbox:
 
     async def head_bytes(self, path: str | Path, n: int) -> bytes:
         """Raw leading bytes, for parsing headers. Not redacted: never show them to a model or Slack."""
-        return (await self._op("head_bytes", path, {"n": n}))[1]["data"]
+        data: bytes = (await self._op("head_bytes", path, {"n": n}))[1]["data"]
+        return data
 
     async def tail_bytes(self, path: str | Path, n: int) -> bytes:
         """Raw trailing bytes, for parsing footers. Not redacted: never show them to a model or Slack."""
-        return (await self._op("tail_bytes", path, {"n": n}))[1]["data"]
+        data: bytes = (await self._op("tail_bytes", path, {"n": n}))[1]["data"]
+        return data
 
     async def newest_entries(self, path: str | Path, suffix: str, keep: int,
                              prefer: list[str] | None = None) -> list[FileInfo]:
@@ -168,7 +170,9 @@ class Sandbox:
 
 def _show(path: object) -> str:
     try:
-        text = os.fspath(path)  # type: ignore[arg-type]
+        if not isinstance(path, str | bytes | os.PathLike):
+            raise TypeError(type(path).__name__)
+        text = os.fspath(path)  # TypeError too when __fspath__ returns neither str nor bytes
     except TypeError:
         return repr(path)[:200]
     text = text if isinstance(text, str) else os.fsdecode(text)

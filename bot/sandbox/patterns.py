@@ -26,6 +26,7 @@ def check_pattern(pattern: str) -> None:
         raise UnsafePattern(f"pattern too long ({len(pattern)} > {MAX_PATTERN} characters); search for a "
                             "shorter distinctive word")
     try:
+        # re's private parser (sre_parse's home since 3.11), which typeshed does not declare
         from re import _parser as parser  # type: ignore[attr-defined]
     except ImportError:                   # pragma: no cover - only the length cap then
         return

@@ -13,6 +13,13 @@ import os
 import re
 from collections import deque
 
+TYPE_CHECKING = False  # as in worker.py: the reader process imports no more than it needs
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, TypeVar
+
+    _Item = TypeVar("_Item", bound=tuple[Any, ...])  # a heap entry: compared as a tuple
+
 CHUNK = 1 << 20
 MAX_LINE_CHARS = 4000          # a longer line is cut, with a marker
 COUNT_LIMIT = 32 << 20         # count newlines (exact line numbers) only up to this offset
@@ -139,8 +146,9 @@ def _pread_count(fd: int, start: int, end: int) -> int:
     return n
 
 
-def iter_lines(fd: int, start_offset: int = 0, max_line: int = MAX_LINE_CHARS * 4):
-    """Yield (offset, raw line without newline), streaming in chunks; over-long lines are cut."""
+def iter_lines(fd: int, start_offset: int = 0, max_line: int = MAX_LINE_CHARS * 4) -> Iterator[bytes]:
+    """Yield each raw line (without its newline) from `start_offset` on, streaming in chunks; over-long lines
+    are cut."""
     off, carry, cut = start_offset, b"", False
     while True:
         b = os.pread(fd, CHUNK, off)
@@ -336,11 +344,12 @@ def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[t
                 _push(files, (st.st_mtime, entry.name, row), keep)
                 if hit:
                     _push(preferred, (st.st_mtime, entry.name, row), keep)
-    rows = {r[-1][0]: r[-1] for r in (*files, *preferred, *dirs)}
+    kept = [f[-1] for f in files] + [p[-1] for p in preferred] + [d[-1] for d in dirs]
+    rows = {r[0]: r for r in kept}
     return list(rows.values()), seen
 
 
-def _push(heap: list, item: tuple, keep: int) -> None:
+def _push(heap: list[_Item], item: _Item, keep: int) -> None:
     """Keep the `keep` largest items (a min-heap whose smallest is evicted first)."""
     if len(heap) < keep:
         heapq.heappush(heap, item)

@@ -27,6 +27,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
+from functools import partial
 from itertools import accumulate
 
 _KEY = r"[A-Za-z0-9_.-]*?"
@@ -176,7 +177,7 @@ def _combine(patterns: list[tuple[str, str]]) -> tuple[re.Pattern[str], list[str
         inline = ""
         if rx.startswith("(?i)"):
             inline, rx = "(?i:", rx[4:]
-        body = re.sub(r"\(\?P<(s\d?)>", lambda m, i=i: f"(?P<k{i}_{m.group(1)}>", rx)
+        body = re.sub(r"\(\?P<(s\d?)>", rf"(?P<k{i}_\1>", rx)
         parts.append(f"(?P<k{i}>{inline}{body}{')' if inline else ''})")
         kinds.append(kind)
         groups.append([f"k{i}_{g}" for g in re.findall(r"\(\?P<(s\d?)>", rx)])
@@ -278,7 +279,7 @@ class Redactor:
         if len(text) >= 32:
             text = _BLOB.sub(self._blob, text)
         for kind, rx in self._extra:
-            text = rx.sub(lambda m, kind=kind: _substitute(m, kind, None), text)
+            text = rx.sub(partial(_substitute, kind=kind, names=None), text)
         return text
 
     def _candidates(self, lines: list[str]) -> set[int]:

@@ -19,6 +19,7 @@ from bot.sandbox.policy import Denied, open_verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 MAX_FRAME = 32 << 20
@@ -43,9 +44,9 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "entries": entries, "seen": seen}
         if op in ("head_bytes", "tail_bytes"):
             return {"ok": True, "data": getattr(reader, op)(fd, args["n"])}
-        fn = {"tail": reader.tail, "read_lines": reader.read_lines, "grep": reader.grep,
-              "excerpt": reader.excerpt}[op]
-        lines, size, truncated = fn(fd, **args)
+        readers: dict[str, Callable[..., tuple[reader.Lines, int, bool]]] = {
+            "tail": reader.tail, "read_lines": reader.read_lines, "grep": reader.grep, "excerpt": reader.excerpt}
+        lines, size, truncated = readers[op](fd, **args)
         return {"ok": True, "lines": lines, "size": size, "truncated": truncated}
     except OSError as e:
         return {"ok": False, "denied": f"read failed: {e.strerror or e}"}

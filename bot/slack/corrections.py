@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.report import CATEGORIES
@@ -110,7 +110,7 @@ async def save_note(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> 
 
 
 def register_corrections(app: AsyncApp, rt: Runtime) -> None:
-    async def on_submit(ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         category = _selected(view)
         if category not in CATEGORIES:
             await ack(response_action="errors", errors={CATEGORY_BLOCK: M.CORRECTION_PICK})
@@ -118,7 +118,7 @@ def register_corrections(app: AsyncApp, rt: Runtime) -> None:
         await ack()
         rt.tracker.spawn(save_correction(rt, body, view, category), name="correction")
 
-    async def on_note(ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
         rt.tracker.spawn(save_note(rt, body, view), name="resolution note")
 

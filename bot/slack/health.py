@@ -38,15 +38,19 @@ async def health_report(rt: Runtime, link: SlackLink) -> tuple[bool, dict[str, A
     slack = await link.state()
     required = bool(rt.topology.pipeline.require_os_enforcement)
     enforcement = str(rt.sandboxes.enforcement)
-    sandbox = {"enforcement": enforcement, "required": required, "ok": not required or enforcement == "landlock"}
+    sandbox_ok = not required or enforcement == "landlock"
+    sandbox = {"enforcement": enforcement, "required": required, "ok": sandbox_ok}
+    store: dict[str, Any]
     if rt.state.durable:
-        store = {"kind": "database", "ok": not rt.state.degraded,
+        store_ok = not rt.state.degraded
+        store = {"kind": "database", "ok": store_ok,
                  "state": "unreachable (answering from memory)" if rt.state.degraded else "ok"}
     else:
-        store = {"kind": "memory", "ok": True}
+        store_ok = True
+        store = {"kind": "memory", "ok": store_ok}
     t = rt.tracker
     triages = {"background_tasks": t.pending, "in_flight": t.in_flight, "queued": t.queued, "accepting": not t.closed}
-    ok = slack["connected"] and sandbox["ok"] and store["ok"] and triages["accepting"]
+    ok = bool(slack["connected"]) and sandbox_ok and store_ok and not t.closed
     return ok, {"ok": ok, "slack": slack, "store": store, "sandbox": sandbox, "triages": triages}
 
 
@@ -75,5 +79,11 @@ async def start_health(rt: Runtime, link: SlackLink, host: str, port: int) -> tu
         await runner.cleanup()
         raise SettingsError(f"cannot listen on {host}:{port} for /healthz and /metrics ({e.strerror}); pass "
                             "--health-port N (0 picks a free port) or stop what holds that port") from None
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-    return runner, int(sockets[0].getsockname()[1]) if sockets else port
+    return runner, bound_port(site, port)
+
+
+def bound_port(site: web.TCPSite, requested: int) -> int:
+    """The port a started site listens on (the one the OS picked for port 0); `requested` if it cannot say."""
+    # aiohttp types the server as AbstractServer, which does not declare the `sockets` every real one has
+    sockets = getattr(site._server, "sockets", None)
+    return int(sockets[0].getsockname()[1]) if sockets else requested

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts import unescape
@@ -37,17 +38,17 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         # tracked from the start: claiming the alert awaits the store, and shutdown must wait for it
         rt.tracker.spawn(handle_message_event(rt, event, context), name="message")
 
-    async def on_triage(ack, command: dict[str, Any], respond) -> None:
+    async def on_triage(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await handle_command(rt, ack, command, respond)
 
-    async def on_escalate(ack, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
+    async def on_escalate(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
         if (why := click_refused(body, action, context)) is None:
             rt.tracker.spawn(escalate(rt, body, action), name="escalate")
         else:
             log.warning("ignoring escalate click: %s", why)
 
-    async def on_feedback(ack, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
+    async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
         if (why := click_refused(body, action, context)) is None:
             rt.tracker.spawn(feedback(rt, body, action), name="feedback")
@@ -124,7 +125,8 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
                 await rt.state.finish(claim, await incidents.answer_repeat(rt, channel, ts, alert, claim, inc, teams))
                 return
             group.leader = True  # the first triage of this failure failed: this one leads now
-            group.memory = await rt.state.recall(group.fingerprint.id, _team(rt, alert.job),  # type: ignore[union-attr]
+            assert group.fingerprint is not None, "an incident is joined by fingerprint"
+            group.memory = await rt.state.recall(group.fingerprint.id, _team(rt, alert.job),
                                                  days=rt.topology.incidents.memory_days,
                                                  learn=rt.topology.incidents.learn, exclude_incident=group.incident_id)
         if placeholder is None:
@@ -181,8 +183,8 @@ async def _interrupted(rt: Runtime, claim: Claim, alert: Alert, live: LiveMessag
         log.warning("could not mark %s/%s as interrupted: %s", claim.channel, claim.ts, e)
 
 
-async def _triage_payload(rt: Runtime, alert: Alert, progress, group: incidents.Group | None = None
-                          ) -> tuple[dict[str, Any], TriageReport | None]:
+async def _triage_payload(rt: Runtime, alert: Alert, progress: Callable[[str, str], None],
+                          group: incidents.Group | None = None) -> tuple[dict[str, Any], TriageReport | None]:
     job_arg = _job_arg(alert)
     group = group or incidents.Group()
     try:
@@ -223,7 +225,7 @@ def teams_for(rt: Runtime, report: TriageReport) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------ /triage
 
 
-async def handle_command(rt: Runtime, ack, command: dict[str, Any], respond) -> None:
+async def handle_command(rt: Runtime, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
     args = (command.get("text") or "").split()
     if not args or args[0] in ("help", "-h", "--help"):
         await ack(text=M.CMD_USAGE)
@@ -245,7 +247,7 @@ async def handle_command(rt: Runtime, ack, command: dict[str, Any], respond) -> 
     rt.tracker.spawn(work, name=f"/triage {job}")
 
 
-async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, respond) -> None:
+async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, respond: AsyncRespond) -> None:
     job = alert.job or ""
     run = f" run `{B.escape(alert.run_id)}`" if alert.run_id else ""
     try:

@@ -41,7 +41,7 @@ class LiveMessage:
         self._latest: dict[str, Any] | None = None
         self._sent: dict[str, Any] | None = None
         self._last = last_sent_at if last_sent_at is not None else clock()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._sending = False
         self.updates = 0

@@ -9,6 +9,7 @@ import hmac
 import logging
 import re
 import signal
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -20,11 +21,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime, make_client
-from bot.slack.health import SlackLink, add_health_routes, start_health
+from bot.slack.health import SlackLink, add_health_routes, bound_port, start_health
 from bot.slack.recovery import sweep_forever
 from bot.slack.runtime import Runtime
 from bot.store import database_url, open_store
 from bot.topology import Topology
+
+if TYPE_CHECKING:  # imported when Socket Mode starts (it pulls in the websocket client)
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -88,8 +92,7 @@ async def start_http(app: AsyncApp, rt: Runtime, host: str, port: int,
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
-    return runner, int(bound)
+    return runner, bound_port(site, port)
 
 
 def _slack_error(e: SlackApiError) -> str:
@@ -111,7 +114,8 @@ async def check_bot_token(client: AsyncWebClient) -> bool:
         return False
 
 
-async def start_socket_mode(app: AsyncApp, app_token: str, *, ping_interval: float = 10.0):
+async def start_socket_mode(app: AsyncApp, app_token: str, *, ping_interval: float = 10.0
+                            ) -> AsyncSocketModeHandler:
     """Connect `app` to Slack over Socket Mode (apps.connections.open with `app_token` on the app's Web API
     client, then the websocket); returns the connected AsyncSocketModeHandler (`close_async()` to stop).
 
@@ -163,7 +167,7 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     log.info("state database: %s", store.where)
     rt = build_runtime(settings, topology, store=store)
     app = build_bolt_app(rt)
-    sweeper: asyncio.Task | None = None
+    sweeper: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -186,7 +190,9 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
             finally:  # refuse new events before draining, so Slack redelivers them elsewhere or later
                 await runner.cleanup()
         else:
-            connecting = asyncio.ensure_future(start_socket_mode(app, settings.slack_app_token))
+            app_token = settings.slack_app_token
+            assert app_token, "Socket Mode without SLACK_APP_TOKEN is refused above"
+            connecting = asyncio.ensure_future(start_socket_mode(app, app_token))
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait((connecting, stopping), return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()

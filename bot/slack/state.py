@@ -12,7 +12,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Any, Final, TypeVar
 
 from bot.report import Memory, TriageReport
 from bot.slack.dedup import Seen
@@ -21,7 +22,15 @@ from bot.store import Claim, Incident, IncidentJoin, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_MISSING: Any = object()
+
+
+class _Missing(Enum):
+    """What `State._try` returns when the store did not answer (a one-member enum, so `is` narrows it away)."""
+
+    MISSING = "missing"
+
+
+_MISSING: Final = _Missing.MISSING
 
 
 def memory_claim(channel: str, ts: str, alert: dict[str, Any]) -> Claim:
@@ -45,7 +54,7 @@ class State:
     def durable(self) -> bool:
         return self.store is not None
 
-    async def _try(self, what: str, op: Callable[[Store], Awaitable[T]]) -> T:
+    async def _try(self, what: str, op: Callable[[Store], Awaitable[T]]) -> T | _Missing:
         """`op(store)`, or _MISSING when there is no store or it is unreachable (logged once per outage)."""
         store = self.store
         if store is None or time.monotonic() < self._retry_at:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 class TaskTracker:
     def __init__(self, max_concurrency: int = 4, metrics: Metrics | None = None) -> None:
         self.slots = asyncio.Semaphore(max(1, max_concurrency))
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
         self.in_flight = 0  # triages holding a slot
         self.queued = 0  # triages waiting for one
@@ -39,7 +39,7 @@ class TaskTracker:
             self.in_flight -= 1
             self.slots.release()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task | None:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any] | None:
         """Run `coro` in the background; None (and the coroutine closed) once shutdown has begun."""
         if self.closed:
             coro.close()
@@ -49,7 +49,7 @@ class TaskTracker:
         task.add_done_callback(self._done)
         return task
 
-    def _done(self, task: asyncio.Task) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())

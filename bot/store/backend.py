@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:  # psycopg is imported when a Postgres URL is opened, not at import time
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class Backend(Protocol):
     dialect: Dialect
     where: str  # for messages: the file, or the URL without its password
 
-    def tx(self) -> Any: ...  # async context manager yielding a Tx, committed on success
+    def tx(self) -> AbstractAsyncContextManager[Tx]: ...  # committed on success, rolled back on an exception
     async def close(self) -> None: ...
 
 
@@ -60,10 +65,12 @@ class _SqliteTx:
         return await self._b.call(lambda c: c.execute(sql, tuple(params)).rowcount)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return await self._b.call(lambda c: c.execute(sql, tuple(params)).fetchone())
+        row: Row | None = await self._b.call(lambda c: c.execute(sql, tuple(params)).fetchone())
+        return row
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return await self._b.call(lambda c: c.execute(sql, tuple(params)).fetchall())
+        rows: list[Row] = await self._b.call(lambda c: c.execute(sql, tuple(params)).fetchall())
+        return rows
 
 
 def _switch_to_wal(conn: sqlite3.Connection, limit_s: float = 10.0) -> None:
@@ -108,10 +115,10 @@ class SqliteBackend:
         await self.call_raw(connect)
         return self
 
-    async def call_raw(self, fn: Any) -> Any:
+    async def call_raw(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
-    async def call(self, fn: Any) -> Any:
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
         if conn is None:
             raise sqlite3.OperationalError(f"SQLite database {self.path} is closed")
@@ -144,7 +151,7 @@ def _pg_sql(sql: str) -> str:
 
 
 class _PgTx:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: AsyncConnection[Row]) -> None:
         self._c = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -167,7 +174,7 @@ class PostgresBackend:
 
     def __init__(self, url: str, where: str, *, max_size: int = 8, timeout_s: float = 3.0) -> None:
         self.url, self.where, self.max_size, self.timeout_s = url, where, max_size, timeout_s
-        self._pool: Any = None
+        self._pool: AsyncConnectionPool[AsyncConnection[Row]] | None = None
 
     async def open(self) -> PostgresBackend:
         import psycopg
@@ -176,15 +183,18 @@ class PostgresBackend:
         # One direct attempt first, so an unreachable server is one clear error instead of pool retries.
         conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=max(2, int(self.timeout_s)))
         await conn.close()
-        self._pool = AsyncConnectionPool(
+        pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
             self.url, min_size=1, max_size=self.max_size, open=False, timeout=self.timeout_s,
             kwargs={"autocommit": True, "connect_timeout": max(2, int(self.timeout_s))},
             reconnect_timeout=24 * 3600, name="etl-triage")
-        await self._pool.open(wait=True, timeout=self.timeout_s * 2)
+        self._pool = pool
+        await pool.open(wait=True, timeout=self.timeout_s * 2)
         return self
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Tx]:
+        if self._pool is None:
+            raise RuntimeError(f"Postgres store {self.where} is not open")
         async with self._pool.connection() as conn, conn.transaction():
             yield _PgTx(conn)
 

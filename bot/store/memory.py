@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.report import Correction, Memory, Resolution, TriageReport
+from bot.store.backend import Backend, Tx
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,8 @@ def _short(text: str | None, n: int = 160) -> str:
 class MemoryMixin:
     """Store methods for incidents and fingerprint memory (mixed into `Store`)."""
 
-    backend: Any
-    clock: Any
+    backend: Backend
+    clock: Callable[[], float]
 
     async def join_incident(self, triage_id: int, fingerprint: str, *, infra_key: str | None, category: str,
                             team: str | None, channel: str, window_s: float) -> IncidentJoin:
@@ -115,7 +117,7 @@ class MemoryMixin:
         return IncidentJoin(inc, leader, int(count[0]) if count else 1, len(jobs))
 
     @staticmethod
-    async def _jobs(tx: Any, incident_id: int) -> list[str]:
+    async def _jobs(tx: Tx, incident_id: int) -> list[str]:
         rows = await tx.fetchall(
             "SELECT a.job, MIN(a.received_at) FROM triages t JOIN alerts a ON a.id = t.alert_id WHERE "
             "t.incident_id = ? AND a.job IS NOT NULL GROUP BY a.job ORDER BY MIN(a.received_at), a.job",

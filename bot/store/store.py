@@ -338,7 +338,8 @@ class Store(MemoryMixin):
     async def history(self, *, job: str | None = None, since: float | None = None,
                       limit: int = 200) -> list[HistoryRow]:
         """Past triages, newest first, with their feedback."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []  # job names and epoch seconds
         if job:
             where.append("a.job = ?")
             params.append(job)
@@ -352,8 +353,7 @@ class Store(MemoryMixin):
                 "JOIN alerts a ON "
                 f"a.id = t.alert_id WHERE {' AND '.join(where)} ORDER BY a.received_at DESC, t.id DESC LIMIT ?",
                 (*params, limit))
-            out = [HistoryRow(*_history_fields(r), incident_id=int(r[13]) if r[13] is not None else None,
-                              learned_from=_learned(r[14])) for r in rows]
+            out = [_history_row(r) for r in rows]
             if out:
                 marks = ", ".join("?" for _ in out)
                 fb = await tx.fetchall(
@@ -387,7 +387,9 @@ def _learned(report_json: str | None) -> str | None:
     return str(value) if value else None
 
 
-def _history_fields(r: Row) -> tuple[Any, ...]:
-    return (int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
-            float(r[8]) if r[8] is not None else None, r[9], r[10],
-            float(r[11]) if r[11] is not None else None, r[12])
+def _history_row(r: Row) -> HistoryRow:
+    """A row of `history`'s SELECT (feedback is added after)."""
+    return HistoryRow(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
+                      float(r[8]) if r[8] is not None else None, r[9], r[10],
+                      float(r[11]) if r[11] is not None else None, r[12],
+                      incident_id=int(r[13]) if r[13] is not None else None, learned_from=_learned(r[14]))
