@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from bot.offline import calibration, model
 from bot.offline.rootline import Judgement, RootLine, candidates, judge, strip_prefix
 from bot.offline.signatures import Hit, scan
-from bot.report import Alert, Alternative, Classification, Evidence
+from bot.report import Alert, Alternative, Category, Classification, Evidence
 from bot.sandbox import Excerpt, Line
 
 MAX_EVIDENCE = 5
@@ -116,7 +116,10 @@ def _outranks(j: Judgement | None, w: Hit, a: Analysis) -> bool:
     return j.root.index > w.index and j.entry.conf >= 0.75 and w.sig.confidence < 0.8
 
 
-def _rival_of(category: str, j: Judgement | None, p: model.Prediction | None) -> tuple[str, str, str, str] | None:
+Rival = tuple[str, Category, str, str]   # (source, category, why, what would decide it)
+
+
+def _rival_of(category: str, j: Judgement | None, p: model.Prediction | None) -> Rival | None:
     """(source, category, why, decide) of the strongest reader that disagrees with `category`."""
     if j is not None and j.entry.cat not in (category, "unknown"):
         return "taxonomy", j.entry.cat, f"{j.ident.key}: {j.entry.why}", j.entry.decide
@@ -126,7 +129,7 @@ def _rival_of(category: str, j: Judgement | None, p: model.Prediction | None) ->
 
 
 def _finish(cls: Classification, source: str, p: model.Prediction | None,
-            rival: tuple[str, str, str, str] | None, alt: Alternative | None = None,
+            rival: Rival | None, alt: Alternative | None = None,
             calibrate: bool = True) -> Classification:
     agrees = p is not None and p.category == cls.category
     raw = cls.confidence

@@ -17,11 +17,11 @@ from functools import cache
 from pathlib import Path
 
 from bot.offline.rootline import RootLine
-from bot.report import CATEGORIES
+from bot.report import CATEGORIES, Category
 from bot.sandbox import Line
 
 WEIGHTS = Path(__file__).with_name("model.json")
-LABELS = tuple(c for c in CATEGORIES if c != "unknown")
+LABELS: tuple[Category, ...] = tuple(c for c in CATEGORIES if c != "unknown")
 _WORD = re.compile(r"[A-Za-z][a-z]{2,24}|[A-Z]{2,}(?![a-z])")
 _FRAME_LIB = re.compile(r'File "[^"]*(?:site-packages|dist-packages)/(\w+)|^\s*at (?:org\.apache\.|com\.|io\.)(\w+)')
 _STOP = frozenset({
@@ -34,9 +34,9 @@ TOP_ROOTS = 3
 
 @dataclass(frozen=True)
 class Prediction:
-    category: str
+    category: Category
     probability: float
-    runner_up: str
+    runner_up: Category
     runner_up_probability: float
     features: tuple[str, ...]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.errors import BotError
-from bot.report import CATEGORIES
+from bot.report import CATEGORIES, Category
 from bot.sandbox import Line
 
 LIBRARY = Path(__file__).with_name("signatures.toml")
@@ -56,7 +56,7 @@ class Compiled:
 class Signature:
     id: str
     name: str
-    category: str                 # data | infra | code | unknown (unknown: recognised but not decisive)
+    category: Category            # unknown: recognised but not decisive
     role: Role
     priority: int                 # higher wins among root causes; ties go to the earliest line
     confidence: float
