@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_logsize.py [--runs 20] [--modes landlock,in-process]
 
 Prints one figure line per (mode, size): median and first (cold: starts the reader workers) triage time
-and the median of the sandbox's own part (one `excerpt` of the log, redaction included),
+and the median of the sandbox's own part (one `excerpt` of the log, redaction included), and of a model's
+`grep_log` with nested repeats that matches no line (RE2: linear in the log; Python's re backtracks on such shapes),
 then the 100 MB / 1 MB and 1 GB / 1 MB ratios of medians, then peak RSS of this process plus its largest child (the
 Landlock readers are children; they are reaped before measuring). Logs are generated under /tmp.
 """
@@ -26,6 +27,7 @@ from bot.sandbox import Audit, SandboxManager
 from bot.topology import load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
+GREP_NESTED = r"(\w+\s?)+!$"      # nested repeats, and no line ends with "!"
 LINE = "2026-11-20 02:00:{s:02d} INFO [orders_daily] processed batch {i} rows=5000 bytes=1048576 ok\n"
 FAILURE = ("2026-11-20 02:59:59 ERROR Task failed with exception\n"
            "Traceback (most recent call last):\n"
@@ -61,7 +63,7 @@ async def bench(modes: list[str], runs: int) -> None:
         provider = OfflineProvider()
         for mode in modes:
             manager = SandboxManager(mode=mode)
-            medians = {}
+            medians, greps = {}, {}
             try:
                 for label, path in paths.items():
                     times, excerpt_ms = [], []
@@ -75,15 +77,22 @@ async def bench(modes: list[str], runs: int) -> None:
                         await sandbox.excerpt(path)
                         excerpt_ms.append((time.perf_counter() - t0) * 1000)
                     assert str(path) in report.files_read, report.files_read
+                    grep_ms = []
+                    for _ in range(3):
+                        t0 = time.perf_counter()
+                        assert not (await sandbox.grep(path, GREP_NESTED)).lines
+                        grep_ms.append((time.perf_counter() - t0) * 1000)
                     medians[label] = statistics.median(times[1:])
+                    greps[label] = statistics.median(grep_ms)
                     print(f"mode={manager.enforcement:<10} size={label:<5} bytes={path.stat().st_size:>11} "
                           f"median_ms={medians[label]:7.2f} first_ms={times[0]:7.2f} "
-                          f"sandbox_excerpt_median_ms={statistics.median(excerpt_ms[1:]):6.2f} runs={runs} "
-                          f"category={report.category}")
+                          f"sandbox_excerpt_median_ms={statistics.median(excerpt_ms[1:]):6.2f} "
+                          f"grep_nested_median_ms={greps[label]:8.1f} runs={runs} category={report.category}")
             finally:
                 await manager.aclose()
             print(f"mode={manager.enforcement:<10} ratio_100MB_over_1MB={medians['100MB'] / medians['1MB']:.2f} "
-                  f"ratio_1GB_over_1MB={medians['1GB'] / medians['1MB']:.2f} (goal <= 1.5)")
+                  f"ratio_1GB_over_1MB={medians['1GB'] / medians['1MB']:.2f} (goal <= 1.5); grep {GREP_NESTED}: "
+                  f"1GB/100MB={greps['1GB'] / greps['100MB']:.1f} (linear: 10)")
         self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         print(f"peak_rss_mb self={self_kb / 1024:.1f} largest_child={child_kb / 1024:.1f} "

@@ -8,12 +8,15 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, field_validator
 
 from bot.errors import TopologyError
 from bot.report import OutputKind
+
+if TYPE_CHECKING:
+    from bot.sandbox.patterns import LinearPattern
 
 VAR_RE = re.compile(r"\{(\w+)\}")
 DEFAULT_OUTPUTS: dict[str, OutputKind] = {
@@ -117,14 +120,15 @@ class AlertSender(_Strict):
 
 
 class AlertsSpec(_Strict):
-    """How to read alerts posted to Slack. Patterns are regexes with named groups job, run_id, task, log."""
+    """How to read alerts posted to Slack. Patterns are regexes (RE2 syntax, case-insensitive) with named groups
+    job, run_id, task, log."""
 
     patterns: list[str] = Field(default_factory=list)
     failure_words: list[str] = Field(default_factory=list)
     late_is_failure: StrictBool = False
     senders: list[AlertSender] = Field(
         default_factory=list, description="user/bot ids whose messages count as alerts, optionally per channel")
-    _compiled: list[re.Pattern[str]] | None = PrivateAttr(None)
+    _compiled: list[Any] | None = PrivateAttr(None)   # LinearPattern (RE2)
 
     @field_validator("senders", mode="before")
     @classmethod
@@ -135,9 +139,12 @@ class AlertsSpec(_Strict):
     def allowed_senders(self, channel: str | None) -> tuple[str, ...]:
         return tuple(s.id for s in self.senders if not s.channels or (channel is not None and channel in s.channels))
 
-    def compiled_patterns(self) -> list[re.Pattern[str]]:
+    def compiled_patterns(self) -> list[LinearPattern]:
+        """On RE2: they run on every message in a watched channel, in time linear in it whatever they say."""
         if self._compiled is None:
-            self._compiled = [re.compile(p, re.I) for p in self.patterns]
+            from bot.sandbox.patterns import compile_linear
+
+            self._compiled = [compile_linear(p, ignore_case=True) for p in self.patterns]
         return self._compiled
 
 

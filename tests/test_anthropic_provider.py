@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -190,6 +191,27 @@ async def test_anthropic_invalid_grep_pattern_is_a_tool_error_not_a_fallback(wor
 
     result = _tool_results(fake.requests[1])[0]
     assert result["is_error"] is True and "grep_log failed" in result["content"]
+    assert _stage(report, "classify").provider == "anthropic" and _stage(report, "classify").fallback is None
+
+
+async def test_anthropic_grep_runs_a_catastrophic_pattern_and_says_what_to_use_for_lookaround(world):
+    evil = "a" * 30 + "b"                                  # (a+)+$ on this line takes Python's re minutes
+    world["log"].write_text(LOG + f"{evil}\naaaa\n{evil}\n")
+    patterns = [r"(a+)+$", r"(?<=user=)\w+", r"(\w+) \1"]
+
+    def responder(body: dict, n: int) -> Reply:
+        if n == 0:
+            return message([tool_use("grep_log", {"pattern": p}) for p in patterns])
+        return submit(body, valid_answer(stage_of(body)))
+
+    async with asyncio.timeout(60), FakeAnthropic(responder) as fake:   # failure bound only
+        report = await _triage(fake, world["topo"], world["log"])
+
+    found, lookbehind, backref = _tool_results(fake.requests[1])
+    line = LOG.count("\n") + 2
+    assert "is_error" not in found and f"\n{line}: aaaa\n" in found["content"] and evil not in found["content"]
+    assert lookbehind["is_error"] and "lookbehind" in lookbehind["content"] and r"user=\w+" in lookbehind["content"]
+    assert backref["is_error"] and "backreferences" in backref["content"]
     assert _stage(report, "classify").provider == "anthropic" and _stage(report, "classify").fallback is None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.sandbox import Redactor
@@ -94,6 +96,27 @@ def test_redact_applies_topology_patterns_to_group_or_whole_match():
     r = Redactor(extra=[("customer_id", r"cust-(\d{6})"), ("internal_host", r"secret-host-\w+")])
     assert r.redact("for cust-123456 on secret-host-a1") == \
         "for cust-[REDACTED:customer_id] on [REDACTED:internal_host]"
+
+
+def test_redact_topology_pattern_with_nested_repeats_is_accepted_and_linear(tmp_path):
+    from bot.sandbox import SandboxManager
+    from tests.fakes.slack_world import make_topology
+
+    topo = make_topology(tmp_path, extra="[[redaction.patterns]]\nname = 'ticket'\npattern = 'TKT-((\\w+)+)!'\n")
+    r = SandboxManager.for_topology(topo).redactor
+    assert r.redact("see TKT-abc123! now") == "see TKT-[REDACTED:ticket]! now"
+
+    def best(text: str) -> float:
+        runs = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert r.redact(text) == text                       # no `!`: nothing to redact, and Python's re would
+            runs.append(time.perf_counter() - t0)              # backtrack for minutes on one line of these
+        return min(runs)
+
+    line = "TKT-" + "a" * 1_000
+    small, large = best("\n".join([line] * 50)), best("\n".join([line] * 200))
+    assert large < 8 * small + 0.002, f"4x the text took {large / small:.1f}x the time (quadratic: 16x)"
 
 
 def test_redact_disabled_returns_text_unchanged():

@@ -1,17 +1,21 @@
-"""Bounded reads: tail, line ranges, grep with caps and context, the excerpt of a huge log, raw bytes."""
+"""Bounded reads: tail, line ranges, grep with caps and context (RE2: linear whatever the pattern), the excerpt of a
+huge log, raw bytes."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from bot.report import Alert
 from bot.sandbox import Audit, SandboxManager
 from bot.sandbox.core import InvalidPattern
 from bot.sandbox.landlock import abi_version
 from bot.sandbox.reader import COUNT_LIMIT, HEAD_SCAN
+from bot.tools import Toolbox
 
 
 @pytest.fixture(params=["landlock", "in-process"])
@@ -62,15 +66,58 @@ async def test_sandbox_grep_rejects_bad_pattern_with_hint(box):
         await sb.grep(_numbered(logs / "a.log", 3), "(")
 
 
-@pytest.mark.parametrize("pattern", [r"(a|aa)*c", r"(a+)+c", r"(\w+\s?)*$", r"(x+x+)+y", r"((ab)*)+c",
-                                     r"(a|a?)+c", r"(?:a*)*c", "a" * 600])
-async def test_sandbox_grep_refuses_catastrophic_pattern(box, pattern):
+# Nested quantifiers that make Python's `re` backtrack exponentially on a non-matching line (measured: 4x the
+# time per 2 more characters, so minutes at 30): (pattern, a matching line, the line that explodes `re`).
+NESTED = [(r"(a+)+$", "aaaa", "a" * 40 + "b"), (r"(a|aa)+$", "aaaa", "a" * 40 + "b"),
+          (r"(\w+\s?)+$", "foo bar", "a" * 40 + "!"), (r"(x+x+)+y", "xxy", "x" * 40), (r"(a|a?)+c", "aac", "a" * 40)]
+
+
+def _grep_tool(sb, log: Path) -> Toolbox:
+    """The grep_log tool a model calls, on this sandbox."""
+    return Toolbox(stage="classify", sandbox=sb, alert=Alert(job="j", source="cli"), log_path=log, job=None)
+
+
+@pytest.mark.parametrize(("pattern", "match", "evil"), NESTED, ids=[p for p, _, _ in NESTED])
+async def test_sandbox_grep_tool_runs_nested_quantifiers_and_finds_only_the_matching_line(box, pattern, match, evil):
     logs, sb = box
     log = logs / "a.log"
-    log.write_text("a" * 5000 + "\n")                          # hangs the regex engine for hours if run
-    async with asyncio.timeout(60):                            # failure bound only; refusal is immediate
-        with pytest.raises(InvalidPattern, match=r"backtrack|too long"):
-            await sb.grep(log, pattern)
+    log.write_text(f"{evil}\n{match}\n{evil}\n")
+    async with asyncio.timeout(60):                            # failure bound only: RE2 answers in microseconds
+        assert await _grep_tool(sb, log).grep_log(pattern) == f"2: {match}"
+
+
+@pytest.mark.parametrize("pattern", [r"(a+)+$", r"(x+x+)+y"])
+async def test_sandbox_grep_tool_time_grows_linearly_with_the_log(box, pattern):
+    logs, sb = box
+    evil = next(e for p, _, e in NESTED if p == pattern)
+    small, large = logs / "small.log", logs / "large.log"
+    long_line = evil[:-1] * 50 + evil[-1]                      # 2000 characters, still no match
+    small.write_text(f"{long_line}\n" * 300)
+    large.write_text(f"{long_line}\n" * 1200)                  # 4x the bytes
+    tool = _grep_tool(sb, small)
+
+    async def best(path: Path) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert await tool.grep_log(pattern, path=str(path)) == "(no match)"
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    async with asyncio.timeout(60):
+        t_small, t_large = await best(small), await best(large)
+    assert t_large < 8 * t_small + 0.005, f"4x the log took {t_large / t_small:.1f}x the time (quadratic: 16x)"
+
+
+@pytest.mark.parametrize(("pattern", "says"), [
+    (r"(?<=user=)\w+", ["lookbehind", r"user=\w+"]), (r"(?<!x)y", ["lookbehind"]),
+    (r"timeout(?= after)", ["lookahead"]), (r"(\w+) \1", ["backreferences"]),
+    (r"(?P<w>\w+) (?P=w)", ["backreferences"]), (r"a*+", ["possessive", "drop"]), ("a" * 600, ["too long"])])
+async def test_sandbox_grep_refuses_what_re2_cannot_run_saying_what_to_write(box, pattern, says):
+    logs, sb = box
+    with pytest.raises(InvalidPattern) as e:
+        await sb.grep(_numbered(logs / "a.log", 3), pattern)
+    assert all(s in str(e.value) for s in says), str(e.value)
 
 
 @pytest.mark.parametrize("pattern", [r"ERROR|Exception", r"customer_id", r"(foo|bar) failed", r"\d{4}-\d{2}",

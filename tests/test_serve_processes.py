@@ -1,5 +1,5 @@
 """Real `etl-triage serve` processes against the fake Web API: kill -9 mid-triage, two replicas on one
-Postgres, a database that can't be reached at start."""
+Postgres, a database that can't be reached at start, channel names in ETL_TRIAGE_ALERT_CHANNELS."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ async def test_serve_killed_mid_triage_then_a_fresh_start_gives_exactly_one_repl
     [reply] = bot_replies(fake, ALERTS, ts)
     assert has_report(reply)
     assert len(fake.of("chat.postMessage")) == 1 and len(fake.of("reactions.add")) == 1
+    assert fake.of("conversations.list", ok_only=False) == []       # channel ids need no lookup
 
 
 async def test_serve_two_replicas_on_one_postgres_answer_100_alerts_once_at_a_shared_pace(tmp_path, fake, pg_url):
@@ -107,3 +108,60 @@ async def test_serve_database_unreachable_at_start_is_one_line_and_exit_2(tmp_pa
     assert len(lines) == 1 and lines[0].startswith("etl-triage: error: state database "), lines
     assert ("ETL_TRIAGE_DATABASE_URL" if where == "postgres" else "ETL_TRIAGE_STATE_DIR") in lines[0]
     assert b"listening" not in out
+
+
+def _workspace(fake: FakeSlackAPI) -> None:
+    """Six channels, three a page: #etl-ops on the second page; an archived #etl-ops-old; a private #dbt-alerts."""
+    fake.list_page = 3
+    fake.add_channel("general", "CGENERAL1")
+    fake.add_channel("etl-ops", "COLDOPS01", archived=True)      # archived under the same name: never chosen
+    fake.add_channel("random", "CRANDOM01", member=False)
+    fake.add_channel("data-eng", "CDATAENG1")
+    fake.add_channel("etl-ops", "CETLOPS01")
+    fake.add_channel("dbt-alerts", "GDBTALRT1", private=True)
+
+
+async def test_serve_resolves_channel_names_across_pages_and_triages_alerts_there(tmp_path, fake):
+    make_topology(tmp_path)
+    _workspace(fake)
+    env = serve_env(fake, ["#etl-ops", "dbt-alerts", "#random", ALERTS])
+    sp = await ServeProcess.start(tmp_path, env)
+    ts = "1700000900.000100"
+    try:
+        assert await sp.event({"type": "message", "channel": "CETLOPS01", "ts": ts, "text": AIRFLOW_TEXT,
+                               "user": "UHUMAN"}) == 200
+        await fake.wait_for(lambda f: any(has_report(m) for m in bot_replies(f, "CETLOPS01", ts)), timeout=30)
+    finally:
+        assert await sp.stop() == 0
+    pages = fake.of("conversations.list")
+    assert [c.args.get("cursor") for c in pages] == [None, "3"]                 # two pages, then all were found
+    assert all(c.args["types"] == "public_channel,private_channel" and c.args["exclude_archived"] in ("1", "true")
+               for c in pages)
+    said = "".join(sp.stderr)
+    assert "alert channel #etl-ops is CETLOPS01" in said and "alert channel dbt-alerts is GDBTALRT1" in said
+    assert "alert channel #random is CRANDOM01 (the bot is not a member: /invite @etl-triage there" in said
+    assert f"alert channel {ALERTS}" not in said                             # an id is used as given
+    assert "COLDOPS01" not in said and not bot_replies(fake, "COLDOPS01", ts)
+
+
+@pytest.mark.parametrize(("channels", "failure", "says"), [
+    (["#etl-ops", "#etl-opps", "nope"], None, ["'#etl-opps', 'nope'", "/invite @etl-triage", "Channel ID"]),
+    (["#etl-ops"], "missing_scope", ["'#etl-ops'", "channels:read", "groups:read", "reinstall", "Channel ID"]),
+])
+async def test_serve_refuses_to_start_naming_channels_it_cannot_resolve(tmp_path, fake, channels, failure, says):
+    make_topology(tmp_path)
+    _workspace(fake)
+    if failure:
+        fake.fail_next("conversations.list", error=failure)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "serve", "--http", "--port", "0", "--topology",
+        str(tmp_path / "topology.toml"), "--log-root", str(tmp_path / "logs"), cwd=ROOT,
+        env=serve_env(fake, channels), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 2, err.decode()
+    assert len(lines) == 1 and lines[0].startswith("etl-triage: error: ETL_TRIAGE_ALERT_CHANNELS"), lines
+    assert all(s in lines[0] for s in says), lines[0]
+    assert "'#etl-ops'," not in lines[0] or failure                        # the name that was found is not blamed
+    assert b"listening" not in out
+    assert len(fake.of("conversations.list")) == (1 if failure else 2)     # every page read before refusing

@@ -99,7 +99,7 @@ async def test_intake_allowed_senders_are_per_channel(world):
     ('senders = [{ id = "U0ALERTS", channel = ["C0A"] }]', "unknown key 'channel' (did you mean 'channels'?)"),
     ('senders = [{ id = "U0ALERTS", channels = ["#etl-ops"] }]', "'#etl-ops' is not a channel id"),
     ('late_is_failure = "yes"', "field 'late_is_failure': Input should be a valid boolean"),
-    ('patterns = ["(?P<job>(a+)+)$"]', "can backtrack catastrophically"),
+    ("patterns = ['(?<=dag=)(?P<job>\\w+)']", "lookbehind (?<=…) / (?<!…) is not supported"),
 ])
 def test_intake_alerts_config_is_validated_strictly(tmp_path, alerts, says):
     (tmp_path / "p.md").write_text("p")

@@ -32,7 +32,8 @@ def test_slack_manifest_declares_command_events_interactivity_and_minimal_scopes
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["settings"]["socket_mode_enabled"] is True
     assert set(m["oauth_config"]["scopes"]["bot"]) == {
-        "chat:write", "commands", "channels:history", "groups:history", "reactions:write"}
+        "chat:write", "commands", "channels:history", "groups:history", "channels:read", "groups:read",
+        "reactions:write"}
 
 
 def test_slack_manifest_schema_rejects_a_broken_manifest():

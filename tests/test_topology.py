@@ -128,7 +128,8 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
      ["[escalation.dat]", "not a category", "did you mean 'data'?"]),
     ("job escalation to missing table", SEED + "[jobs.orders]\nescalation = { code = 'orders-team' }\n",
      ["[jobs.orders]", "no [escalation.orders-team] table"]),
-    ("bad alert regex", SEED + "[alerts]\npatterns = ['job=(?P<job>\\w+']\n", ["[alerts]", "invalid regex"]),
+    ("bad alert regex", SEED + "[alerts]\npatterns = ['job=(?P<job>\\w+']\n",
+     ["[alerts]", "patterns[0]", "not a valid regular expression"]),
 ]
 
 
@@ -192,8 +193,10 @@ STRICT = [
     ("bool timeout", STAGE_A + "timeout_s = true\n", ["stage 'a'", "field 'timeout_s'"]),
     ("string bool", '[pipeline]\nrequire_os_enforcement = "yes"\n' + STAGE_A,
      ["[pipeline]", "field 'require_os_enforcement'"]),
-    ("catastrophic alert regex", SEED + "[alerts]\npatterns = ['(?P<job>(a+)+)$']\n",
-     ["[alerts]", "regex refused"]),
+    ("lookbehind alert regex", SEED + "[alerts]\npatterns = ['(?<=dag=)(?P<job>\\w+)']\n",
+     ["[alerts]", "patterns[0]", "regex refused", "lookbehind", "put the text before it in the pattern"]),
+    ("lookbehind redaction regex", SEED + "[[redaction.patterns]]\nname = 't'\npattern = '(?<=ticket=)\\w+'\n",
+     ["[redaction]", "patterns 't'", "regex refused", "lookbehind", "capture the part you want in a group"]),
     ("unknown key next to missing field", '[[pipeline.stages]]\nname = "a"\nprompt_flie = "prompts/recommend.md"\n',
      ["stage 'a'", "unknown key 'prompt_flie'", "did you mean 'prompt_file'?"]),
 ]

@@ -13,7 +13,10 @@ from bot.errors import BotError
 from bot.sandbox.worker import FRAME_LEN, MAX_FRAME, TEST_SEAMS_ENV, decode, encode
 
 REQUEST_TIMEOUT_S = 60.0
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from bot.sandbox.worker import main; main(sys.argv[2])"
+# argv: the directory holding `bot` (first on the path), the roots, the one holding `re2` (last: never before
+# the stdlib). The worker runs with -I -S, so no site-packages of its own.
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); sys.path.append(sys.argv[3]); "
+         "from bot.sandbox.worker import main; main(sys.argv[2])")
 
 
 class WorkerUnavailable(BotError):
@@ -35,7 +38,7 @@ class WorkerClient:
     async def _start(self) -> asyncio.subprocess.Process:
         pkg_parent = _package_parent()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-S", "-c", _BOOT, pkg_parent, json.dumps(self.roots),
+            sys.executable, "-I", "-S", "-c", _BOOT, pkg_parent, json.dumps(self.roots), _re2_parent(),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=self._env())
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
@@ -105,6 +108,14 @@ class WorkerClient:
 def _package_parent() -> str:
     """The directory holding the `bot` package, put on the worker's sys.path (it runs with -I)."""
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _re2_parent() -> str:
+    """The directory holding the `re2` package (grep runs on RE2 inside the worker)."""
+    import re2
+
+    where: str = re2.__file__
+    return os.path.dirname(os.path.dirname(os.path.abspath(where)))
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

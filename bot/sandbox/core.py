@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from bot.errors import AccessDenied, BotError
 from bot.sandbox import landlock
 from bot.sandbox.client import WorkerClient, WorkerUnavailable
-from bot.sandbox.patterns import UnsafePattern, check_pattern
+from bot.sandbox.patterns import PatternRefused, compile_linear
 from bot.sandbox.policy import Checked, Denied, Policy
 from bot.sandbox.redact import Redactor
 from bot.sandbox.results import Audit, Excerpt, FileInfo, Line
@@ -25,8 +24,8 @@ LIST_LIMIT = 10_000
 
 
 class InvalidPattern(BotError):
-    """A grep pattern that is not a valid regular expression, or one refused as too long or as able to
-    backtrack catastrophically (bot/sandbox/patterns.py)."""
+    """A grep pattern that RE2 cannot compile (invalid, too long, or lookaround / backreferences), with what to
+    write instead (bot/sandbox/patterns.py)."""
 
 
 class Sandbox:
@@ -111,15 +110,12 @@ class Sandbox:
 
     async def grep(self, path: str | Path, pattern: str, max_matches: int = 50, context: int = 0,
                    max_bytes: int = 65536) -> Excerpt:
+        """Matching lines (RE2 syntax, linear time whatever the pattern); a pattern RE2 cannot run raises
+        InvalidPattern saying what to write instead, before anything is read."""
         try:
-            re.compile(pattern.encode())
-        except (re.error, UnicodeEncodeError) as e:
-            raise InvalidPattern(f"grep pattern {pattern!r} is not a valid regular expression ({e}); "
-                                 "fix the pattern or search for a plain word") from None
-        try:
-            check_pattern(pattern)
-        except UnsafePattern as e:
-            raise InvalidPattern(f"grep pattern {pattern[:80]!r} refused: {e}") from None
+            compile_linear(pattern, multiline=True, capture=False)
+        except PatternRefused as e:
+            raise InvalidPattern(f"grep pattern {pattern[:80]!r}: {e}") from None
         return await self._excerpt("grep", path, {"pattern": pattern, "max_matches": max_matches,
                                                   "context": max(0, context), "max_bytes": max_bytes})
 

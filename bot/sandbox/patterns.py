@@ -1,71 +1,78 @@
-"""Model-supplied grep patterns are checked before they run: Python's regex engine backtracks, holds the
-GIL while it does, and cannot be interrupted, so one pattern like `(a|aa)*c` would freeze the event loop
-(in-process mode) or the reader worker until it is killed.
+"""Regexes we did not write — a model's grep pattern, `[alerts] patterns`, `[redaction] patterns` — run on RE2.
 
-Refused: patterns longer than MAX_PATTERN, and the shapes that backtrack exponentially — a repeated group
-whose body can itself match in more than one way (a nested unbounded repeat `(a+)+`, `(?:a*)*`, or an
-alternation `(a|aa)*`). Single-character alternations (`(a|b)*`) are a character class to the parser and
-pass, as do bounded repeats of a fixed-length group. A heuristic over the parsed pattern, not a proof.
+Python's `re` backtracks: one pattern like `(a+)+$` on a line of 30 a's takes minutes, holding the GIL
+(in-process mode) or the reader worker, and cannot be interrupted. RE2 compiles every pattern to an automaton
+whose matching time is linear in the text, so no pattern can do that. What RE2 cannot compile (lookaround,
+backreferences, atomic groups, possessive repeats) is refused here with a message saying what to write
+instead: these patterns are written by a model or by a person reading an error, and the message is all they see.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re2
 
-MAX_PATTERN = 512
-_BIG = 16                         # a repeat allowing more than this many iterations counts as unbounded
+TYPE_CHECKING = False  # not `typing`: the restricted reader imports this module and starts faster without it
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any, Protocol
+
+    class LinearPattern(Protocol):
+        """What we use of a compiled RE2 pattern (`re2` ships no type hints); the same as `re.Pattern`'s."""
+
+        @property
+        def groups(self) -> int: ...
+        def search(self, text: Any, pos: int | None = None, endpos: int | None = None) -> Any: ...
+        def finditer(self, text: Any, pos: int | None = None, endpos: int | None = None) -> Iterator[Any]: ...
+        def sub(self, repl: str | Callable[[Any], str], text: str, count: int = 0) -> str: ...
+
+MAX_PATTERN = 512   # a model's pattern this long is a mistake; RE2's own cap is on the compiled size
 
 
-class UnsafePattern(ValueError):
-    """The pattern is too long or can backtrack catastrophically; the message says how to rewrite it."""
+class PatternRefused(ValueError):
+    """The pattern is invalid or uses what RE2 does not support; the message says what to write instead."""
 
 
-def check_pattern(pattern: str) -> None:
-    """Raise UnsafePattern (or re.error for invalid syntax) for a pattern grep must not run."""
+def compile_linear(pattern: str, *, ignore_case: bool = False, multiline: bool = False,
+                   capture: bool = True) -> LinearPattern:
+    """`pattern` compiled with RE2 (`multiline`: ^ and $ at line ends; `capture=False`: match only, faster).
+    Raises PatternRefused with a hint."""
     if len(pattern) > MAX_PATTERN:
-        raise UnsafePattern(f"pattern too long ({len(pattern)} > {MAX_PATTERN} characters); search for a "
-                            "shorter distinctive word")
+        raise PatternRefused(f"pattern too long ({len(pattern)} > {MAX_PATTERN} characters); search for a "
+                             "shorter distinctive word")
+    options = re2.Options()
+    options.log_errors = False          # RE2 would also print each refusal on stderr
+    options.case_sensitive = not ignore_case
+    options.never_capture = not capture
     try:
-        # re's private parser (sre_parse's home since 3.11), which typeshed does not declare
-        from re import _parser as parser  # type: ignore[attr-defined]
-    except ImportError:                   # pragma: no cover - only the length cap then
-        return
-    tree = parser.parse(pattern)
-    if (why := _walk(tree.data if hasattr(tree, "data") else list(tree), parser)) is not None:
-        raise UnsafePattern(f"pattern can backtrack catastrophically ({why}); use a plain word or a "
-                            "pattern without a repeated group that contains a repeat or an alternation")
+        compiled: LinearPattern = re2.compile(f"(?m){pattern}" if multiline else pattern, options)
+        return compiled
+    except re2.error as e:
+        reason = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise PatternRefused(_hint(reason, pattern)) from None
+    except UnicodeEncodeError:          # a lone surrogate (from JSON "\\ud800") is no text RE2 can hold
+        raise PatternRefused("the pattern is not valid Unicode text; remove the escaped surrogate") from None
 
 
-def _walk(items: list[Any], p: Any) -> str | None:
-    for op, av in items:
-        if op in (p.MAX_REPEAT, p.MIN_REPEAT, getattr(p, "POSSESSIVE_REPEAT", None)):
-            _, hi, body = av
-            unbounded = op != getattr(p, "POSSESSIVE_REPEAT", None) and (hi == p.MAXREPEAT or hi > _BIG)
-            if unbounded and (inner := _ambiguous(list(body), p)) is not None:
-                return f"a repeated group containing {inner}"
-            if (why := _walk(list(body), p)) is not None:
-                return why
-        elif op == p.SUBPATTERN:
-            if (why := _walk(list(av[-1]), p)) is not None:
-                return why
-        elif op == p.BRANCH:
-            for alt in av[1]:
-                if (why := _walk(list(alt), p)) is not None:
-                    return why
-        elif op in (p.ASSERT, p.ASSERT_NOT) and (why := _walk(list(av[1]), p)) is not None:
-            return why
-    return None
+# RE2's error text → what to write instead (RE2 syntax: https://github.com/google/re2/wiki/Syntax).
+_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("(?<=", "(?<!"), "lookbehind (?<=…) / (?<!…) is not supported; put the text before it in the pattern "
+     "(user=\\w+ instead of (?<=user=)\\w+), or capture the part you want in a group"),
+    (("(?=", "(?!"), "lookahead (?=…) / (?!…) is not supported; put the text after it in the pattern "
+     "(timeout after instead of timeout(?= after)), or grep again for what must not follow"),
+    ((*(f"\\{d}" for d in range(1, 10)), "(?P=", "\\k"), "backreferences (\\1, (?P=name)) are not "
+     "supported; write the repeated text out, or grep for its first occurrence and read the lines"),
+    (("(?>", "*+", "++", "?+", "}+"), "atomic groups (?>…) and possessive repeats (a*+) are not needed: "
+     "matching never backtracks here; drop the ?> or the extra +"),
+    (("\\Z",), "\\Z is not supported; use $ (end of line) or \\z (end of text)"),
+    (("repetition size",), "a repeat count above 1000 is not supported; use + or a smaller count"),
+    (("too large",), "the pattern compiles too large; use a shorter one, without large counted repeats"),
+)
 
 
-def _ambiguous(items: list[Any], p: Any) -> str | None:
-    """What in a repeated body lets it match the same text in more than one way, or None."""
-    for op, av in items:
-        if op in (p.MAX_REPEAT, p.MIN_REPEAT) and av[0] != av[1]:     # a fixed count like \d{4} is fine
-            return "a variable-length repeat" if av[1] > 1 else "an optional part"
-        if op == p.BRANCH:
-            return "an alternation"
-        if op == p.SUBPATTERN and (inner := _ambiguous(list(av[-1]), p)) is not None:
-            return inner
-    return None
-
-
+def _hint(reason: str, pattern: str) -> str:
+    if reason.endswith("(?P") and "(?P=" in pattern:   # RE2 quotes only the "(?P" of a (?P=name) backreference
+        reason += "="
+    for marks, hint in _HINTS:
+        if any(m in reason for m in marks):
+            return f"{hint} (patterns run on RE2, which guarantees linear time)"
+    return f"not a valid regular expression ({reason}); fix the pattern or search for a plain word"

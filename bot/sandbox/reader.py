@@ -3,15 +3,16 @@
 Nothing here reads a whole file: every operation reads in chunks with `os.pread` and keeps at most its
 byte budget (plus one chunk) in memory. Results are plain lists of `(line_number | None, text)`, so the
 same code serves the in-process thread and the restricted worker (which sends them over a pipe as JSON).
-Pure stdlib.
+Stdlib, plus RE2 for grep (bot/sandbox/patterns.py).
 """
 
 from __future__ import annotations
 
 import heapq
 import os
-import re
 from collections import deque
+
+from bot.sandbox.patterns import compile_linear
 
 TYPE_CHECKING = False  # as in worker.py: the reader process imports no more than it needs
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) 
     """Matching lines with `context` lines either side, at most max_matches matches and max_bytes of text.
     Chunks with no match anywhere are skipped without splitting them into lines."""
     size = size_of(fd)
-    rx = re.compile(pattern.encode(), re.MULTILINE)
+    rx = compile_linear(pattern, multiline=True, capture=False)   # linear in the block, whatever the pattern
     max_bytes = max(1, min(max_bytes, HARD_CAP))
     before: deque[tuple[int, bytes]] = deque(maxlen=max(context, 0))
     out: Lines = []

@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from functools import partial
 from itertools import accumulate
 
+from bot.sandbox.patterns import compile_linear
+
 _KEY = r"[A-Za-z0-9_.-]*?"
 # After the key word: not a source file name, so `{credentials.py:1123}` is a location, not a secret.
 _KEY_END = r"(?:(?!\.(?:py|pyc|java|scala|kt|rb|go|js|ts|sql|sh|c|cc|cpp|rs|log)\b)[A-Za-z0-9_.-])*?"
@@ -249,13 +251,13 @@ def _substitute(m: re.Match[str], kind: str, names: list[str] | None) -> str:
 
 
 class Redactor:
-    """Replaces secrets with `[REDACTED:<kind>]`. `extra` = [(kind, regex)] from the topology; a regex with
-    a capturing group has only its first group replaced."""
+    """Replaces secrets with `[REDACTED:<kind>]`. `extra` = [(kind, regex)] from the topology, compiled with RE2
+    (linear on any line; no lookaround, so a regex with a capturing group has only its first group replaced)."""
 
     def __init__(self, extra: Iterable[tuple[str, str]] = (), enabled: bool = True) -> None:
         self.enabled = enabled
         self._main, self._cli = _Pass(_BUILTIN), _Pass(_CLI)
-        self._extra = [(kind, re.compile(rx)) for kind, rx in extra]
+        self._extra = [(kind, compile_linear(rx)) for kind, rx in extra]
 
     @property
     def kinds(self) -> list[str]:

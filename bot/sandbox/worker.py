@@ -3,7 +3,7 @@
 Protocol on the worker's stdin/stdout: frames of a 4-byte big-endian length then UTF-8 JSON. The first
 frame the worker sends is its handshake ({"ok": true, "abi": N} once Landlock is in force, or
 {"ok": false, "error": ...}). Then one response per request, in order. Bytes travel base64-encoded.
-Pure stdlib, and everything is imported before `restrict_self`, so nothing needs the filesystem later.
+Stdlib plus RE2 (grep), and everything is imported before `restrict_self`, so nothing needs the filesystem later.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import re
 import signal
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, build_runtime, make_client
+from bot.slack.channels import resolve_alert_channels
 from bot.slack.health import SlackLink, add_health_routes, bound_port, start_health
 from bot.slack.recovery import sweep_forever
 from bot.slack.runtime import Runtime
@@ -151,10 +152,6 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     elif not settings.slack_app_token:
         raise SettingsError("SLACK_APP_TOKEN is not set; export it (xapp-…) for Socket Mode, or run "
                             "`etl-triage serve --http --port N` with SLACK_SIGNING_SECRET")
-    if names := sorted(c for c in settings.alert_channels if not re.fullmatch(r"[CGD][A-Z0-9]{6,}", c)):
-        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS holds {', '.join(map(repr, names))}, which is not a "
-                            "channel id, so no alert there would ever be seen; list ids such as C0123ABCD "
-                            "(channel name → About → Channel ID), comma-separated")
     if not settings.alert_channels:
         log.warning("ETL_TRIAGE_ALERT_CHANNELS is empty: no channel is watched; only /triage works")
     host = str(getattr(args, "host", None) or "0.0.0.0")
@@ -162,7 +159,10 @@ async def serve(args: argparse.Namespace, settings: Settings, topology: Topology
     health_host = str(getattr(args, "health_host", None) or host)
     health_port = getattr(args, "health_port", None)
     link = SlackLink("http" if http else "socket", _listening if http else None)
-    link.token_verified = await check_bot_token(make_client(settings))
+    client = make_client(settings)
+    link.token_verified = await check_bot_token(client)
+    # events carry channel ids: names become ids now, or the start stops naming the ones not found
+    settings = replace(settings, alert_channels=await resolve_alert_channels(client, settings.alert_channels))
     store = await open_store(database_url(settings.database_url, settings.state_dir))  # StoreError: exit 2
     log.info("state database: %s", store.where)
     rt = build_runtime(settings, topology, store=store)

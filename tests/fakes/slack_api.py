@@ -3,9 +3,10 @@
 The real `AsyncWebClient(base_url=fake.api_url)` talks to it. It answers like Slack: JSON with `ok`, message
 `ts`, `error` on failure, and HTTP 429 with Retry-After when told to. Response URLs (slash commands,
 interactivity) are served under `/response/<id>`. Channel history (`conversations.history`, `.replies`) is
-what `add_message` put there plus what the bot posted; `stall(method)` holds that method's calls unanswered
-(and never applied), as a process killed mid-call leaves them. `apps.connections.open` (Socket Mode) takes the app token
-and answers `socket_url()` (see tests/fakes/slack_socket.py).
+what `add_message` put there plus what the bot posted; `conversations.list` shows the channels `add_channel` made
+(archived ones only without `exclude_archived`), at most `list_page` a page, with a cursor. `stall(method)` holds
+that method's calls unanswered (and never applied), as a process killed mid-call leaves them.
+`apps.connections.open` (Socket Mode) takes the app token and answers `socket_url()` (see tests/fakes/slack_socket.py).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class FakeSlackAPI:
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     reactions: set[tuple[str, str, str]] = field(default_factory=set)
     stalled: set[str] = field(default_factory=set)
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    list_page: int = 1000              # conversations.list: Slack may return fewer than `limit` per page
     _changed: asyncio.Condition | None = None
     _unstalled: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
@@ -104,6 +107,12 @@ class FakeSlackAPI:
             ts = f"{float(ts) + 0.000001:.6f}"
         self.messages[(channel, ts)] = {"type": "message", "ts": ts, "text": text, **fields}
         return ts
+
+    def add_channel(self, name: str, id: str, *, private: bool = False, archived: bool = False,
+                    member: bool = True) -> None:
+        """A channel of the workspace, as conversations.list shows it to the bot."""
+        self.channels.append({"id": id, "name": name, "is_channel": not private, "is_group": private,
+                              "is_private": private, "is_archived": archived, "is_member": member})
 
     def of(self, method: str, ok_only: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
@@ -200,6 +209,8 @@ class FakeSlackAPI:
             return {"ok": True}
         if method == "chat.postEphemeral":
             return {"ok": True}
+        if method == "conversations.list":
+            return self._list(args)
         if method == "conversations.history":
             return self._history(args)
         if method == "conversations.replies":
@@ -217,13 +228,22 @@ class FakeSlackAPI:
                    and m["ts"] != ts]
         return sorted(replies, key=lambda m: float(m["ts"]))
 
-    def _page(self, items: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+    def _page(self, items: list[dict[str, Any]], args: dict[str, Any], key: str = "messages",
+              most: int = 1000) -> dict[str, Any]:
         start = int(args.get("cursor") or 0)
-        limit = int(args.get("limit") or 100)
+        limit = min(int(args.get("limit") or 100), most)
         page = items[start:start + limit]
         more = start + limit < len(items)
-        return {"ok": True, "messages": page, "has_more": more,
+        return {"ok": True, key: page, "has_more": more,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Like Slack for a bot token: public channels, and private ones only where the bot is a member."""
+        types = str(args.get("types") or "public_channel").split(",")
+        keep_archived = str(args.get("exclude_archived", "")).lower() not in ("1", "true")
+        shown = [c for c in self.channels if ("private_channel" if c["is_private"] else "public_channel") in types
+                 and (keep_archived or not c["is_archived"]) and (c["is_member"] or not c["is_private"])]
+        return self._page(shown, args, "channels", self.list_page)
 
     def _history(self, args: dict[str, Any]) -> dict[str, Any]:
         """Top-level messages, newest first, with `reply_count` for thread parents."""
