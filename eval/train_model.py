@@ -100,7 +100,7 @@ def fit_platt(rows: list[Row]) -> dict[str, object]:
             "agree": round(agree, 3), "dispute": round(dispute, 3)}
 
 
-def knee(rows: list[Row], params: dict[str, object], min_answers: int = 8) -> float:
+def knee(rows: list[Row], params: dict[str, object], min_answers: int = 15) -> float:
     """The lowest fitted probability above which the dev answers are right >= CONFIDENT_PRECISION (lower bound)."""
     fitted = sorted(((calibration.calibrate(src, raw, agrees=ag, disputed=dis, params={**params, "knee": 0.0}), right)
                      for src, raw, ag, dis, right, *_ in rows), reverse=True)
