@@ -40,6 +40,31 @@ def test_sqlstate_falls_back_to_its_class():
     assert t.sqlstate("22P02").key == "22" and t.sqlstate("42703").key == "42703"
 
 
+@pytest.mark.parametrize(("line", "kind", "key", "cat"), [
+    ("terminated with exit code (137). Reason [Error]. Message:", "exit", "137", "infra"),
+    ("io.debezium.DebeziumException: Could not execute heartbeat action (Error: 57P01)", "sqlstate", "57P01", "infra"),
+    ("ServerOperationError: [INSUFFICIENT_PERMISSIONS] Insufficient privileges:", "vendor",
+     "spark:INSUFFICIENT_PERMISSIONS", "infra"),
+    ('"message": "Error code: PublicIPCountLimitReached, error message: Cannot create more than 10 public IP',
+     "cloud", "PublicIPCountLimitReached", "infra"),
+])
+def test_codes_no_table_lists_are_read_by_their_shape_and_name(line: str, kind: str, key: str, cat: str):
+    """Real forms that were missed: a parenthesised exit code (Kubernetes/Flyte), a JDBC driver's SQLSTATE,
+    and Spark classes or cloud codes not listed one by one, which the name parts judge."""
+    from bot.offline.rootline import Ident, identifiers, lookup
+
+    ident = Ident(kind, key)
+    assert ident in identifiers(line)
+    entry = lookup(ident)
+    assert entry is not None and entry.cat == cat
+
+
+def test_a_numbered_vendor_code_is_never_judged_by_its_name():
+    from bot.offline.rootline import Ident, lookup
+
+    assert lookup(Ident("vendor", "snowflake:999999")) is None
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ('[exception]\nKeyError = { cat = "dat", conf = 0.5, why = "x" }\n', "[exception] 'KeyError': cat:"),
     ('[exception]\nKeyError = { cat = "data", conf = 1.5, why = "x" }\n', "[exception] 'KeyError': conf:"),

@@ -53,7 +53,8 @@ _EXC_SUFFIX = re.compile(
     r"|Warning|Warn|Killed|Lost|Panic|Canceled|Cancelled|Crash|Crashed|Disconnected|Refused)\b)(?:\[\w+\])?")
 _EXC_OPENING = re.compile(r"^((?:[a-z_][\w]*\.){1,8}[A-Z]\w{1,80}|[A-Z][a-z]+(?:[A-Z][a-z0-9]*){1,8}):\s")
 # codes
-_SQLSTATE = re.compile(r"(?i:sql\s?state)\W{0,4}\[?([0-9A-Z]{5})\b|\(([0-9A-Z]{5})\):|\[([0-9A-Z]{5})\] \[")
+_SQLSTATE = re.compile(r"(?i:sql\s?state)\W{0,4}\[?([0-9A-Z]{5})\b|\(([0-9A-Z]{5})\):|\[([0-9A-Z]{5})\] \["
+                       r"|\(Error: (\d\d[0-9A-Z]{3})\)")   # JDBC drivers: `(Error: 57P01)`
 _SNOWFLAKE = re.compile(r"\b(\d{6}) \(([0-9A-Z]{5})\)")
 _ORACLE = re.compile(r"\bORA-(\d{5})\b")
 _MYSQL = re.compile(r"\bERROR (\d{4}) \(([0-9A-Z]{5})\)|\((\d{4}), [\"']|MySQL\w*Error\W+(\d{4})\b")
@@ -65,11 +66,12 @@ _HTTP = re.compile(r"(?i:\bstatus(?:[ _]?code)?|\bHTTP(?:/\d(?:\.\d)?)?|\brespon
                    r"|\b([45]\d\d) (?:Client Error|Server Error|Forbidden|Not Found|Unauthorized|Bad Request"
                    r"|Too Many Requests|Service Unavailable|Internal Server Error|Bad Gateway|Gateway Time-?out"
                    r"|Conflict)")
+_CAMEL = re.compile(r"[A-Z][a-z]+(?:[A-Z]+[a-z]*){1,8}")   # a CamelCase code: `PublicIPCountLimitReached`
 _ERRNO_NUM = re.compile(r"\[Errno (-?\d{1,3})\]|errno[ =:]+(-?\d{1,3})\b", re.IGNORECASE)
 _ERRNO_NAME = re.compile(r"\b(E[A-Z]{3,12}|EAI_AGAIN)\b")
 _SIGNAL = re.compile(r"\b(SIG[A-Z]{2,6})\b")
 _EXIT = re.compile(r"(?i:exit(?:ed)?(?: with)?(?: code| status)?|return code|exit_?code|exitCode|status code)"
-                   r"[\s=:]{0,3}(-?\d{1,3})\b")
+                   r"[\s=:(]{0,3}(-?\d{1,3})\b")
 _AWS_CODE = re.compile(r"An error occurred \((\w{3,60})\)|<Code>(\w{3,60})</Code>"
                        r"|(?:Error ?Code|\"code\"|\bcode)\W{1,4}(\w{3,60})")
 _PHRASE = re.compile(
@@ -191,11 +193,11 @@ def identifiers(message: str, tax: Taxonomy | None = None) -> list[Ident]:
             add("vendor", f"bigquery:{m[1]}")
     if "sql" in low or "(" in text or "[" in text:
         for m in _SQLSTATE.finditer(text):
-            add("sqlstate", m[1] or m[2] or m[3])
+            add("sqlstate", m[1] or m[2] or m[3] or m[4])
     cloud, cloud_words = _cloud_codes(tax)
     for m in _AWS_CODE.finditer(text) if ("code" in low or "error occurred" in low) else ():
         code = m[1] or m[2] or m[3]
-        if code in cloud:
+        if code in cloud or (_CAMEL.fullmatch(code) and tax.by_name(code) is not None):
             add("cloud", code)
     if cloud_words is not None:
         for m in cloud_words.finditer(text):
@@ -237,7 +239,10 @@ def lookup(ident: Ident, tax: Taxonomy | None = None) -> Entry | None:
         return tax.exception(ident.key)
     if ident.kind == "sqlstate":
         return tax.sqlstate(ident.key)
-    return tax.get(ident.kind, ident.key)
+    entry = tax.get(ident.kind, ident.key)
+    if entry is None and ident.kind in ("vendor", "cloud") and not ident.key[-1].isdigit():
+        entry = tax.by_name(ident.key.rsplit(":", 1)[-1])   # an unlisted Spark class or cloud code
+    return entry
 
 
 def _line_score(text: str, tax: Taxonomy) -> tuple[float, tuple[Ident, ...], tuple[str, ...], str]:

@@ -64,9 +64,15 @@ class Taxonomy:
             hit = table.get(".".join(parts[i:]))
             if hit is not None:
                 return hit
-        short = parts[-1]
+        return self.by_name(parts[-1])
+
+    def by_name(self, name: str) -> Entry | None:
+        """The first name part `name` contains: `FooTimeoutError`, or a code such as `INSUFFICIENT_PERMISSIONS`
+        or `PublicIPCountLimitReached` that no table lists by itself — names say what failed."""
+        if "_" in name or name.isupper():
+            name = "".join(w.capitalize() for w in name.split("_"))
         for part, entry in self._parts:
-            if part in short:
+            if part in name:
                 return entry
         return None
 
