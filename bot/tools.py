@@ -16,7 +16,8 @@ from bot.report import Alert
 from bot.sandbox import Excerpt, Sandbox
 
 if TYPE_CHECKING:
-    from bot.topology import Topology
+    from bot.topology import StageSpec
+    from bot.triage_context import TriageContext
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,35 @@ class ToolSpec:
 
 @dataclass
 class Toolbox:
-    """One stage's tools, bound to its sandbox, the failed run's log and the job's registry entry."""
+    """One stage's tools, bound to its sandbox and the triage's context (the failed run's log, the job)."""
 
-    stage: str
+    context: TriageContext
     sandbox: Sandbox
-    alert: Alert
-    log_path: Path | None
-    job: Job | None
     extra: dict[str, ToolSpec] = field(default_factory=dict)
+
+    @property
+    def stage(self) -> str:
+        return self.sandbox.stage
+
+    @property
+    def alert(self) -> Alert:
+        return self.context.alert
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.context.log_path
+
+    @property
+    def job(self) -> Job | None:
+        return self.context.job
 
     # ------------------------------------------------------------------ log tools
 
-    async def log_excerpt(self, budget: int = 64_000) -> Excerpt | None:
-        """The part of the failed run's log that matters (error region + first error), or None."""
-        if self.log_path is None:
-            return None
-        return await self.sandbox.excerpt(self.log_path, budget=budget)
+    async def log_excerpt(self, budget: int | None = None) -> Excerpt | None:
+        """The part of the failed run's log that matters (error region + first error), or None: the triage's
+        one excerpt, cut to `budget` characters when given."""
+        ex = await self.context.excerpt(self.sandbox)
+        return ex.within(budget) if ex is not None and budget is not None else ex
 
     async def read_log(self, path: str | None = None, start_line: int = 1, max_lines: int = 200) -> str:
         ex = await self.sandbox.read_lines(self._path(path), start=start_line, max_lines=min(max_lines, 500))
@@ -100,11 +114,10 @@ class Toolbox:
         return [*base, *self.extra.values()]
 
 
-def build_toolbox(topo: Topology, stage: str, sandbox: Sandbox, alert: Alert, log_path: Path | None,
-                  job: Job | None) -> Toolbox:
+def build_toolbox(context: TriageContext, stage: StageSpec, branch: str | None = None) -> Toolbox:
     """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
-    tb = Toolbox(stage=stage, sandbox=sandbox, alert=alert, log_path=log_path, job=job)
-    if topo.stage(stage).output_kind == "investigation":
+    tb = Toolbox(context=context, sandbox=context.sandbox(stage, branch))
+    if stage.output_kind == "investigation":
         from bot.investigate.tools import investigation_tools
 
         tb.extra.update(investigation_tools(tb))

@@ -21,6 +21,7 @@ from bot.jobs import resolve_job
 from bot.report import Alert
 from bot.sandbox import Audit, Sandbox, SandboxManager
 from bot.tools import build_toolbox
+from bot.triage_context import TriageContext
 from tests.investigate_world import HEADER_CSV, ORDERS, World
 
 FAILED = datetime(2026, 11, 20, 2, 0, 14, tzinfo=UTC)
@@ -221,9 +222,10 @@ async def test_tools_investigating_stage_gets_redacted_investigation_tools(world
     mgr = SandboxManager()
     try:
         audit = Audit()
-        inv = build_toolbox(topo, "investigate", mgr.for_stage("investigate", topo.read_globs(topo.stage(
-            "investigate")), audit), Alert(job="orders_daily"), log, resolve_job(topo, "orders_daily"))
-        cls = build_toolbox(topo, "classify", mgr.for_stage("classify", [], audit), Alert(), log, None)
+        inv = build_toolbox(TriageContext(topo, Alert(job="orders_daily"), mgr, job=resolve_job(topo, "orders_daily"),
+                                          log_path=log, audit=audit), topo.stage("investigate"))
+        cls = build_toolbox(TriageContext(topo, Alert(), mgr, job=None, log_path=log, audit=audit),
+                            topo.stage("classify"))
         names = [s.name for s in inv.specs()]
         assert {"upstream_status", "recent_deploys", "job_config", "previous_run"} <= set(names)
         assert not {"upstream_status", "recent_deploys"} & {s.name for s in cls.specs()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.investigate.context import run_facts
 from bot.investigate.deploys import DEFAULT_WINDOW_H, recent_deploys
 from bot.investigate.job_config import job_config
 from bot.investigate.previous_run import previous_run
@@ -33,7 +32,7 @@ def investigation_tools(tb: Toolbox) -> dict[str, ToolSpec]:
     async def upstream(run_date: str | None = None) -> str:
         if not registered() or not tb.job.upstream:
             return _NO_JOB if not registered() else f"[jobs.{tb.job.name}] lists no upstream paths"
-        f = await run_facts(tb)
+        f = await tb.context.facts(tb.sandbox)
         d, src = f.run_date, f.run_date_source
         if run_date:
             try:
@@ -45,7 +44,7 @@ def investigation_tools(tb: Toolbox) -> dict[str, ToolSpec]:
     async def deploys(hours: float = DEFAULT_WINDOW_H) -> str:
         if not registered() or not tb.job.repo:
             return _NO_JOB if not registered() else f"[jobs.{tb.job.name}] has no repo"
-        f = await run_facts(tb)
+        f = await tb.context.facts(tb.sandbox)
         if f.failed_at is None:
             return "the failure time is unknown (no timestamps in the log and no log file)"
         hours = min(max(float(hours), 1.0), 24.0 * 30)

@@ -25,6 +25,44 @@ class Excerpt:
     def text(self) -> str:
         return "\n".join(f"{ln.number or '?'}: {ln.text}" for ln in self.lines)
 
+    def within(self, budget: int) -> Excerpt:
+        """This excerpt cut to about `budget` characters the way the reader cuts a log (`reader.excerpt`): the
+        end (three quarters of the budget), plus the first error and the lines after it when that is earlier
+        (the rest), with a marker where lines are left out. A triage reads its log's excerpt once; a stage
+        that wants less (a model's prompt) cuts it here instead of reading again."""
+        def cost(ln: Line) -> int:
+            return len(ln.text) + 1
+
+        if sum(cost(ln) for ln in self.lines) <= budget:
+            return self
+        tail: list[Line] = []
+        room = budget * 3 // 4
+        for ln in reversed(self.lines):
+            if tail and cost(ln) > room:
+                break
+            tail.insert(0, ln)
+            room -= cost(ln)
+        rest = self.lines[:len(self.lines) - len(tail)]
+        gap = next((i for i, ln in enumerate(rest) if ln.number is None), None)
+        if gap is not None:      # the reader already put the first error region first: keep its start
+            region = rest[:gap]
+        else:
+            from bot.sandbox.reader import ERROR_MARKERS
+
+            markers = [m.decode() for m in ERROR_MARKERS]
+            first = next((i for i, ln in enumerate(rest) if any(m in ln.text for m in markers)), None)
+            region = rest[max(0, first - 2):] if first is not None else []
+        head: list[Line] = []
+        room = budget - budget * 3 // 4
+        for ln in region[:40]:
+            if cost(ln) > room:
+                break
+            head.append(ln)
+            room -= cost(ln)
+        left_out = sum(cost(ln) for ln in rest) - sum(cost(ln) for ln in head)
+        note = [Line(None, f"[… {left_out:,} bytes not shown …]")] if left_out > 0 else []
+        return Excerpt(self.path, [*head, *note, *tail], self.size, truncated=True)
+
 
 @dataclass(frozen=True)
 class FileInfo:
