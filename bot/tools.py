@@ -1,7 +1,10 @@
 """What a stage may call. Thin wrappers over the stage's Sandbox, shared by the offline engine and Claude.
 
-Each tool is registered with a JSON schema so a model can call it; every result is text that has already
-been through the sandbox's redaction. A denied path raises AccessDenied (audited by the sandbox).
+Each tool a model may call is a `ToolSpec`: a pydantic model of its arguments (`ToolArgs`) is the one
+definition, giving both the JSON schema the model sees and the validation of what it sends (invalid
+arguments raise ValidationError before the tool runs; the Claude provider answers them as a tool error).
+Every result is text that has already been through the sandbox's redaction. A denied path raises AccessDenied
+(audited by the sandbox).
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bot.jobs import Job
 from bot.report import Alert
@@ -20,12 +25,96 @@ if TYPE_CHECKING:
     from bot.triage_context import TriageContext
 
 
+class ToolArgs(BaseModel):
+    """A tool's arguments. Unknown ones are errors; the defaults are the tool's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArgs(ToolArgs):
+    pass
+
+
+class Within:
+    """A number the schema bounds to [lo, hi] (`minimum`/`maximum` for the model); one outside is brought
+    within, as the tools always did (`Annotated[int, Within(1, 500)]`). Its type is still validated."""
+
+    def __init__(self, lo: float, hi: float | None = None) -> None:
+        self.lo, self.hi = lo, hi
+
+    def _clamp(self, v: float) -> float:
+        v = max(v, self.lo)
+        return type(v)(min(v, self.hi)) if self.hi is not None else v
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict[str, Any]:
+        bounds = {"minimum": self.lo} | ({"maximum": self.hi} if self.hi is not None else {})
+        return {**handler(core), **bounds}
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        return handler(Annotated[source, AfterValidator(self._clamp)])
+
+
+def tool_schema(args: type[ToolArgs]) -> dict[str, Any]:
+    """The JSON schema a model sees for `args`: plain properties (no titles; an optional value is its type,
+    not `anyOf [type, null]`), required ones listed, nothing else accepted."""
+    schema = args.model_json_schema()
+    props: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:
+            prop = {**options[0], **prop}
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        props[name] = prop
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if schema.get("required"):
+        out["required"] = list(schema["required"])
+    out["additionalProperties"] = False
+    return out
+
+
 @dataclass(frozen=True)
 class ToolSpec:
+    """A model-callable tool: `run` is called with the validated arguments as keywords."""
+
     name: str
     description: str
-    input_schema: dict[str, Any]
-    handler: Callable[..., Awaitable[str]]
+    args: type[ToolArgs]
+    run: Callable[..., Awaitable[str]]
+
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        return tool_schema(self.args)
+
+    async def handler(self, **arguments: Any) -> str:
+        """Validate `arguments` (pydantic ValidationError when they do not fit the schema), then run the tool."""
+        return await self.run(**self.args.model_validate(arguments).model_dump())
+
+
+_PATH = "absolute path; defaults to the failed run's log"
+
+
+class ReadLogArgs(ToolArgs):
+    path: str | None = Field(None, description=_PATH)
+    start_line: Annotated[int, Within(1)] = 1
+    max_lines: Annotated[int, Within(1, 500)] = 200
+
+
+class TailLogArgs(ToolArgs):
+    path: str | None = Field(None, description=_PATH)
+    lines: Annotated[int, Within(1, 500)] = 200
+
+
+class GrepLogArgs(ToolArgs):
+    pattern: str
+    path: str | None = Field(None, description=_PATH)
+    max_matches: Annotated[int, Within(1, 200)] = 50
+    context: Annotated[int, Within(0, 5)] = 0
+
+
+class ListFilesArgs(ToolArgs):
+    path: str
 
 
 @dataclass
@@ -89,27 +178,13 @@ class Toolbox:
 
     def specs(self) -> list[ToolSpec]:
         """Tool definitions for a model: the log tools plus any investigation tools registered."""
-        path_prop = {"type": "string", "description": "absolute path; defaults to the failed run's log"}
         base = [
-            ToolSpec("read_log", "Read lines of a log file by 1-based line number (max 500 lines).",
-                     {"type": "object", "properties": {
-                         "path": path_prop,
-                         "start_line": {"type": "integer", "minimum": 1},
-                         "max_lines": {"type": "integer", "minimum": 1, "maximum": 500}}},
+            ToolSpec("read_log", "Read lines of a log file by 1-based line number (max 500 lines).", ReadLogArgs,
                      self.read_log),
-            ToolSpec("tail_log", "Read the last lines of a log file (max 500).",
-                     {"type": "object", "properties": {
-                         "path": path_prop, "lines": {"type": "integer", "minimum": 1, "maximum": 500}}},
-                     self.tail_log),
-            ToolSpec("grep_log", "Find lines matching a regular expression in a log file.",
-                     {"type": "object", "required": ["pattern"], "properties": {
-                         "pattern": {"type": "string"}, "path": path_prop,
-                         "max_matches": {"type": "integer", "minimum": 1, "maximum": 200},
-                         "context": {"type": "integer", "minimum": 0, "maximum": 5}}},
+            ToolSpec("tail_log", "Read the last lines of a log file (max 500).", TailLogArgs, self.tail_log),
+            ToolSpec("grep_log", "Find lines matching a regular expression in a log file.", GrepLogArgs,
                      self.grep_log),
-            ToolSpec("list_files", "List a directory the stage may read.",
-                     {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
-                     self.list_files),
+            ToolSpec("list_files", "List a directory the stage may read.", ListFilesArgs, self.list_files),
         ]
         return [*base, *self.extra.values()]
 

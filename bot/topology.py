@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import tomllib
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -250,17 +251,19 @@ class Topology(BaseModel):
                     self._prompt(br.prompt_file)
 
     def order(self) -> list[StageSpec]:
-        """Stages in a dependency-respecting order (stable: file order among equals)."""
-        done: set[str] = set()
+        """Stages in a dependency-respecting order (stable: of the stages whose dependencies are placed, the
+        first in the file comes next). Raises graphlib.CycleError on a cycle (`validate` refuses those)."""
+        index = {s.name: i for i, s in enumerate(self.pipeline.stages)}
+        sorter = TopologicalSorter({s.name: [d for d in s.depends_on if d in index] for s in self.pipeline.stages})
+        sorter.prepare()
+        ready: set[str] = set()
         out: list[StageSpec] = []
-        pending = list(self.pipeline.stages)
-        while pending:
-            for s in pending:
-                if all(d in done for d in s.depends_on):
-                    out.append(s)
-                    done.add(s.name)
-                    pending.remove(s)
-                    break
+        while sorter.is_active():
+            ready.update(sorter.get_ready())
+            name = min(ready, key=index.__getitem__)
+            ready.remove(name)
+            out.append(self.pipeline.stages[index[name]])
+            sorter.done(name)
         return out
 
     def escalation_for(self, category: str, job: JobSpec | None = None) -> EscalationSpec | None:

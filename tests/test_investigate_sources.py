@@ -327,3 +327,25 @@ async def test_deploys_refuses_config_include(world: World, sandbox: Sandbox, tm
     world.write(outside.root / "inc.cfg", "[core]\n\trepositoryformatversion = 0\n")
     _append(world.repo / ".git" / "config", f"[include]\n\tpath = {outside.root / 'inc.cfg'}\n")
     _assert_refused(await recent_deploys(sandbox, str(world.repo), [], FAILED), "include")
+
+
+def test_tools_arguments_are_validated_and_bounded_from_one_model():
+    """A tool's pydantic argument model gives the schema a model sees and checks what it sends: wrong types,
+    missing and unknown arguments are errors; a number out of range is brought within, as the tools always did."""
+    from pydantic import ValidationError
+
+    from bot.investigate.tools import DeploysArgs
+    from bot.tools import GrepLogArgs, ReadLogArgs, tool_schema
+
+    schema = tool_schema(GrepLogArgs)
+    assert schema["required"] == ["pattern"] and schema["additionalProperties"] is False
+    assert schema["properties"]["path"]["type"] == "string"                 # optional, not anyOf [string, null]
+    assert schema["properties"]["context"] | {} == {"type": "integer", "default": 0, "minimum": 0, "maximum": 5}
+    assert ReadLogArgs.model_validate({"max_lines": 9999, "start_line": -3}).model_dump() == \
+        {"path": None, "start_line": 1, "max_lines": 500}
+    assert DeploysArgs.model_validate({"hours": 1440}).hours == 720.0
+    for bad in ({"max_lines": "all"}, {"follow": True}):
+        with pytest.raises(ValidationError):
+            ReadLogArgs.model_validate(bad)
+    with pytest.raises(ValidationError):
+        GrepLogArgs.model_validate({})

@@ -10,6 +10,7 @@ refusals, garbage, budgets) raises ProviderError and the engine hands the stage 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anthropic
@@ -180,7 +181,7 @@ class _Conversation:
             raise ProviderError(f"{scope} token budget spent ({self.ledger.tokens} tokens used in this triage)")
         return min(MAX_OUTPUT_TOKENS, left)
 
-    async def _run_tool(self, block: Any, handlers: dict) -> dict[str, Any]:
+    async def _run_tool(self, block: Any, handlers: dict[str, Callable[..., Awaitable[str]]]) -> dict[str, Any]:
         """Run one tool call through the sandbox. A denial returns the reason, never file content."""
         def result(text: str, error: bool = False) -> dict[str, Any]:
             out: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id, "content": text}
@@ -197,6 +198,8 @@ class _Conversation:
         args = block.input if isinstance(block.input, dict) else {}
         try:
             text = await handler(**args)
+        except ValidationError as e:  # arguments that do not fit the tool's schema: the tool did not run
+            return result(f"{block.name}: invalid arguments, the tool did not run:\n{_errors(e)}"[:500], True)
         except AccessDenied as e:
             return result(f"access denied: {e.path!r} is {e.reason}. Only the stage's allowlisted paths "
                           "are readable.", True)
