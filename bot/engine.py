@@ -45,7 +45,7 @@ from bot.report import (
     displayable,
 )
 from bot.sandbox import SandboxManager
-from bot.tools import build_toolbox
+from bot.toolbox import build_toolbox
 from bot.topology import StageSpec, Topology
 from bot.triage_context import TriageContext
 
@@ -74,7 +74,7 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
     if job is None:
         raise LogNotFound("no log and no job name; pass --log PATH or --job NAME")
     logs_dir = job.logs or topology.expand("{log_root}/{job}", job=job.name)
-    from bot.logs import newest_log
+    from bot.log_files import newest_log
 
     found = await newest_log(sandbox, logs_dir, redacted.run_id)
     if found is None:

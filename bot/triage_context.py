@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bot.errors import AccessDenied
 from bot.escalation import EscalationPolicy
+from bot.evidence.facts import RunFacts, run_facts
 from bot.fingerprint import fingerprint as fingerprint_of
-from bot.investigate.context import RunFacts, run_facts
 from bot.jobs import Job
 from bot.offline.classify import classify
 from bot.report import Alert, Classification, Fingerprint

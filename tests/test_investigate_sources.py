@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from bot.errors import TopologyError
-from bot.investigate.deploys import git_env, recent_deploys
-from bot.investigate.job_config import job_config
-from bot.investigate.previous_run import previous_run
-from bot.investigate.schema import Schema, compare, parse_parquet_footer
-from bot.investigate.upstream import upstream_status
-from bot.investigate.when import date_in, failure_time, line_time
+from bot.evidence.deploys import git_env, recent_deploys
+from bot.evidence.job_config import job_config
+from bot.evidence.previous_run import previous_run
+from bot.evidence.schema import Schema, compare, parse_parquet_footer
+from bot.evidence.upstream import upstream_status
+from bot.evidence.when import date_in, failure_time, line_time
 from bot.jobs import resolve_job
 from bot.report import Alert
 from bot.sandbox import Audit, Sandbox, SandboxManager
-from bot.tools import build_toolbox
+from bot.toolbox import build_toolbox
 from bot.triage_context import TriageContext
 from tests.investigate_world import HEADER_CSV, ORDERS, World
 
@@ -334,8 +334,8 @@ def test_tools_arguments_are_validated_and_bounded_from_one_model():
     missing and unknown arguments are errors; a number out of range is brought within, as the tools always did."""
     from pydantic import ValidationError
 
-    from bot.investigate.tools import DeploysArgs
-    from bot.tools import GrepLogArgs, ReadLogArgs, tool_schema
+    from bot.investigation_tools import DeploysArgs
+    from bot.toolbox import GrepLogArgs, ReadLogArgs, tool_schema
 
     schema = tool_schema(GrepLogArgs)
     assert schema["required"] == ["pattern"] and schema["additionalProperties"] is False

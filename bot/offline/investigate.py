@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import BotError
-from bot.investigate.context import RunFacts, column_in
-from bot.investigate.deploys import Commit, Deploys, recent_deploys
-from bot.investigate.job_config import JobConfig, job_config
-from bot.investigate.previous_run import PreviousRun, error_lines, previous_run
-from bot.investigate.upstream import UpstreamSource, UpstreamStatus, upstream_status
-from bot.investigate.when import ago, iso
+from bot.evidence.deploys import Commit, Deploys, recent_deploys
+from bot.evidence.facts import RunFacts, column_in
+from bot.evidence.job_config import JobConfig, job_config
+from bot.evidence.previous_run import PreviousRun, error_lines, previous_run
+from bot.evidence.upstream import UpstreamSource, UpstreamStatus, upstream_status
+from bot.evidence.when import ago, iso
 from bot.jobs import Job
 from bot.report import LIKELY, Category, Classification, Evidence, Finding, Investigation
 from bot.sandbox import Sandbox

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from bot.report import Alert, Classification, Investigation
 
 if TYPE_CHECKING:
-    from bot.tools import Toolbox
+    from bot.toolbox import Toolbox
     from bot.topology import StageSpec, Topology
     from bot.triage_context import TriageContext
 

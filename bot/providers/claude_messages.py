@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from bot.providers.base import StageRequest
 from bot.report import Recommendation
 from bot.sandbox import Excerpt
-from bot.tools import ToolSpec
+from bot.toolbox import ToolSpec
 
 CACHE = {"type": "ephemeral"}
 UNTRUSTED_TAG = "untrusted"

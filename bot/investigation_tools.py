@@ -1,4 +1,4 @@
-"""The investigation tools as model-callable ToolSpecs: same functions as the offline engine, readable text out.
+"""The evidence functions (bot/evidence/) as model-callable ToolSpecs for an investigating stage, text out.
 
 Every result passes through the sandbox's redactor before a model sees it (file headers, commit subjects
 and config lines can carry secrets).
@@ -11,11 +11,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bot.investigate.deploys import DEFAULT_WINDOW_H, recent_deploys
-from bot.investigate.job_config import job_config
-from bot.investigate.previous_run import previous_run
-from bot.investigate.upstream import upstream_status
-from bot.tools import NoArgs, ToolArgs, Toolbox, ToolSpec, Within
+from bot.evidence.deploys import DEFAULT_WINDOW_H, recent_deploys
+from bot.evidence.job_config import job_config
+from bot.evidence.previous_run import previous_run
+from bot.evidence.upstream import upstream_status
+from bot.toolbox import NoArgs, ToolArgs, Toolbox, ToolSpec, Within
 
 _NO_JOB = "no registered job for this run, so there is nothing to check; investigate from the log"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.investigate.when import failure_time, run_date
+from bot.evidence.when import failure_time, run_date
 from bot.report import Alert
 from bot.sandbox import Excerpt
 

@@ -1,4 +1,4 @@
-"""What a stage may call. Thin wrappers over the stage's Sandbox, shared by the offline engine and Claude.
+"""A stage's toolbox: the log tools (thin wrappers over the stage's Sandbox) and the tool definitions a model sees.
 
 Each tool a model may call is a `ToolSpec`: a pydantic model of its arguments (`ToolArgs`) is the one
 definition, giving both the JSON schema the model sees and the validation of what it sends (invalid
@@ -193,7 +193,7 @@ def build_toolbox(context: TriageContext, stage: StageSpec, branch: str | None =
     """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
     tb = Toolbox(context=context, sandbox=context.sandbox(stage, branch))
     if stage.output_kind == "investigation":
-        from bot.investigate.tools import investigation_tools
+        from bot.investigation_tools import investigation_tools
 
         tb.extra.update(investigation_tools(tb))
     return tb
