@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from bot.errors import LogNotFound, brief
 from bot.fingerprint import fingerprint as fingerprint_of
+from bot.investigation_tools import investigation_tools
 from bot.jobs import resolve_job
 from bot.providers.base import Provider, StageInputs, StageRequest
 from bot.providers.fallback import Bounded, StageFailed, WithFallback
@@ -45,7 +46,7 @@ from bot.report import (
     displayable,
 )
 from bot.sandbox import SandboxManager
-from bot.toolbox import build_toolbox
+from bot.toolbox import Toolbox
 from bot.topology import StageSpec, Topology
 from bot.triage_context import TriageContext
 
@@ -129,6 +130,14 @@ async def read_fingerprint(topology: Topology, alert: Alert, *, sandboxes: Sandb
     the log is then read once."""
     ctx = await prepare(topology, alert, sandboxes=sandboxes, log_path=log_path)
     return await ctx.fingerprint()
+
+
+def build_toolbox(context: TriageContext, stage: StageSpec, branch: str | None = None) -> Toolbox:
+    """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
+    tb = Toolbox(context=context, sandbox=context.sandbox(stage, branch))
+    if stage.output_kind == "investigation":
+        tb.extra.update(investigation_tools(tb))
+    return tb
 
 
 def _runner(provider: Provider, fallback: Provider | None, fallback_to_offline: bool) -> Provider:

@@ -21,7 +21,6 @@ from bot.report import Alert
 from bot.sandbox import Excerpt, Sandbox
 
 if TYPE_CHECKING:
-    from bot.topology import StageSpec
     from bot.triage_context import TriageContext
 
 
@@ -187,13 +186,3 @@ class Toolbox:
             ToolSpec("list_files", "List a directory the stage may read.", ListFilesArgs, self.list_files),
         ]
         return [*base, *self.extra.values()]
-
-
-def build_toolbox(context: TriageContext, stage: StageSpec, branch: str | None = None) -> Toolbox:
-    """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
-    tb = Toolbox(context=context, sandbox=context.sandbox(stage, branch))
-    if stage.output_kind == "investigation":
-        from bot.investigation_tools import investigation_tools
-
-        tb.extra.update(investigation_tools(tb))
-    return tb

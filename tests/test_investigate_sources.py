@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.engine import build_toolbox
 from bot.errors import TopologyError
 from bot.evidence.deploys import git_env, recent_deploys
 from bot.evidence.job_config import job_config
@@ -20,7 +21,6 @@ from bot.evidence.when import date_in, failure_time, line_time
 from bot.jobs import resolve_job
 from bot.report import Alert
 from bot.sandbox import Audit, Sandbox, SandboxManager
-from bot.toolbox import build_toolbox
 from bot.triage_context import TriageContext
 from tests.investigate_world import HEADER_CSV, ORDERS, World
 

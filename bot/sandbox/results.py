@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.report import AuditEntry
 
 
 @dataclass(frozen=True)
@@ -72,26 +68,33 @@ class FileInfo:
     is_dir: bool
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    """One file access: read (`bytes_read`) or refused (`reason`). The report shows it as an `AuditEntry`."""
+
+    stage: str
+    path: str
+    allowed: bool
+    reason: str | None = None
+    bytes_read: int = 0
+
+
 @dataclass
 class Audit:
     """Every file read and every refused attempt, in order."""
 
-    entries: list[AuditEntry] = field(default_factory=list)
+    entries: list[AuditRecord] = field(default_factory=list)
 
     def read(self, stage: str, path: str, n: int) -> None:
-        from bot.report import AuditEntry
-
-        self.entries.append(AuditEntry(stage=stage, path=path, allowed=True, bytes_read=n))
+        self.entries.append(AuditRecord(stage=stage, path=path, allowed=True, bytes_read=n))
 
     def deny(self, stage: str, path: str, reason: str) -> None:
-        from bot.report import AuditEntry
-
-        self.entries.append(AuditEntry(stage=stage, path=path, allowed=False, reason=reason))
+        self.entries.append(AuditRecord(stage=stage, path=path, allowed=False, reason=reason))
 
     @property
     def files_read(self) -> list[str]:
         return list(dict.fromkeys(e.path for e in self.entries if e.allowed))
 
     @property
-    def denied(self) -> list[AuditEntry]:
+    def denied(self) -> list[AuditRecord]:
         return [e for e in self.entries if not e.allowed]

@@ -12,7 +12,7 @@ from bot.errors import TopologyError
 from bot.report import CATEGORIES
 from bot.sandbox.patterns import UnsafePattern, check_pattern
 from bot.sandbox.policy import fixed_root
-from bot.topology import VAR_RE, JobSpec, StageSpec, Topology
+from bot.topology.spec import VAR_RE, JobSpec, StageSpec, Topology
 
 
 def check_semantics(file: str, topo: Topology) -> None:
@@ -100,7 +100,7 @@ def _check_job_paths(file: str, topo: Topology) -> None:
         if job.repo and "repo" in mine:
             checks.append(("repo", job.repo, inv, inv_globs))
         if job.config and {"config", "repo"} & mine and (job.config.startswith(("/", "{")) or job.repo):
-            cfg = job.config if job.config.startswith(("/", "{")) else f"{job.repo.rstrip('/')}/{job.config}"
+            cfg = job.config if job.config.startswith(("/", "{")) else f"{(job.repo or '').rstrip('/')}/{job.config}"
             checks.append(("config", cfg, inv, inv_globs))
         for field, raw, stage, globs in checks:
             if stage is None:
