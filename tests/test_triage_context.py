@@ -13,7 +13,7 @@ from bot.errors import AccessDenied
 from bot.providers.anthropic import AnthropicProvider
 from bot.providers.offline import OfflineProvider
 from bot.report import Alert
-from bot.sandbox import SandboxManager
+from bot.sandbox import Audit, SandboxManager
 from bot.settings import Settings
 from bot.triage_context import TriageContext
 from tests.fakes.anthropic_api import FakeAnthropic, Reply, message, stage_of, submit, tool_use, valid_answer
@@ -134,3 +134,19 @@ def test_context_excerpt_within_a_smaller_budget_keeps_the_end_and_the_first_err
     assert [ln.number for ln in cut.lines[:4]] == [1, 2, 3, 4]     # two lines before the first error, and it
     gap = next(ln for ln in cut.lines if ln.number is None)
     assert "bytes not shown" in gap.text
+
+
+async def test_context_excerpt_within_matches_what_the_reader_gives_for_that_budget(tmp_path):
+    """Cutting the triage's one 64 KB excerpt to a prompt's 16 KB shows the same lines as reading 16 KB would
+    have (the first error region and the end); only the size named in the gap marker is approximate."""
+    body = [f"[2026-11-20 02:00:{i % 60:02d}] INFO step {i} processing batch of rows" for i in range(4000)]
+    body.insert(100, "[2026-11-20 02:00:01] ERROR first failure: connection reset by peer")
+    log = tmp_path / "big.log"
+    log.write_text("\n".join([*body, "Traceback (most recent call last):", "KeyError: 'customer_id'"]) + "\n")
+    sandboxes = SandboxManager(mode="in-process")
+    sandbox = sandboxes.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    read = await sandbox.excerpt(log, budget=16_000)
+    cut = (await sandbox.excerpt(log, budget=64_000)).within(16_000)
+    assert [ln.number for ln in cut.lines] == [ln.number for ln in read.lines]
+    assert [ln.text for ln in cut.lines if ln.number] == [ln.text for ln in read.lines if ln.number]
+    assert cut.lines[0].number == 99 and cut.lines[-1].text == "KeyError: 'customer_id'"

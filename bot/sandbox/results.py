@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -55,7 +56,13 @@ class Excerpt:
                 break
             head.append(ln)
             room -= cost(ln)
-        left_out = sum(cost(ln) for ln in rest) - sum(cost(ln) for ln in head)
+        after = rest[rest.index(head[-1]) + 1:] if head else rest   # between the head and the tail
+        left_out = 0
+        for ln in after:
+            if ln.number is not None:
+                left_out += cost(ln)
+            elif m := re.fullmatch(r"\[… ([\d,]+) bytes not shown …\]", ln.text):   # the reader's own gap
+                left_out += int(m.group(1).replace(",", ""))
         note = [Line(None, f"[… {left_out:,} bytes not shown …]")] if left_out > 0 else []
         return Excerpt(self.path, [*head, *note, *tail], self.size, truncated=True)
 
