@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.investigate.deploys import recent_deploys
+from bot.evidence.deploys import recent_deploys
 from bot.sandbox import Audit, SandboxManager
 from bot.sandbox.landlock import abi_version
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.investigate.deploys import recent_deploys
-from bot.investigate.schema import read_schema
-from bot.investigate.upstream import upstream_status
+from bot.evidence.deploys import recent_deploys
+from bot.evidence.schema import read_schema
+from bot.evidence.upstream import upstream_status
 from bot.sandbox import Audit, SandboxManager
 
 FAILED = datetime(2026, 11, 20, 2, 0, 14, tzinfo=UTC)

@@ -51,7 +51,8 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         sp.add_argument("--log-root", default=settings.log_root, help="= --var log_root=DIR")
         sp.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="override a [vars] entry")
         if provider:
-            sp.add_argument("--provider", default=settings.provider, help="offline (default) | anthropic[:model]")
+            sp.add_argument("--provider", default=settings.provider,
+                            help="offline (default) | anthropic[:model] | scripted:FILE | an installed one")
 
     def run_options(sp: argparse.ArgumentParser) -> None:
         common(sp)

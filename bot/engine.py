@@ -1,32 +1,39 @@
 """Run a topology's stages as an asyncio DAG and assemble the TriageReport.
 
-A stage starts when everything it depends on has finished; independent stages run concurrently.
-Each stage has a timeout and the triage a total budget. A failed stage's dependents are skipped with
-the reason, and a partial report is still produced. A model provider that fails hands the stage to the
-offline engine. The engine imports nothing from Slack or any model SDK.
+A triage starts from one `TriageContext` (`prepare`: the alert, the job, the failed run's log located and
+checked, the escalation policy, the token ledger, the audit); every stage gets it with the typed outputs of the
+stages it depends on. A stage starts when everything it depends on has finished; independent stages run
+concurrently. Each stage has a timeout and the triage a total budget. A failed stage's dependents are skipped
+with the reason, and a partial report is still produced. The provider runs wrapped: `WithFallback(provider,
+offline)` hands a stage the provider fails to the offline engine. After the last stage the engine attaches
+the escalation, once, from the policy. The engine imports nothing from Slack, the store or any model SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel
 
-from bot.errors import BotError, LogNotFound
-from bot.escalation import escalation_for
+from bot.errors import LogNotFound, brief
 from bot.fingerprint import fingerprint as fingerprint_of
-from bot.jobs import Job, resolve_job
-from bot.providers.base import Provider, StageOutcome, StageRequest, Usage
+from bot.investigation_tools import investigation_tools
+from bot.jobs import resolve_job
+from bot.providers.base import Provider, StageInputs, StageRequest
+from bot.providers.fallback import Bounded, StageFailed, WithFallback
 from bot.report import (
     CHECK_NOT_DONE,
     OUTPUT_MODELS,
     Alert,
     Alternative,
+    AuditEntry,
     Classification,
     Evidence,
     Fingerprint,
@@ -34,21 +41,49 @@ from bot.report import (
     Memory,
     Recommendation,
     StageResult,
+    StageStatus,
     TriageReport,
     displayable,
 )
-from bot.sandbox import Audit, Sandbox, SandboxManager
-from bot.tools import build_toolbox
+from bot.sandbox import SandboxManager
+from bot.toolbox import Toolbox
 from bot.topology import StageSpec, Topology
+from bot.triage_context import TriageContext
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, str], Awaitable[None] | None]
-FALLBACK_TIMEOUT_S = 10.0
-_NO_FALLBACK: Provider = object()  # type: ignore[assignment]  # sentinel: let stages fail instead
+_M = TypeVar("_M", bound=BaseModel)
 
 
-class _OfflineReader:
-    name = "offline"  # read_fingerprint runs no stage; _Run only needs a provider's name
+async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager,
+                  log_path: str | Path | None = None) -> TriageContext:
+    """The triage's context: the alert with its text redacted (typed by a person or a webhook, it may hold a
+    secret), the job's registry entry, and the failed run's log — an explicit path, the alert's hint, or the
+    newest *.log via the job registry — checked against the first reading stage's allowlist before anything
+    is read. Raises BotError (LogNotFound, AccessDenied) for bad input."""
+    redacted = alert.model_copy(update={"text": sandboxes.redactor.redact(alert.text)}) if alert.text else alert
+    job = resolve_job(topology, alert.job) if alert.job else None
+    ctx = TriageContext(topology, redacted, sandboxes, job=job, log_path=None)
+    reader = next((s for s in topology.order() if s.read), None)
+    if reader is None:
+        return ctx
+    sandbox = ctx.sandbox(reader)
+    candidate = log_path or redacted.log_hint
+    if candidate:
+        ctx.log_path = sandbox.check(candidate)
+        return ctx
+    if job is None:
+        raise LogNotFound("no log and no job name; pass --log PATH or --job NAME")
+    logs_dir = job.logs or topology.expand("{log_root}/{job}", job=job.name)
+    from bot.log_files import newest_log
+
+    found = await newest_log(sandbox, logs_dir, redacted.run_id)
+    if found is None:
+        raise LogNotFound(f"no *.log for job '{job.name}' under {logs_dir}"
+                          + (f" matching run {redacted.run_id!r}" if redacted.run_id else "")
+                          + "; pass --log PATH or check [jobs] logs / --log-root")
+    ctx.log_path = found
+    return ctx
 
 
 async def run_triage(
@@ -63,18 +98,25 @@ async def run_triage(
     on_progress: ProgressFn | None = None,
     clock: Callable[[], float] = time.perf_counter,
     memory: Memory | None = None,
+    context: TriageContext | None = None,
 ) -> TriageReport:
     """Triage one failed run. Raises BotError only for bad input (log missing or outside the allowlist).
 
-    `memory` is what the team's history says of this failure (lines to show, a correction that overrides the
-    category, a resolution to offer as the action); the caller looks it up, the engine only applies it."""
-    own_sandboxes = sandboxes is None
+    `context`: one `prepare` made already (incident grouping reads the fingerprint first); its reads are this
+    triage's. `fallback`: the provider a failed stage goes to (default: the offline engine), unless
+    `fallback_to_offline` is false. `memory` is what the team's history says of this failure (lines to show, a
+    correction that overrides the category, a resolution to offer as the action); the caller looks it up, the
+    engine only applies it."""
+    own_sandboxes = sandboxes is None and context is None
+    if context is not None:
+        sandboxes = context.sandboxes
     sandboxes = sandboxes or SandboxManager.for_topology(topology)
     try:
-        fallback_to = fallback if fallback_to_offline else _NO_FALLBACK
-        run = _Run(topology, alert, provider, fallback_to, sandboxes, on_progress, clock)
+        t0 = clock()
+        ctx = context or await prepare(topology, alert, sandboxes=sandboxes, log_path=log_path)
+        run = _Run(ctx, provider, _runner(provider, fallback, fallback_to_offline), on_progress, clock)
         run.memory = memory
-        return await run.run(log_path)
+        return await run.run(t0)
     finally:
         if own_sandboxes:
             await sandboxes.aclose()
@@ -83,47 +125,47 @@ async def run_triage(
 async def read_fingerprint(topology: Topology, alert: Alert, *, sandboxes: SandboxManager,
                            log_path: str | Path | None = None) -> Fingerprint | None:
     """The alert's fingerprint before any triage: the deterministic reading of its log (a few ms, no model
-    call), so a caller can tell a repeat of a known failure from a new one. Raises BotError like run_triage."""
-    run = _Run(topology, alert, _OfflineReader(), None, sandboxes, None, time.perf_counter)  # type: ignore[arg-type]
-    run.log_path = await run._locate_log(log_path)
-    spec = next((s for s in topology.order() if s.output_kind == "classification"), None)
-    if spec is None or run.log_path is None:
-        return None
-    return fingerprint_of(await run._reading(spec, None))
+    call), so a caller can tell a repeat of a known failure from a new one. Raises BotError like run_triage.
+    A caller that triages next does better with `prepare` + `TriageContext.fingerprint` + `run_triage(context=)`:
+    the log is then read once."""
+    ctx = await prepare(topology, alert, sandboxes=sandboxes, log_path=log_path)
+    return await ctx.fingerprint()
+
+
+def build_toolbox(context: TriageContext, stage: StageSpec, branch: str | None = None) -> Toolbox:
+    """The stage's toolbox: log tools always; an investigating stage also gets the investigation tools."""
+    tb = Toolbox(context=context, sandbox=context.sandbox(stage, branch))
+    if stage.output_kind == "investigation":
+        tb.extra.update(investigation_tools(tb))
+    return tb
+
+
+def _runner(provider: Provider, fallback: Provider | None, fallback_to_offline: bool) -> Provider:
+    """The provider as the engine calls it: bounded by each stage's timeout, and, unless it is the offline
+    engine itself or fallback is off, with the offline engine behind it."""
+    if isinstance(provider, (WithFallback, Bounded)):
+        return provider
+    if not fallback_to_offline or provider.name == "offline":
+        return Bounded(provider)
+    if fallback is None:
+        from bot.providers.registry import get_provider
+
+        fallback = get_provider("offline")
+    return WithFallback(provider, fallback)
 
 
 class _Run:
-    def __init__(self, topo: Topology, alert: Alert, provider: Provider, fallback: Provider | None,
-                 sandboxes: SandboxManager, on_progress: ProgressFn | None, clock: Callable[[], float]) -> None:
-        self.topo, self.provider, self.sandboxes = topo, provider, sandboxes
-        # The alert's text was typed by a person or a webhook and may hold a secret: stages (and a model)
-        # see it redacted, like log text.
-        self.alert = alert.model_copy(update={"text": sandboxes.redactor.redact(alert.text)}) if alert.text \
-            else alert
-        self._fallback = fallback
+    def __init__(self, ctx: TriageContext, provider: Provider, runner: Provider, on_progress: ProgressFn | None,
+                 clock: Callable[[], float]) -> None:
+        self.ctx, self.topo, self.provider, self.runner = ctx, ctx.topology, provider, runner
         self.on_progress, self.clock = on_progress, clock
-        self.audit = Audit()
-        self.job: Job | None = resolve_job(topo, alert.job) if alert.job else None
         self.results: dict[str, StageResult] = {}
         self.outputs: dict[str, BaseModel] = {}
-        self.done = {s.name: asyncio.Event() for s in topo.stages}
-        self.log_path: Path | None = None
+        self.done = {s.name: asyncio.Event() for s in self.topo.stages}
         self.memory: Memory | None = None
         self.reading: Classification | None = None  # the deterministic reading the fingerprint is built on
 
-    @property
-    def fallback(self) -> Provider | None:
-        if self.provider.name == "offline" or self._fallback is _NO_FALLBACK:
-            return None
-        if self._fallback is None:
-            from bot.providers.offline import OfflineProvider
-
-            self._fallback = OfflineProvider()
-        return self._fallback
-
-    async def run(self, log_path: str | Path | None) -> TriageReport:
-        t0 = self.clock()
-        self.log_path = await self._locate_log(log_path)
+    async def run(self, t0: float) -> TriageReport:
         try:
             async with asyncio.timeout(self.topo.pipeline.timeout_s), asyncio.TaskGroup() as tg:
                 for spec in self.topo.stages:
@@ -132,38 +174,12 @@ class _Run:
             budget = self.topo.pipeline.timeout_s
             for spec in self.topo.stages:
                 if spec.name not in self.results:
-                    status = "timeout" if self._started(spec) else "skipped"
+                    status: StageStatus = "timeout" if self._started(spec) else "skipped"
                     self.results[spec.name] = self._result(spec, status, reason=f"triage budget of {budget:g}s ran out")
         return self._compose((self.clock() - t0) * 1000)
 
     def _started(self, spec: StageSpec) -> bool:
         return all(self.done[d].is_set() for d in spec.depends_on)
-
-    # ---------------------------------------------------------------- log
-
-    async def _locate_log(self, explicit: str | Path | None) -> Path | None:
-        """The failed run's log, checked against the first reading stage's allowlist before any read."""
-        reader = next((s for s in self.topo.order() if s.read), None)
-        if reader is None:
-            return None
-        sandbox = self._sandbox(reader, None)
-        candidate = explicit or self.alert.log_hint
-        if candidate:
-            return sandbox.check(candidate)
-        if self.job is None:
-            raise LogNotFound("no log and no job name; pass --log PATH or --job NAME")
-        logs_dir = self.job.logs or self.topo.expand("{log_root}/{job}", job=self.job.name)
-        from bot.logs import newest_log
-
-        found = await newest_log(sandbox, logs_dir, self.alert.run_id)
-        if found is None:
-            raise LogNotFound(f"no *.log for job '{self.job.name}' under {logs_dir}"
-                              + (f" matching run {self.alert.run_id!r}" if self.alert.run_id else "")
-                              + "; pass --log PATH or check [jobs] logs / --log-root")
-        return found
-
-    def _sandbox(self, spec: StageSpec, branch: str | None) -> Sandbox:
-        return self.sandboxes.for_stage(spec.name, self.topo.read_globs(spec, branch), self.audit)
 
     # ---------------------------------------------------------------- stages
 
@@ -181,7 +197,7 @@ class _Run:
                 self.results[spec.name] = await self._execute(spec)
             except Exception as e:  # a bug outside the provider call: this stage fails, the report survives
                 log.exception("stage %s failed", spec.name)
-                self.results[spec.name] = self._result(spec, "failed", reason=_brief(e))
+                self.results[spec.name] = self._result(spec, "failed", reason=brief(e))
         finally:
             if spec.name in self.results:
                 self.done[spec.name].set()
@@ -193,68 +209,34 @@ class _Run:
             cls = self.outputs.get(spec.branch_on)
             branch = cls.category if isinstance(cls, Classification) else None
         req = StageRequest(
-            topology=self.topo, stage=spec, branch=branch, prompt=self.topo.prompt_text(spec, branch),
-            alert=self.alert, inputs={d: self.outputs[d] for d in spec.depends_on if d in self.outputs},
-            tools=build_toolbox(self.topo, spec.name, self._sandbox(spec, branch), self.alert,
-                                self.log_path, self.job),
-            output_model=OUTPUT_MODELS[spec.output_kind],
+            context=self.ctx, stage=spec, branch=branch, prompt=self.topo.prompt_text(spec, branch),
+            inputs=StageInputs({d: self.outputs[d] for d in spec.depends_on if d in self.outputs}),
+            tools=build_toolbox(self.ctx, spec, branch), output_model=OUTPUT_MODELS[spec.output_kind],
         )
         t0 = self.clock()
         try:
-            async with asyncio.timeout(spec.timeout_s):
-                outcome = await self.provider.run_stage(req)
-            self._check_output(req, outcome)
-        except (Exception, TimeoutError) as e:
-            why = f"timed out after {spec.timeout_s:g}s" if isinstance(e, TimeoutError) else _brief(e)
-            if self.fallback is None:
-                if not isinstance(e, (TimeoutError, BotError)):
-                    log.exception("stage %s failed", spec.name)
-                status = "timeout" if isinstance(e, TimeoutError) else "failed"
-                return self._result(spec, status, reason=why, branch=branch, ms=(self.clock() - t0) * 1000)
-            try:
-                async with asyncio.timeout(FALLBACK_TIMEOUT_S):
-                    outcome = await self.fallback.run_stage(req)
-                outcome.fallback = f"{self.provider.name}: {why}"
-                spent = getattr(e, "usage", None)
-                if isinstance(spent, Usage):  # what the failed attempt cost still belongs in the report
-                    outcome.usage = Usage(model=spent.model, round_trips=spent.round_trips,
-                                          input_tokens=spent.input_tokens, output_tokens=spent.output_tokens)
-            except Exception as e2:
-                log.exception("offline fallback for stage %s failed", spec.name)
-                return self._result(spec, "failed", reason=f"{why}; offline fallback: {_brief(e2)}",
-                                    branch=branch, ms=(self.clock() - t0) * 1000)
+            outcome = await self.runner.run_stage(req)
+        except StageFailed as e:
+            return self._result(spec, e.status, reason=e.reason, branch=branch, ms=(self.clock() - t0) * 1000)
         # What a stage produced feeds its dependents (and a model's next request): redacted first, so a
         # secret a provider or tool let through goes no further than this stage.
         output = type(outcome.output).model_validate(
-            _redact_tree(outcome.output.model_dump(), self.sandboxes.redactor.redact))
+            _redact_tree(outcome.output.model_dump(), self.ctx.sandboxes.redactor.redact))
         self.outputs[spec.name] = outcome.output = output
-        used = self.fallback if outcome.fallback and self.fallback else self.provider
-        if isinstance(outcome.output, Classification) and self.reading is None:
-            # a model's classification is model text: the fingerprint comes from the offline reading instead
-            self.reading = outcome.output if used.name == "offline" else await self._reading(spec, branch)
+        if isinstance(output, Classification) and self.reading is None:
+            # a model's classification is model text: the fingerprint comes from the offline reading, which
+            # is the offline classify stage's own answer (computed once per triage, in the context)
+            self.reading = await self.ctx.reading(req.tools.sandbox)
         u = outcome.usage
         return StageResult(
-            name=spec.name, status="ok", output_kind=spec.output_kind, output=outcome.output.model_dump(),
-            branch=branch, provider=used.name, model=u.model, fallback=outcome.fallback,
-            round_trips=u.round_trips, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
-            duration_ms=(self.clock() - t0) * 1000)
+            name=spec.name, status="ok", output_kind=spec.output_kind, output=output.model_dump(),
+            branch=branch, provider=outcome.provider or self.provider.name, model=u.model,
+            fallback=outcome.fallback, round_trips=u.round_trips, input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens, duration_ms=(self.clock() - t0) * 1000)
 
-    async def _reading(self, spec: StageSpec, branch: str | None) -> Classification:
-        """The offline classifier's reading of the same excerpt, through the same stage's sandbox."""
-        from bot.offline.classify import classify
-
-        tools = build_toolbox(self.topo, spec.name, self._sandbox(spec, branch), self.alert, self.log_path, self.job)
-        return classify(await tools.log_excerpt(), self.alert)
-
-    @staticmethod
-    def _check_output(req: StageRequest, outcome: StageOutcome) -> None:
-        if not isinstance(outcome.output, req.output_model):
-            raise TypeError(f"provider returned {type(outcome.output).__name__}, "
-                            f"stage needs {req.output_model.__name__}")
-
-    def _result(self, spec: StageSpec, status: str, *, reason: str | None = None, branch: str | None = None,
-                ms: float = 0.0) -> StageResult:
-        return StageResult(name=spec.name, status=status, output_kind=spec.output_kind, reason=reason,  # type: ignore[arg-type]
+    def _result(self, spec: StageSpec, status: StageStatus, *, reason: str | None = None,
+                branch: str | None = None, ms: float = 0.0) -> StageResult:
+        return StageResult(name=spec.name, status=status, output_kind=spec.output_kind, reason=reason,
                            branch=branch, provider=self.provider.name, duration_ms=ms)
 
     async def _notify(self, stage: str, status: str) -> None:
@@ -270,6 +252,10 @@ class _Run:
     # ---------------------------------------------------------------- report
 
     def _compose(self, duration_ms: float) -> TriageReport:
+        policy = self.ctx.escalation
+        for name, out in self.outputs.items():   # the stage outputs in the report show who a recommendation
+            if isinstance(out, Recommendation):  # goes to, as configured (a stage never chooses it)
+                self.results[name].output = policy.attach(out).model_dump()
         stages = [self.results[s.name] for s in self.topo.stages if s.name in self.results]
         rec = _last(self.outputs, Recommendation)
         inv = _last(self.outputs, Investigation)
@@ -281,7 +267,7 @@ class _Run:
         failed = "; ".join(incomplete)
         if rec is not None:
             category, confidence = rec.category, rec.confidence
-            root_cause, action, escalation, evidence = rec.root_cause, rec.action, rec.escalation, rec.evidence
+            root_cause, action, evidence = rec.root_cause, rec.action, rec.evidence
             alternatives = rec.alternatives
         else:
             decided = inv or cls
@@ -289,34 +275,36 @@ class _Run:
             confidence = decided.confidence if decided else 0.0
             root_cause = (decided.summary if decided else "Triage did not reach a conclusion.")
             action = f"Read the evidence and the log yourself; the triage is partial ({failed})."
-            escalation = escalation_for(self.topo, category, self.job)
             evidence = cls.evidence if cls else []
             alternatives = cls.alternatives if cls and cls.category == category else []
+        # who acts: once, for the final category (a team's confirmed correction overrides the engine's)
+        correction = self.memory.correction if self.memory is not None else None
+        escalation = policy.for_category(correction.category if correction is not None else category)
+        audit = self.ctx.audit
         report = TriageReport(
-            job=self.alert.job, run_id=self.alert.run_id,
-            log_path=str(self.log_path) if self.log_path else None,
+            job=self.ctx.alert.job, run_id=self.ctx.alert.run_id,
+            log_path=str(self.ctx.log_path) if self.ctx.log_path else None,
             category=category, confidence=round(confidence, 2), root_cause=root_cause, action=action,
             escalation=escalation, evidence=evidence, stages=stages,
-            files_read=self.audit.files_read, denied=self.audit.denied, provider=self.provider.name,
-            duration_ms=round(duration_ms, 2), sandbox={"enforcement": self.sandboxes.enforcement},
-            complete=complete, incomplete=incomplete,
+            files_read=audit.files_read, denied=[AuditEntry.model_validate(e, from_attributes=True)
+                                                 for e in audit.denied],
+            provider=self.provider.name, duration_ms=round(duration_ms, 2),
+            sandbox={"enforcement": self.ctx.sandboxes.enforcement}, complete=complete, incomplete=incomplete,
             alternatives=[a for a in alternatives if a.category != category],
             fingerprint=fingerprint_of(self.reading) if self.reading is not None else None,
         )
         if self.memory is not None:
-            report = _remembered(report, self.memory, self.topo, self.job)
+            report = _remembered(report, self.memory)
         # Last line of defence: whatever a stage or tool put into the report (commit subjects, file headers,
         # model text) passes the same redaction as log text before it reaches a terminal, Slack or JSON.
-        redactor = self.sandboxes.redactor
+        redactor = self.ctx.sandboxes.redactor
         return TriageReport.model_validate(_redact_tree(report.model_dump(),
                                                         lambda t: displayable(redactor.redact(t))))
 
 
-def _remembered(report: TriageReport, memory: Memory, topo: Topology, job: Job | None) -> TriageReport:
+def _remembered(report: TriageReport, memory: Memory) -> TriageReport:
     """Apply what the team said before: a correction overrides the category (cited as evidence, its author
     named, the engine's reading kept as the alternative); a resolution note is offered as the action."""
-    import datetime as dt
-
     def day(epoch: float) -> str:
         return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%m-%d")
 
@@ -330,7 +318,6 @@ def _remembered(report: TriageReport, memory: Memory, topo: Topology, job: Job |
         update |= {
             "category": c.category, "confidence": max(report.confidence, 0.8),
             "root_cause": (c.cause or report.root_cause) + f" (the team's correction, by @{c.user} on {day(c.at)})",
-            "escalation": escalation_for(topo, c.category, job),
             "evidence": [Evidence(path="feedback", text=said), *report.evidence],
             "alternatives": [engine_said] if report.category != c.category else report.alternatives,
             "learned_from": f"correction by @{c.user} on {day(c.at)}",
@@ -352,11 +339,6 @@ def _redact_tree(value: object, redact: Callable[[str], str]) -> object:
     return value
 
 
-def _last(outputs: dict[str, BaseModel], kind: type) -> object | None:
+def _last(outputs: dict[str, BaseModel], kind: type[_M]) -> _M | None:
     found = [o for o in outputs.values() if isinstance(o, kind)]
     return found[-1] if found else None
-
-
-def _brief(e: BaseException) -> str:
-    text = str(e).splitlines()[0] if str(e) else ""
-    return f"{type(e).__name__}: {text}"[:300] if text else type(e).__name__

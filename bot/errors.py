@@ -46,3 +46,9 @@ class ProviderError(Exception):
 
 class StoreError(BotError):
     """The state database is misconfigured, unreachable at start, or has a schema this version can't use."""
+
+
+def brief(e: BaseException) -> str:
+    """`Type: first line of the message` (at most 300 characters), for a report's reason fields."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}"[:300] if text else type(e).__name__

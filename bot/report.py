@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 Category = Literal["data", "infra", "code", "unknown"]
 CATEGORIES: tuple[Category, ...] = ("data", "infra", "code", "unknown")
@@ -98,13 +99,16 @@ class Escalation(_Model):
 
 
 class Recommendation(_Model):
-    """Output of `recommend`: what broke, what to do, and who should do it."""
+    """Output of `recommend`: what broke, what to do, and who should do it.
+
+    A stage answers without `escalation` (it is not in the schema a model sees): the engine attaches it from
+    the configuration (`EscalationPolicy`) after the last stage."""
 
     category: Category
     confidence: float = Field(ge=0, le=1)
     root_cause: str
     action: str
-    escalation: Escalation
+    escalation: SkipJsonSchema[Escalation | None] = None
     evidence: list[Evidence] = Field(default_factory=list)
     alternatives: list[Alternative] = Field(default_factory=list, description="other honest readings")
 

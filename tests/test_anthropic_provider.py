@@ -215,6 +215,30 @@ async def test_anthropic_grep_runs_a_catastrophic_pattern_and_says_what_to_use_f
     assert _stage(report, "classify").provider == "anthropic" and _stage(report, "classify").fallback is None
 
 
+async def test_anthropic_invalid_tool_arguments_are_a_tool_error_the_model_sees(world):
+    """Arguments are validated against the tool's own model (the one its schema comes from) before it runs."""
+    bad = [("read_log", {"max_lines": "all"}), ("grep_log", {"path": str(world["log"])}),
+           ("tail_log", {"lines": 10, "follow": True})]
+
+    def responder(body: dict, n: int) -> Reply:
+        if n == 0:
+            return message([tool_use(name, args) for name, args in bad])
+        return submit(body, valid_answer(stage_of(body)))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+
+    results = _tool_results(fake.requests[1])
+    assert [r["is_error"] for r in results] == [True, True, True]
+    assert all("invalid arguments, the tool did not run" in r["content"] for r in results)
+    assert "max_lines" in results[0]["content"] and "pattern" in results[1]["content"]
+    assert "follow" in results[2]["content"]
+    by_name = {t["name"]: t for t in fake.requests[0]["tools"]}
+    assert by_name["read_log"]["input_schema"]["properties"]["max_lines"]["maximum"] == 500
+    assert by_name["grep_log"]["input_schema"]["required"] == ["pattern"]
+    assert _stage(report, "classify").provider == "anthropic" and _stage(report, "classify").fallback is None
+
+
 async def test_anthropic_tool_budget_forces_the_submit_tool(world):
     world["topo"].stage("classify").max_tool_calls = 1
 

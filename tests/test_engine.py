@@ -1,8 +1,11 @@
-"""The DAG engine: concurrency by event order, timeouts, skip propagation, branching, fallback, partial reports."""
+"""The DAG engine: concurrency by event order, timeouts, skip propagation, branching, fallback, partial reports.
+
+The stages are answered by the shipped scripted provider (`--provider scripted:FILE`)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -10,61 +13,59 @@ import pytest
 
 from bot.engine import run_triage
 from bot.errors import AccessDenied, LogNotFound, ProviderError
+from bot.providers import get_provider
 from bot.providers.base import StageOutcome, StageRequest, Usage
-from bot.report import Alert, Classification, Evidence, Investigation, Recommendation, Text
+from bot.providers.scripted import ScriptedProvider
+from bot.report import Alert, Classification
 from bot.topology import Topology, load_topology
 
 LOG = "Traceback (most recent call last):\nKeyError: 'customer_id'\nTask exited with return code 1\n"
 
 
-class ScriptedProvider:
-    """A provider that follows a per-stage script and records start/end events in order."""
+EV = [{"path": "x.log", "line": 2, "text": "KeyError: 'customer_id'"}]
+# the shipped scripted provider's script (what `--provider scripted:FILE` reads from a TOML or JSON file)
+SCRIPT: dict[str, dict[str, object]] = {
+    "classify": {"category": "data", "confidence": 0.8, "summary": "KeyError on customer_id", "evidence": EV},
+    "investigate": {"category": "data", "confidence": 0.8, "summary": "investigated as {branch}"},
+    "recommend": {"category": "data", "confidence": 0.8, "root_cause": "column dropped upstream",
+                  "action": "ask the source owner", "evidence": EV},
+    **{name: {"text": "text from {stage}"} for name in ("a", "b", "c")},
+}
+HANG = {"delay_s": 3600}
 
-    name = "scripted"
 
-    def __init__(self, script: dict[str, object] | None = None) -> None:
-        self.script = script or {}
+def script(**changes: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {**SCRIPT, **{stage: {**SCRIPT.get(stage, {}), **answer} for stage, answer in changes.items()}}
+
+
+class Recording(ScriptedProvider):
+    """The shipped scripted provider, recording start/end events in order; `barrier` stages must be running
+    at once to answer (independent stages overlap)."""
+
+    def __init__(self, answers: dict[str, dict[str, object]] | None = None, barrier: tuple[str, ...] = ()) -> None:
+        super().__init__(answers or SCRIPT)
         self.events: list[str] = []
-        self.requests: dict[str, StageRequest] = {}
+        self.barrier = barrier
         self.both_started = asyncio.Event()
 
     async def run_stage(self, req: StageRequest) -> StageOutcome:
         name = req.stage.name
-        self.requests[name] = req
         self.events.append(f"start:{name}")
-        action = self.script.get(name)
         try:
-            if action == "hang":
-                await asyncio.Event().wait()
-            if action == "barrier":  # both barrier stages must be running at once to get past this
-                if sum(e.startswith("start:") and self.script.get(e[6:]) == "barrier" for e in self.events) == 2:
+            if name in self.barrier:
+                if sum(e.startswith("start:") and e[6:] in self.barrier for e in self.events) == len(self.barrier):
                     self.both_started.set()
                 await asyncio.wait_for(self.both_started.wait(), timeout=5)
-            if isinstance(action, Exception):
-                raise action
-            return StageOutcome(output=_output(req))
+            return await super().run_stage(req)
         finally:
             self.events.append(f"end:{name}")
 
-    async def aclose(self) -> None:
-        return None
 
-
-def _output(req: StageRequest):
-    ev = [Evidence(path="x.log", line=2, text="KeyError: 'customer_id'")]
-    kind = req.output_model
-    if kind is Classification:
-        return Classification(category="data", confidence=0.8, summary="KeyError on customer_id", evidence=ev)
-    if kind is Investigation:
-        return Investigation(category="data", confidence=0.8, summary=f"investigated as {req.branch}")
-    if kind is Recommendation:
-        return Recommendation(category="data", confidence=0.8, root_cause="column dropped upstream",
-                              action="ask the source owner", escalation={"team": "Data Engineering"}, evidence=ev)
-    return Text(text=name_of(req))
-
-
-def name_of(req: StageRequest) -> str:
-    return f"text from {req.stage.name}"
+def _script_file(tmp_path: Path, **changes: dict[str, object]) -> Path:
+    """The script as a user writes it (JSON here; TOML works the same)."""
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(script(**changes)))
+    return path
 
 
 def _world(tmp_path: Path, stages: str, pipeline: str = "") -> tuple[Topology, Path]:
@@ -93,7 +94,7 @@ DEFAULT = (_stage("classify") + _stage("investigate", ["classify"], BRANCHES)
 async def test_engine_independent_stages_overlap(tmp_path):
     topo, log = _world(tmp_path, _stage("a", extra='output = "text"') + _stage("b", extra='output = "text"')
                        + _stage("c", ["a", "b"], 'output = "text"'))
-    p = ScriptedProvider({"a": "barrier", "b": "barrier"})
+    p = Recording(barrier=("a", "b"))
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     assert [s.status for s in report.stages] == ["ok", "ok", "ok"]
     ev = p.events
@@ -104,7 +105,7 @@ async def test_engine_independent_stages_overlap(tmp_path):
 
 async def test_engine_dependent_stage_receives_typed_outputs_and_branch(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
-    p = ScriptedProvider()
+    p = ScriptedProvider(SCRIPT)
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     inv = p.requests["investigate"]
     assert inv.branch == "data"
@@ -120,14 +121,7 @@ async def test_engine_dependent_stage_receives_typed_outputs_and_branch(tmp_path
 async def test_engine_branch_without_a_branch_prompt_uses_stage_prompt(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
 
-    class InfraProvider(ScriptedProvider):
-        async def run_stage(self, req):
-            if req.output_model is Classification:
-                self.requests[req.stage.name] = req
-                return StageOutcome(output=Classification(category="infra", confidence=0.9, summary="OOM"))
-            return await super().run_stage(req)
-
-    p = InfraProvider()
+    p = ScriptedProvider(script(classify={"category": "infra", "confidence": 0.9, "summary": "OOM", "evidence": []}))
     await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     assert p.requests["investigate"].branch == "infra"
     assert "data.md" not in p.requests["investigate"].prompt
@@ -135,7 +129,7 @@ async def test_engine_branch_without_a_branch_prompt_uses_stage_prompt(tmp_path)
 
 async def test_engine_stage_timeout_skips_dependents_with_reason(tmp_path):
     topo, log = _world(tmp_path, DEFAULT.replace('name = "investigate"', 'name = "investigate"\ntimeout_s = 0.5'))
-    p = ScriptedProvider({"investigate": "hang"})
+    p = ScriptedProvider(script(investigate=HANG))
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
     status = {s.name: (s.status, s.reason) for s in report.stages}
     assert status["classify"] == ("ok", None)
@@ -148,7 +142,7 @@ async def test_engine_stage_timeout_skips_dependents_with_reason(tmp_path):
 
 async def test_engine_failed_stage_skips_dependents_and_keeps_partial_report(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
-    p = ScriptedProvider({"classify": ProviderError("boom")})
+    p = ScriptedProvider(script(classify={"error": "boom"}))
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
     assert [s.status for s in report.stages] == ["failed", "skipped", "skipped"]
     assert "ProviderError: boom" in report.stages[0].reason
@@ -158,7 +152,7 @@ async def test_engine_failed_stage_skips_dependents_and_keeps_partial_report(tmp
 
 async def test_engine_provider_failure_falls_back_to_offline(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
-    p = ScriptedProvider({"classify": ProviderError("529 overloaded")})
+    p = get_provider(f"scripted:{_script_file(tmp_path, classify={'error': '529 overloaded'})}")
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     cls = report.stages[0]
     assert cls.status == "ok" and cls.provider == "offline"
@@ -170,7 +164,14 @@ async def test_engine_provider_failure_falls_back_to_offline(tmp_path):
 async def test_engine_fallback_keeps_the_failed_attempts_usage(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
     spent = Usage(model="claude-x", round_trips=2, input_tokens=900, output_tokens=40)
-    p = ScriptedProvider({"classify": ProviderError("invalid twice", usage=spent)})
+
+    class SpentThenFailed(ScriptedProvider):
+        async def run_stage(self, req: StageRequest) -> StageOutcome:
+            if req.stage.name == "classify":
+                raise ProviderError("invalid twice", usage=spent)
+            return await super().run_stage(req)
+
+    p = SpentThenFailed(SCRIPT)
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     cls = report.stages[0]
     assert (cls.provider, cls.model, cls.round_trips, cls.input_tokens) == ("offline", "claude-x", 2, 900)
@@ -178,7 +179,7 @@ async def test_engine_fallback_keeps_the_failed_attempts_usage(tmp_path):
 
 async def test_engine_whole_triage_budget(tmp_path):
     topo, log = _world(tmp_path, DEFAULT, pipeline="timeout_s = 1")
-    p = ScriptedProvider({"investigate": "hang"})
+    p = ScriptedProvider(script(investigate=HANG))
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log, fallback_to_offline=False)
     status = {s.name: s.status for s in report.stages}
     assert status == {"classify": "ok", "investigate": "timeout", "recommend": "skipped"}
@@ -192,7 +193,8 @@ async def test_engine_progress_callback_sees_each_stage(tmp_path):
     async def progress(stage: str, status: str) -> None:
         seen.append((stage, status))
 
-    await run_triage(topo, Alert(job="job1"), provider=ScriptedProvider(), log_path=log, on_progress=progress)
+    await run_triage(topo, Alert(job="job1"), provider=ScriptedProvider(SCRIPT), log_path=log,
+                     on_progress=progress)
     assert seen == [("classify", "running"), ("classify", "ok"), ("investigate", "running"),
                     ("investigate", "ok"), ("recommend", "running"), ("recommend", "ok")]
 
@@ -201,7 +203,7 @@ async def test_engine_refuses_log_outside_allowlist_before_reading(tmp_path):
     topo, _ = _world(tmp_path, DEFAULT)
     secret = tmp_path / "secret.log"
     secret.write_text("password=hunter2\n")
-    p = ScriptedProvider()
+    p = Recording()
     for path in (secret, tmp_path / "logs" / ".." / "secret.log"):
         with pytest.raises(AccessDenied) as err:
             await run_triage(topo, Alert(job="job1"), provider=p, log_path=path)
@@ -214,7 +216,7 @@ async def test_engine_finds_newest_log_through_registry(tmp_path):
     older = log.with_name("older.log")
     older.write_text("old\n")
     os.utime(older, (1, 1))
-    p = ScriptedProvider()
+    p = ScriptedProvider(SCRIPT)
     report = await run_triage(topo, Alert(job="job1"), provider=p)
     assert report.log_path == str(log)
     with pytest.raises(LogNotFound, match=r"no \*\.log for job 'nope'"):
@@ -224,7 +226,7 @@ async def test_engine_finds_newest_log_through_registry(tmp_path):
 async def test_engine_prompt_removed_after_load_does_not_break_a_triage(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
     (tmp_path / "prompts" / "data.md").unlink()   # e.g. a deploy in progress replaces the prompts directory
-    p = ScriptedProvider()
+    p = ScriptedProvider(SCRIPT)
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     assert report.complete
     assert "prompt data.md" in p.requests["investigate"].prompt
@@ -233,14 +235,9 @@ async def test_engine_prompt_removed_after_load_does_not_break_a_triage(tmp_path
 async def test_engine_redacts_secrets_whatever_stage_produced_them(tmp_path):
     topo, log = _world(tmp_path, DEFAULT)
 
-    class Leaky(ScriptedProvider):
-        async def run_stage(self, req):
-            out = await super().run_stage(req)
-            if req.output_model is Recommendation:
-                out.output.root_cause = "commit 'rotate key AKIAABCDEFGHIJKLMNOP password=hunter2' broke it"
-            return out
-
-    report = await run_triage(topo, Alert(job="job1"), provider=Leaky(), log_path=log)
+    leaky = ScriptedProvider(script(recommend={
+        "root_cause": "commit 'rotate key AKIAABCDEFGHIJKLMNOP password=hunter2' broke it"}))
+    report = await run_triage(topo, Alert(job="job1"), provider=leaky, log_path=log)
     dumped = report.model_dump_json()
     assert "AKIAABCDEFGHIJKLMNOP" not in dumped and "hunter2" not in dumped
     assert report.root_cause.startswith("commit 'rotate key [REDACTED:")

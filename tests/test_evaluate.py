@@ -82,7 +82,7 @@ class VerdictProvider:
             cause = re.search(r"CAUSE: (.*)", text).group(1)  # type: ignore[union-attr]
             out = Classification(category=cat, confidence=0.9, signature=f"stub.{cat}", summary=cause)
         else:
-            cls = request.classification
+            cls = request.inputs.classification
             assert cls is not None
             if request.output_model is Investigation:
                 out = Investigation(category=cls.category, confidence=0.9, summary=cls.summary)

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from bot.engine import build_toolbox
 from bot.errors import TopologyError
-from bot.investigate.deploys import git_env, recent_deploys
-from bot.investigate.job_config import job_config
-from bot.investigate.previous_run import previous_run
-from bot.investigate.schema import Schema, compare, parse_parquet_footer
-from bot.investigate.upstream import upstream_status
-from bot.investigate.when import date_in, failure_time, line_time
+from bot.evidence.deploys import git_env, recent_deploys
+from bot.evidence.job_config import job_config
+from bot.evidence.previous_run import previous_run
+from bot.evidence.schema import Schema, compare, parse_parquet_footer
+from bot.evidence.upstream import upstream_status
+from bot.evidence.when import date_in, failure_time, line_time
 from bot.jobs import resolve_job
 from bot.report import Alert
 from bot.sandbox import Audit, Sandbox, SandboxManager
-from bot.tools import build_toolbox
+from bot.triage_context import TriageContext
 from tests.investigate_world import HEADER_CSV, ORDERS, World
 
 FAILED = datetime(2026, 11, 20, 2, 0, 14, tzinfo=UTC)
@@ -221,9 +222,10 @@ async def test_tools_investigating_stage_gets_redacted_investigation_tools(world
     mgr = SandboxManager()
     try:
         audit = Audit()
-        inv = build_toolbox(topo, "investigate", mgr.for_stage("investigate", topo.read_globs(topo.stage(
-            "investigate")), audit), Alert(job="orders_daily"), log, resolve_job(topo, "orders_daily"))
-        cls = build_toolbox(topo, "classify", mgr.for_stage("classify", [], audit), Alert(), log, None)
+        inv = build_toolbox(TriageContext(topo, Alert(job="orders_daily"), mgr, job=resolve_job(topo, "orders_daily"),
+                                          log_path=log, audit=audit), topo.stage("investigate"))
+        cls = build_toolbox(TriageContext(topo, Alert(), mgr, job=None, log_path=log, audit=audit),
+                            topo.stage("classify"))
         names = [s.name for s in inv.specs()]
         assert {"upstream_status", "recent_deploys", "job_config", "previous_run"} <= set(names)
         assert not {"upstream_status", "recent_deploys"} & {s.name for s in cls.specs()}
@@ -325,3 +327,25 @@ async def test_deploys_refuses_config_include(world: World, sandbox: Sandbox, tm
     world.write(outside.root / "inc.cfg", "[core]\n\trepositoryformatversion = 0\n")
     _append(world.repo / ".git" / "config", f"[include]\n\tpath = {outside.root / 'inc.cfg'}\n")
     _assert_refused(await recent_deploys(sandbox, str(world.repo), [], FAILED), "include")
+
+
+def test_tools_arguments_are_validated_and_bounded_from_one_model():
+    """A tool's pydantic argument model gives the schema a model sees and checks what it sends: wrong types,
+    missing and unknown arguments are errors; a number out of range is brought within, as the tools always did."""
+    from pydantic import ValidationError
+
+    from bot.investigation_tools import DeploysArgs
+    from bot.toolbox import GrepLogArgs, ReadLogArgs, tool_schema
+
+    schema = tool_schema(GrepLogArgs)
+    assert schema["required"] == ["pattern"] and schema["additionalProperties"] is False
+    assert schema["properties"]["path"]["type"] == "string"                 # optional, not anyOf [string, null]
+    assert schema["properties"]["context"] | {} == {"type": "integer", "default": 0, "minimum": 0, "maximum": 5}
+    assert ReadLogArgs.model_validate({"max_lines": 9999, "start_line": -3}).model_dump() == \
+        {"path": None, "start_line": 1, "max_lines": 500}
+    assert DeploysArgs.model_validate({"hours": 1440}).hours == 720.0
+    for bad in ({"max_lines": "all"}, {"follow": True}):
+        with pytest.raises(ValidationError):
+            ReadLogArgs.model_validate(bad)
+    with pytest.raises(ValidationError):
+        GrepLogArgs.model_validate({})

@@ -257,7 +257,7 @@ async def test_investigate_empty_current_log_never_borrows_the_previous_runs_err
 
 
 async def test_investigate_previous_run_tool_says_the_current_log_has_no_errors(world: World):
-    from bot.investigate.previous_run import previous_run
+    from bot.evidence.previous_run import previous_run
     from bot.sandbox import Audit, SandboxManager
 
     world.log("orders_daily", "2026-11-19T02-00-00.log", airflow_log(KEYERROR, when="2026-11-19 02:00:14"),

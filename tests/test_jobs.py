@@ -10,7 +10,7 @@ from bot.cli import main
 from bot.engine import run_triage
 from bot.errors import LogNotFound
 from bot.jobs import closest_jobs, known_jobs, resolve_job
-from bot.logs import newest_log
+from bot.log_files import newest_log
 from bot.providers.offline import OfflineProvider
 from bot.report import Alert
 from bot.sandbox import Audit, SandboxManager

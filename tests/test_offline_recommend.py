@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from bot.offline.recommend import recommend
-from bot.providers.base import StageRequest
-from bot.report import Alert, Classification, Evidence, Finding, Investigation, Recommendation
-from bot.sandbox import Audit, SandboxManager
-from bot.tools import build_toolbox
+from bot.escalation import EscalationPolicy
+from bot.offline import recommend as offline
+from bot.report import Classification, Evidence, Finding, Investigation, Recommendation
 from bot.topology import load_topology
 from tests.conftest import ROOT
 
 LOG = "/var/log/etl/orders_daily/run.log"
 
 
-def request(cls: Classification | None, inv: Investigation | None) -> StageRequest:
+def recommend(cls: Classification | None, inv: Investigation | None) -> Recommendation:
+    """The offline recommend stage's answer, with the escalation the engine attaches to it (from the policy)."""
     topo = load_topology(ROOT / "topology.toml", {"log_root": str(ROOT / "tests/fixtures/logs")})
-    spec = next(s for s in topo.stages if s.name == "recommend")
-    sandbox = SandboxManager().for_stage("recommend", [], Audit())
-    alert = Alert(job="orders_daily")
-    inputs = {k: v for k, v in (("classify", cls), ("investigate", inv)) if v is not None}
-    return StageRequest(topology=topo, stage=spec, branch=None, prompt="", alert=alert, inputs=inputs,
-                        tools=build_toolbox(topo, "recommend", sandbox, alert, None, None),
-                        output_model=Recommendation)
+    return EscalationPolicy(topo, None).attach(offline.recommend(cls, inv))
 
 
 def yarn_cls() -> Classification:
@@ -41,7 +34,7 @@ def keyerror_cls() -> Classification:
 
 
 def test_recommend_fills_signature_action_template_with_facts():
-    rec = recommend(request(yarn_cls(), None))
+    rec = recommend(yarn_cls(), None)
     assert rec.category == "infra" and rec.confidence == 0.93
     assert "above 9 GB" in rec.action and "memoryOverhead" in rec.action
     assert "9.2 GB of 9 GB" in rec.root_cause and "log line 4" in rec.root_cause
@@ -56,7 +49,7 @@ def test_recommend_puts_finding_actions_first_and_dedups_evidence():
                                   Finding(source="upstream", summary="header changed",
                                           action="Ask the orders producer to restore customer_id.",
                                           evidence=[upstream])])
-    rec = recommend(request(keyerror_cls(), inv))
+    rec = recommend(keyerror_cls(), inv)
     assert rec.action.startswith("1. Ask the orders producer to restore customer_id.")
     assert "2. Compare this run's input header" in rec.action
     assert rec.confidence == 0.88
@@ -68,7 +61,7 @@ def test_recommend_investigation_category_wins_and_root_cause_says_why():
                         summary="Deploy a1b2c3 renamed the column in load.py 20 minutes before the run.",
                         findings=[Finding(source="deploys", summary="deploy a1b2c3",
                                           action="Roll back deploy a1b2c3 or fix load.py.")])
-    rec = recommend(request(keyerror_cls(), inv))
+    rec = recommend(keyerror_cls(), inv)
     assert rec.category == "code" and rec.confidence == 0.8
     assert rec.root_cause.startswith("Deploy a1b2c3 renamed the column")
     assert "suggested data" in rec.root_cause and "points to code" in rec.root_cause
@@ -78,12 +71,12 @@ def test_recommend_investigation_category_wins_and_root_cause_says_why():
 
 def test_recommend_unknown_gets_generic_next_step_and_default_escalation():
     cls = Classification(category="unknown", confidence=0.2, summary="Task failed without a recognised error")
-    rec = recommend(request(cls, Investigation(category="unknown", confidence=0.2, summary="nothing found")))
+    rec = recommend(cls, Investigation(category="unknown", confidence=0.2, summary="nothing found"))
     assert rec.category == "unknown" and rec.confidence == 0.2
     assert "signatures.toml" in rec.action
     assert rec.escalation.team == "Data on-call"
 
 
 def test_recommend_without_inputs_says_no_conclusion():
-    rec = recommend(request(None, None))
+    rec = recommend(None, None)
     assert rec.category == "unknown" and rec.confidence == 0.0 and rec.evidence == []

@@ -15,7 +15,10 @@ from bot.sandbox import Audit, SandboxManager
 from bot.sandbox.core import InvalidPattern
 from bot.sandbox.landlock import abi_version
 from bot.sandbox.reader import COUNT_LIMIT, HEAD_SCAN
-from bot.tools import Toolbox
+from bot.toolbox import Toolbox
+from bot.topology import load_topology
+from bot.triage_context import TriageContext
+from tests.conftest import ROOT
 
 
 @pytest.fixture(params=["landlock", "in-process"])
@@ -73,8 +76,10 @@ NESTED = [(r"(a+)+$", "aaaa", "a" * 40 + "b"), (r"(a|aa)+$", "aaaa", "a" * 40 + 
 
 
 def _grep_tool(sb, log: Path) -> Toolbox:
-    """The grep_log tool a model calls, on this sandbox."""
-    return Toolbox(stage="classify", sandbox=sb, alert=Alert(job="j", source="cli"), log_path=log, job=None)
+    """The grep_log tool a model calls, on this sandbox (the triage's context only supplies the log's path)."""
+    context = TriageContext(load_topology(ROOT / "topology.toml"), Alert(job="j", source="cli"),
+                            SandboxManager(), job=None, log_path=log)
+    return Toolbox(context=context, sandbox=sb)
 
 
 @pytest.mark.parametrize(("pattern", "match", "evil"), NESTED, ids=[p for p, _, _ in NESTED])

@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import BotError
-from bot.investigate.context import RunFacts, column_in, run_facts
-from bot.investigate.deploys import Commit, Deploys, recent_deploys
-from bot.investigate.job_config import JobConfig, job_config
-from bot.investigate.previous_run import PreviousRun, error_lines, previous_run
-from bot.investigate.upstream import UpstreamSource, UpstreamStatus, upstream_status
-from bot.investigate.when import ago, iso
+from bot.evidence.deploys import Commit, Deploys, recent_deploys
+from bot.evidence.facts import RunFacts, column_in
+from bot.evidence.job_config import JobConfig, job_config
+from bot.evidence.previous_run import PreviousRun, error_lines, previous_run
+from bot.evidence.upstream import UpstreamSource, UpstreamStatus, upstream_status
+from bot.evidence.when import ago, iso
 from bot.jobs import Job
-from bot.providers.base import StageRequest
 from bot.report import LIKELY, Category, Classification, Evidence, Finding, Investigation
+from bot.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 _NO_INPUT = re.compile(r"(?i)FileNotFound|No such file|NoSuchKey|Path does not exist|does not exist|not found|"
@@ -52,17 +52,15 @@ class _Verdict:
     findings: list[Finding] = field(default_factory=list)   # decisive first
 
 
-async def investigate(req: StageRequest) -> Investigation:
-    cls = req.classification or Classification(category="unknown", confidence=0.0, summary="nothing classified")
-    g = await gather(req, cls)
-    v = decide(cls, g, req.tools.job)
+async def investigate(cls: Classification, sandbox: Sandbox, job: Job | None, facts: RunFacts) -> Investigation:
+    """Check what a person would check for the classification, through the stage's sandbox, and decide."""
+    g = await gather(cls, sandbox, job, facts)
+    v = decide(cls, g, job)
     return Investigation(category=v.category, confidence=round(v.confidence, 2), summary=v.summary,
                          findings=v.findings)
 
 
-async def gather(req: StageRequest, cls: Classification) -> _Gathered:
-    tb, job = req.tools, req.tools.job
-    facts = await run_facts(tb, cls.facts.get("partition"))
+async def gather(cls: Classification, sandbox: Sandbox, job: Job | None, facts: RunFacts) -> _Gathered:
     errors = [ln.text for ln in error_lines(facts.excerpt.lines)] if facts.excerpt else []
     column = cls.facts.get("column") or column_in(cls.summary, *(e.text for e in cls.evidence), *errors)
     column = column.split(".")[-1].strip("'\"`[] ") or None if column else None
@@ -70,18 +68,18 @@ async def gather(req: StageRequest, cls: Classification) -> _Gathered:
     known = job is not None and job.known
 
     async def up() -> None:
-        g.upstream = await upstream_status(tb.sandbox, job.upstream, facts.run_date, facts.run_date_source,
+        g.upstream = await upstream_status(sandbox, job.upstream, facts.run_date, facts.run_date_source,
                                            facts.failed_at)
 
     async def dep() -> None:
-        g.deploys = await recent_deploys(tb.sandbox, job.repo, job.code, facts.failed_at,
+        g.deploys = await recent_deploys(sandbox, job.repo, job.code, facts.failed_at,
                                          mentions=[column] if column else None)
 
     async def cfg() -> None:
-        g.config = await job_config(tb.sandbox, job)
+        g.config = await job_config(sandbox, job)
 
     async def prev() -> None:
-        g.previous = await previous_run(tb.sandbox, facts.log_path, job.logs if job else None)
+        g.previous = await previous_run(sandbox, facts.log_path, job.logs if job else None)
 
     async def guarded(name: str, fn: Callable[[], Awaitable[None]]) -> None:
         try:

@@ -1,16 +1,15 @@
-"""Offline recommendation: root cause, the specific next action and who acts, from classify + investigate.
+"""Offline recommendation: root cause and the specific next action, from classify + investigate.
 
 Order of authority: an investigation that reached a different (known) category overrules the log's
 classification, and the root cause says why. Findings' own actions come first; the signature's action
-template, filled with the classification's facts, follows.
+template, filled with the classification's facts, follows. Who acts is not decided here: the engine attaches
+the escalation of the final category from the configuration.
 """
 
 from __future__ import annotations
 
-from bot.escalation import escalation_for
 from bot.offline.rootline import strip_prefix
 from bot.offline.signatures import library, render
-from bot.providers.base import StageRequest
 from bot.report import Alternative, Classification, Evidence, Investigation, Recommendation
 
 MAX_EVIDENCE = 8
@@ -27,17 +26,14 @@ GENERIC_ACTION = {
 }
 
 
-def recommend(req: StageRequest) -> Recommendation:
-    cls = req.classification
-    inv = req.input_of(Investigation)
-    assert inv is None or isinstance(inv, Investigation)
+def recommend(cls: Classification | None, inv: Investigation | None) -> Recommendation:
+    """What broke, what to do next, with the evidence; who acts is the engine's (EscalationPolicy)."""
     category, confidence, root_cause = _verdict(cls, inv)
     return Recommendation(
         category=category,  # type: ignore[arg-type]
         confidence=round(confidence, 2),
         root_cause=root_cause,
         action=_action(cls, inv, category),
-        escalation=escalation_for(req.topology, category, req.tools.job),
         evidence=_evidence(cls, inv),
         alternatives=_alternatives(cls, inv, category),
     )

@@ -21,7 +21,9 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 from bot.errors import BotError
 from bot.report import CATEGORIES, Category
@@ -29,8 +31,6 @@ from bot.sandbox import Line
 
 LIBRARY = Path(__file__).with_name("signatures.toml")
 Role = Literal["root", "symptom"]
-_FIELDS = {"id", "name", "category", "role", "priority", "confidence", "keywords", "patterns", "near",
-           "context", "summary", "action", "examples", "flags"}
 
 
 class SignatureError(BotError):
@@ -205,14 +205,14 @@ def library(path: Path = LIBRARY) -> Library:
 
 def _trie_regex(words: tuple[str, ...]) -> str:
     """One regex for many literals, factored as a trie: per position it costs the keyword depth, not the count."""
-    trie: dict = {}
+    trie: dict[str, Any] = {}
     for w in words:
         node = trie
         for ch in w:
             node = node.setdefault(ch, {})
         node[""] = {}
 
-    def build(node: dict) -> str:
+    def build(node: dict[str, Any]) -> str:
         alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
         if not alts:
             return ""
@@ -222,43 +222,74 @@ def _trie_regex(words: tuple[str, ...]) -> str:
     return build(trie)
 
 
-def _signature(path: Path, i: int, raw: dict) -> Signature:
-    sid = raw.get("id") or f"#{i + 1}"
+class SignatureEntry(BaseModel):
+    """One `[[signature]]` table as written in the library file, validated (see signatures.toml's header)."""
 
-    def bad(fld: str, msg: str) -> SignatureError:
-        return SignatureError(f"{path}: signature '{sid}': {fld}: {msg}")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    unknown = set(raw) - _FIELDS
-    if unknown:
-        raise bad(sorted(unknown)[0], f"unknown field; allowed: {', '.join(sorted(_FIELDS))}")
-    for req in ("id", "category", "keywords", "patterns", "summary"):
-        if not raw.get(req):
-            raise bad(req, "required")
-    if raw["category"] not in CATEGORIES:
-        raise bad("category", f"{raw['category']!r} is not one of {', '.join(CATEGORIES)}")
-    role = raw.get("role", "root")
-    if role not in ("root", "symptom"):
-        raise bad("role", "must be 'root' or 'symptom'")
-    kws = tuple(raw["keywords"])
-    if any(k != k.lower() or not k for k in kws):
-        raise bad("keywords", "keywords are matched against the lowercased line: write them in lowercase")
-    flags = re.IGNORECASE if "i" in raw.get("flags", "") else 0
-    for fld in ("patterns", "near", "context"):
-        if not all(isinstance(p, str) for p in raw.get(fld, [])):
-            raise bad(fld, "write each regex as a TOML string")
+    id: str = Field(min_length=1)
+    name: str | None = None
+    category: Category
+    role: Role = "root"
+    priority: int = 50
+    confidence: float = 0.8
+    keywords: list[str] = Field(min_length=1)
+    patterns: list[StrictStr] = Field(min_length=1)
+    near: list[StrictStr] = Field(default_factory=list)
+    context: list[StrictStr] = Field(default_factory=list)
+    summary: str | list[str] = Field(min_length=1)
+    action: str | list[str] = Field(default_factory=list)
+    examples: str | list[str] = Field(default_factory=list)
+    flags: str = ""
 
-    conf = float(raw.get("confidence", 0.8))
-    if not 0 <= conf <= 1:
-        raise bad("confidence", "must be within [0, 1]")
-    return Signature(
-        id=sid, name=raw.get("name", sid), category=raw["category"], role=role,  # type: ignore[arg-type]
-        priority=int(raw.get("priority", 50)), confidence=conf, keywords=kws,
-        sources=tuple(raw["patterns"]), near_sources=tuple(raw.get("near", ())),
-        context_sources=tuple(raw.get("context", ())), flags=flags,
-        summary=_as_tuple(raw["summary"]), action=_as_tuple(raw.get("action", ())),
-        examples=_as_tuple(raw.get("examples", ())),
-        spans=any("\\n" in p or "\n" in p for p in raw.get("patterns", [])), origin=str(path),
-    )
+    @field_validator("keywords")
+    @classmethod
+    def _lowercase(cls, v: list[str]) -> list[str]:
+        if any(k != k.lower() or not k for k in v):
+            raise ValueError("keywords are matched against the lowercased line: write them in lowercase")
+        return v
+
+    @field_validator("confidence")
+    @classmethod
+    def _unit(cls, v: float) -> float:
+        if not 0 <= v <= 1:
+            raise ValueError("must be within [0, 1]")
+        return v
+
+    def signature(self, origin: Path) -> Signature:
+        return Signature(
+            id=self.id, name=self.name or self.id, category=self.category, role=self.role, priority=self.priority,
+            confidence=self.confidence, keywords=tuple(self.keywords), sources=tuple(self.patterns),
+            near_sources=tuple(self.near), context_sources=tuple(self.context),
+            flags=re.IGNORECASE if "i" in self.flags else 0, summary=_as_tuple(self.summary),
+            action=_as_tuple(self.action), examples=_as_tuple(self.examples),
+            spans=any("\\n" in p or "\n" in p for p in self.patterns), origin=str(origin),
+        )
+
+
+def _signature(path: Path, i: int, raw: object) -> Signature:
+    """The entry as a Signature; a bad one raises SignatureError naming the file, the signature and the field."""
+    given = raw.get("id") if isinstance(raw, dict) else None
+    sid = given if isinstance(given, str) and given else f"#{i + 1}"
+    try:
+        return SignatureEntry.model_validate(raw).signature(path)
+    except ValidationError as e:
+        err = next((x for x in e.errors() if x["type"] == "extra_forbidden"), e.errors()[0])
+        fld = str(err["loc"][0]) if err["loc"] else "(entry)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = f"unknown field; allowed: {', '.join(sorted(SignatureEntry.model_fields))}"
+        elif kind == "literal_error" and fld == "category":
+            msg = f"{err.get('input')!r} is not one of {', '.join(CATEGORIES)}"
+        elif kind == "literal_error" and fld == "role":
+            msg = "must be 'root' or 'symptom'"
+        elif fld in ("patterns", "near", "context") and kind == "string_type":
+            msg = "write each regex as a TOML string"
+        elif kind in ("missing", "too_short"):
+            msg = "required"
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+        raise SignatureError(f"{path}: signature '{sid}': {fld}: {msg}") from None
 
 
 def _as_tuple(v: str | list[str]) -> tuple[str, ...]:

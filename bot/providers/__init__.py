@@ -1,4 +1,4 @@
-"""Providers produce one stage's typed output. `get_provider("offline" | "anthropic[:model]")`."""
+"""Providers produce one stage's typed output. `get_provider("offline" | "anthropic[:model]" | "scripted:FILE" | …)`."""
 
 from bot.providers.base import Provider, StageOutcome, StageRequest
 from bot.providers.registry import get_provider

@@ -10,8 +10,7 @@ refusals, garbage, budgets) raises ProviderError and the engine hands the stage 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anthropic
@@ -20,7 +19,6 @@ from pydantic import ValidationError
 from bot.errors import AccessDenied, BotError, ProviderError, SettingsError
 from bot.providers.base import StageOutcome, StageRequest, Usage
 from bot.providers.claude_messages import (
-    complete_answer,
     submit_tool_name,
     system_blocks,
     tool_definitions,
@@ -38,15 +36,6 @@ MIN_OUTPUT_TOKENS = 512              # below this an answer cannot fit: give up 
 EXCERPT_BYTES = {"classification": 16_000}
 DEFAULT_EXCERPT_BYTES = 8_000
 TOOL_RESULT_CHARS = 12_000
-_TRIAGES_TRACKED = 256
-
-
-@dataclass
-class _Ledger:
-    """Tokens spent by one triage (all stages), against pipeline.max_tokens."""
-
-    alert: object
-    tokens: int = 0
 
 
 class AnthropicProvider:
@@ -58,7 +47,6 @@ class AnthropicProvider:
     def __init__(self, client: anthropic.AsyncAnthropic, model: str | None = None) -> None:
         self.client = client
         self.model = model
-        self._ledgers: OrderedDict[int, _Ledger] = OrderedDict()
 
     @classmethod
     def from_env(cls, model: str | None = None, settings: Settings | None = None, *,
@@ -93,16 +81,6 @@ class AnthropicProvider:
             raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300],
                                 usage=usage) from e
 
-    def ledger(self, request: StageRequest) -> _Ledger:
-        """The triage's token ledger. The engine passes one Alert object to every stage of a triage."""
-        key = id(request.alert)
-        led = self._ledgers.get(key)
-        if led is None or led.alert is not request.alert:
-            led = self._ledgers[key] = _Ledger(alert=request.alert)
-            while len(self._ledgers) > _TRIAGES_TRACKED:
-                self._ledgers.popitem(last=False)
-        return led
-
 
 class _Conversation:
     """One stage's conversation: evidence-first user turn, optional tool calls, submit, one repair."""
@@ -113,7 +91,7 @@ class _Conversation:
         stage = request.stage
         self.max_tool_calls = stage.max_tool_calls if stage.max_tool_calls is not None else pipe.max_tool_calls
         self.stage_tokens = stage.max_tokens
-        self.ledger = provider.ledger(request)
+        self.ledger = request.context.usage   # the triage's tokens, all stages together
         self.triage_tokens = pipe.max_tokens
         self.deadline = time.monotonic() + stage.timeout_s
         self.reads = bool(request.topology.read_globs(stage, request.branch))
@@ -143,7 +121,7 @@ class _Conversation:
             submitted = next((b for b in uses if b.name == self.submit), None)
             if submitted is not None:
                 try:
-                    return req.output_model.model_validate(complete_answer(req, submitted.input))
+                    return req.output_model.model_validate(submitted.input)
                 except ValidationError as e:
                     self._repair_or_raise(messages, uses, submitted.id, _errors(e))
                     force_submit = True
@@ -203,7 +181,7 @@ class _Conversation:
             raise ProviderError(f"{scope} token budget spent ({self.ledger.tokens} tokens used in this triage)")
         return min(MAX_OUTPUT_TOKENS, left)
 
-    async def _run_tool(self, block: Any, handlers: dict) -> dict[str, Any]:
+    async def _run_tool(self, block: Any, handlers: dict[str, Callable[..., Awaitable[str]]]) -> dict[str, Any]:
         """Run one tool call through the sandbox. A denial returns the reason, never file content."""
         def result(text: str, error: bool = False) -> dict[str, Any]:
             out: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id, "content": text}
@@ -220,6 +198,8 @@ class _Conversation:
         args = block.input if isinstance(block.input, dict) else {}
         try:
             text = await handler(**args)
+        except ValidationError as e:  # arguments that do not fit the tool's schema: the tool did not run
+            return result(f"{block.name}: invalid arguments, the tool did not run:\n{_errors(e)}"[:500], True)
         except AccessDenied as e:
             return result(f"access denied: {e.path!r} is {e.reason}. Only the stage's allowlisted paths "
                           "are readable.", True)

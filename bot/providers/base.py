@@ -1,39 +1,68 @@
-"""The one interface every provider implements."""
+"""The one interface every provider implements, and what it is given."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel
 
-from bot.report import Alert, Classification
+from bot.report import Alert, Classification, Investigation
 
 if TYPE_CHECKING:
-    from bot.tools import Toolbox
+    from bot.toolbox import Toolbox
     from bot.topology import StageSpec, Topology
+    from bot.triage_context import TriageContext
+
+
+class StageInputs(Mapping[str, BaseModel]):
+    """The typed outputs of the stages this one depends on, by stage name, with the usual ones by type."""
+
+    def __init__(self, outputs: Mapping[str, BaseModel] | None = None) -> None:
+        self._outputs = dict(outputs or {})
+
+    def __getitem__(self, name: str) -> BaseModel:
+        return self._outputs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+    def __repr__(self) -> str:
+        return f"StageInputs({self._outputs!r})"
+
+    @property
+    def classification(self) -> Classification | None:
+        return next((v for v in self._outputs.values() if isinstance(v, Classification)), None)
+
+    @property
+    def investigation(self) -> Investigation | None:
+        return next((v for v in self._outputs.values() if isinstance(v, Investigation)), None)
 
 
 @dataclass
 class StageRequest:
-    """Everything a provider may use to run one stage. Files are reachable only through `tools`."""
+    """Everything a provider may use to run one stage. Files are reachable only through `tools`; what the
+    whole triage knows (alert, job, the log's excerpt and facts, escalation, token ledger) is `context`."""
 
-    topology: Topology
+    context: TriageContext
     stage: StageSpec
     branch: str | None            # the category `investigate` branches on, if it branches
     prompt: str                   # stage prompt (+ branch prompt), from prompts/*.md
-    alert: Alert
-    inputs: dict[str, BaseModel]  # typed outputs of the stages this one depends on, by stage name
+    inputs: StageInputs           # typed outputs of the stages this one depends on
     tools: Toolbox                # the stage's sandboxed tools
     output_model: type[BaseModel]
 
-    def input_of(self, kind: type[BaseModel]) -> BaseModel | None:
-        """The first dependency output of this type (e.g. the Classification), or None."""
-        return next((v for v in self.inputs.values() if isinstance(v, kind)), None)
+    @property
+    def topology(self) -> Topology:
+        return self.context.topology
 
     @property
-    def classification(self) -> Classification | None:
-        return self.input_of(Classification)  # type: ignore[return-value]
+    def alert(self) -> Alert:
+        return self.context.alert
 
 
 @dataclass
@@ -48,7 +77,8 @@ class Usage:
 class StageOutcome:
     output: BaseModel
     usage: Usage = field(default_factory=Usage)
-    fallback: str | None = None   # set when a provider had to hand the stage to the offline engine
+    fallback: str | None = None   # why another provider produced the stage (set by WithFallback)
+    provider: str | None = None   # who produced it, when not the provider asked (set by WithFallback)
 
 
 class Provider(Protocol):

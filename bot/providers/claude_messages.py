@@ -14,11 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.escalation import escalation_for
 from bot.providers.base import StageRequest
-from bot.report import CATEGORIES, Recommendation
+from bot.report import Recommendation
 from bot.sandbox import Excerpt
-from bot.tools import ToolSpec
+from bot.toolbox import ToolSpec
 
 CACHE = {"type": "ephemeral"}
 UNTRUSTED_TAG = "untrusted"
@@ -59,14 +58,15 @@ def tool_definitions(request: StageRequest, with_evidence_tools: bool) -> list[d
         "name": submit_tool_name(request.output_model),
         "description": f"Submit the stage's final answer ({request.output_model.__name__}). Call it once, "
                        "with every required field.",
-        "input_schema": answer_schema(request.output_model),
+        "input_schema": output_schema(request.output_model),
     })
     tools[-1]["cache_control"] = CACHE
     return tools
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with `$ref`s inlined (tool schemas are simpler to follow without them)."""
+    """The model's JSON schema with `$ref`s inlined (tool schemas are simpler to follow without them). Fields
+    the bot fills itself (a recommendation's escalation) are not in it."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
@@ -81,25 +81,6 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
         return node
 
     return inline(schema)
-
-
-def answer_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """What the model must submit: the output schema, minus fields the bot fills itself (escalation)."""
-    schema = output_schema(model)
-    if model is Recommendation:
-        schema["properties"].pop("escalation", None)
-        schema["required"] = [f for f in schema.get("required", []) if f != "escalation"]
-    return schema
-
-
-def complete_answer(request: StageRequest, answer: Any) -> Any:
-    """Fill the fields the bot owns (escalation comes from configuration, never from the model)."""
-    if request.output_model is Recommendation and isinstance(answer, dict):
-        category = answer.get("category")
-        if category in CATEGORIES:
-            answer = {**answer, "escalation": escalation_for(request.topology, category,
-                                                             request.tools.job).model_dump()}
-    return answer
 
 
 def untrusted(kind: str, text: str, **attrs: str) -> str:
@@ -117,7 +98,7 @@ def user_turn(request: StageRequest, excerpt: Excerpt | None, excerpt_note: str 
     parts.append("## Alert\n```json\n" + json.dumps({k: v for k, v in facts.items() if v}, indent=1) + "\n```")
     if a.text:
         parts.append(untrusted("alert_text", a.text))
-    job = request.tools.job
+    job = request.context.job
     if job is not None:
         known = {"team": job.team, "owners": job.owners, "upstream": job.upstream, "repo": job.repo,
                  "config": job.config, "description": job.description}
@@ -129,7 +110,7 @@ def user_turn(request: StageRequest, excerpt: Excerpt | None, excerpt_note: str 
             parts.append(f"### {name} ({type(out).__name__})\n" + untrusted(
                 "stage_output", json.dumps(out.model_dump(exclude_none=True), indent=1), stage=name))
     if request.output_model is Recommendation:
-        routes = {c: escalation_for(request.topology, c, job).team for c in CATEGORIES}
+        routes = request.context.escalation.routes()
         parts.append("## Escalation routes (fixed by configuration; the bot fills `escalation` from the "
                      "category you choose)\n```json\n" + json.dumps(routes, indent=1) + "\n```")
     if excerpt is not None:

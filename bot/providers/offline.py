@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.offline.classify import classify
 from bot.offline.investigate import investigate
 from bot.offline.recommend import recommend
 from bot.providers.base import StageOutcome, StageRequest, Usage
@@ -13,15 +12,19 @@ class OfflineProvider:
     name = "offline"
 
     async def run_stage(self, request: StageRequest) -> StageOutcome:
-        model = request.output_model
+        model, ctx, inputs, sandbox = request.output_model, request.context, request.inputs, request.tools.sandbox
+        out: Classification | Investigation | Recommendation | Text
         if model is Classification:
-            out = classify(await request.tools.log_excerpt(), request.alert)
+            out = await ctx.reading(sandbox)   # the triage's deterministic reading: computed once, shared
         elif model is Investigation:
-            out = await investigate(request)
+            cls = inputs.classification or Classification(category="unknown", confidence=0.0,
+                                                           summary="nothing classified")
+            facts = await ctx.facts(sandbox, cls.facts.get("partition"))
+            out = await investigate(cls, sandbox, ctx.job, facts)
         elif model is Recommendation:
-            out = recommend(request)
+            out = recommend(inputs.classification, inputs.investigation)
         else:
-            parts = [getattr(v, "summary", None) or getattr(v, "root_cause", "") for v in request.inputs.values()]
+            parts = [getattr(v, "summary", None) or getattr(v, "root_cause", "") for v in inputs.values()]
             out = Text(text=" ".join(p for p in parts if p) or "(no input)")
         return StageOutcome(output=out, usage=Usage(model="rules"))
 

@@ -6,7 +6,7 @@ The program may read (never write) beneath the read roots, read and execute bene
 directories a dynamically linked binary needs (SYSTEM_EXEC: binaries, shared libraries, locale data),
 read the loader cache, and open /dev/null; nothing else (no /etc, no $HOME, no TCP). Measured for git
 with strace: ld.so.cache, its libraries under /usr/lib, and /dev/null opened O_RDWR at start-up.
-Used for `git log` (bot/investigate/deploys.py), which otherwise runs as a plain child of the bot.
+Used for `git log` (bot/evidence/deploys.py), which otherwise runs as a plain child of the bot.
 Pure stdlib and no json/re (each run pays the interpreter start-up; see bench/bench_git_sandbox.py); an
 exec error or a refused ruleset exits 126 with one line on stderr.
 """

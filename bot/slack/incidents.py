@@ -1,12 +1,13 @@
 """Alerts of one failure share one triage: the first gets the full report, later ones a short reply pointing at it.
 
-Before anything expensive runs, the alert's log is read deterministically (`read_fingerprint`: the offline
-classifier, a few ms, never a model call) and the fingerprint joins the open incident of the same failure in
-the store (or opens one). Grouping on that fingerprint rather than after a cached triage means a repeat costs no
-investigate/recommend and no model call at all, and replicas agree through the store on who leads. The leader
-runs the triage with what the team's history says of the fingerprint (`Store.recall`); repeats wait for the
-leader's report (woken in-process, polling the store for other replicas), reply "Same cause as …" with the
-buttons, and bump the live count in the first report's header. A leader that fails hands the lead to a repeat.
+Before anything expensive runs, the alert's log is read deterministically (`TriageContext.fingerprint`: the
+offline classifier, a few ms, never a model call; the triage that follows goes on from that context, so the log
+is read once) and the fingerprint joins the open incident of the same failure in the store (or opens one).
+Grouping on that fingerprint rather than after a cached triage means a repeat costs no investigate/recommend and
+no model call at all, and replicas agree through the store on who leads. The leader runs the triage with what
+the team's history says of the fingerprint (`Store.recall`); repeats wait for the leader's report (woken
+in-process, polling the store for other replicas), reply "Same cause as …" with the buttons, and bump the live
+count in the first report's header. A leader that fails hands the lead to a repeat.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.engine import read_fingerprint
+from bot.engine import prepare
 from bot.errors import BotError
 from bot.jobs import resolve_job
 from bot.report import Alert, Fingerprint, Memory, TriageReport
@@ -28,6 +29,7 @@ from bot.slack import blocks as B
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
 from bot.store import Claim, Incident
+from bot.triage_context import TriageContext
 
 log = logging.getLogger(__name__)
 POLL_S = 0.5
@@ -35,12 +37,14 @@ POLL_S = 0.5
 
 @dataclass
 class Group:
-    """Where one alert stands: its fingerprint, its incident (None: triaged alone) and what memory says."""
+    """Where one alert stands: its fingerprint, its incident (None: triaged alone), what memory says, and the
+    triage context the fingerprint was read in (the triage goes on from it: the log is read once)."""
 
     fingerprint: Fingerprint | None = None
     incident_id: int | None = None
     leader: bool = True
     memory: Memory = field(default_factory=Memory)
+    context: TriageContext | None = None
 
 
 def team_of(rt: Runtime, job: str | None) -> str | None:
@@ -53,21 +57,22 @@ async def group(rt: Runtime, channel: str, alert: Alert, claim: Claim) -> Group:
     spec = rt.topology.incidents
     try:
         async with rt.incidents.fingerprint_slots:
-            fp = await read_fingerprint(rt.topology, alert, sandboxes=rt.sandboxes)
+            ctx = await prepare(rt.topology, alert, sandboxes=rt.sandboxes)
+            fp = await ctx.fingerprint()
     except BotError:
         return Group()
     except Exception:
         log.exception("fingerprinting %s failed; triaging it alone", alert.job)
         return Group()
     if fp is None:
-        return Group()
+        return Group(context=ctx)
     team = team_of(rt, alert.job)
     joined = None
     if spec.enabled:
         joined = await rt.state.join_incident(claim, fp.id, infra_key=fp.infra_key, category=fp.category,
                                               team=team, channel=channel, window_s=spec.window_s)
     g = Group(fingerprint=fp, incident_id=joined.incident_id if joined else None,
-              leader=joined.leader if joined else True)
+              leader=joined.leader if joined else True, context=ctx)
     if g.leader:
         g.memory = await rt.state.recall(fp.id, team, days=spec.memory_days, learn=spec.learn,
                                          exclude_incident=g.incident_id)

@@ -17,9 +17,9 @@ from slack_sdk.errors import SlackApiError
 from bot.alerts import unescape
 from bot.engine import run_triage
 from bot.errors import AccessDenied, BotError, LogNotFound
-from bot.escalation import escalation_for, report_teams
+from bot.escalation import EscalationPolicy, report_teams
 from bot.jobs import closest_jobs, known_jobs, resolve_job
-from bot.report import CATEGORIES, Alert, TriageReport
+from bot.report import Alert, TriageReport
 from bot.slack import blocks as B
 from bot.slack import incidents, intake, observe
 from bot.slack import messages as M
@@ -190,7 +190,7 @@ async def _triage_payload(rt: Runtime, alert: Alert, progress: Callable[[str, st
     try:
         async with rt.tracker.slot():
             report = await run_triage(rt.topology, alert, provider=rt.provider, sandboxes=rt.sandboxes,
-                                      on_progress=progress, memory=group.memory)
+                                      on_progress=progress, memory=group.memory, context=group.context)
         observe.finished(rt, report)
         return B.report_payload(report, teams_for(rt, report), group.incident_id), report
     except LogNotFound as e:
@@ -360,8 +360,7 @@ async def _escalate(rt: Runtime, action: dict[str, Any], channel: str, ts: str, 
     """Post the escalation (thread note, then the team channel); returns the report's new status line."""
     value = B.parse_button_value(action.get("value"))
     incident = int(value["i"]) if value.get("i", "").isdigit() else None
-    job = resolve_job(rt.topology, value["j"]) if value.get("j") else None
-    esc = escalation_for(rt.topology, key if key in CATEGORIES else "unknown", job)
+    esc = EscalationPolicy.for_job(rt.topology, value.get("j") or None).for_category(key)
     team = B.escape(esc.team)
     mention = format_mention(esc.mention)
     text = M.ESCALATED_THREAD.format(user=user, team=team, mention=f" {mention}" if mention else "")

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from bot.errors import AccessDenied
-from bot.investigate.schema import Schema, SchemaDiff, compare, is_data_file, read_schema
-from bot.investigate.when import ago, date_in, iso
+from bot.evidence.schema import Schema, SchemaDiff, compare, is_data_file, read_schema
+from bot.evidence.when import ago, date_in, iso
 from bot.sandbox import FileInfo, Sandbox
 
 _KEYED = re.compile(r"^(\w+)=(\d{4})-?(\d{2})-?(\d{2})$")

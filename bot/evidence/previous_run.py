@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import AccessDenied
-from bot.investigate.when import iso
-from bot.logs import logs_under
+from bot.evidence.when import iso
+from bot.log_files import logs_under
 from bot.sandbox import Line, Sandbox
 
 TAIL_BYTES = 64_000

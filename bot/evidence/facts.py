@@ -6,14 +6,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bot.errors import AccessDenied
-from bot.investigate.when import failure_time, run_date
+from bot.evidence.when import failure_time, run_date
+from bot.report import Alert
 from bot.sandbox import Excerpt
-
-if TYPE_CHECKING:
-    from bot.tools import Toolbox
 
 _COLUMN = [
     re.compile(r"KeyError: \[?['\"]([\w.$]+)['\"]"),
@@ -36,20 +32,14 @@ class RunFacts:
     run_date_source: str
 
 
-async def run_facts(tb: Toolbox, partition: str | None = None) -> RunFacts:
-    excerpt = None
-    mtime = None
-    if tb.log_path is not None:
-        try:
-            excerpt = await tb.log_excerpt()
-            infos = await tb.sandbox.list_dir(str(tb.log_path.parent), tb.log_path.name)
-            mtime = next((i.mtime for i in infos if Path(i.path).name == tb.log_path.name), None)
-        except (AccessDenied, OSError):
-            pass
+def run_facts(log_path: Path | None, excerpt: Excerpt | None, mtime: float | None, alert: Alert,
+              partition: str | None = None) -> RunFacts:
+    """When the run failed (the log's last timestamp, else its mtime) and which date it processed (a partition
+    the error names, the run id, the alert, the log). Pure: the triage context reads the log once."""
     failed_at, how = failure_time(excerpt, mtime)
-    d, src = run_date(partition=partition, run_id=tb.alert.run_id, alert_text=tb.alert.text, excerpt=excerpt,
-                      log_name=tb.log_path.name if tb.log_path else None, failed_at=failed_at)
-    return RunFacts(str(tb.log_path) if tb.log_path else None, excerpt, failed_at, how, d, src)
+    d, src = run_date(partition=partition, run_id=alert.run_id, alert_text=alert.text, excerpt=excerpt,
+                      log_name=log_path.name if log_path else None, failed_at=failed_at)
+    return RunFacts(str(log_path) if log_path else None, excerpt, failed_at, how, d, src)
 
 
 def column_in(*texts: str) -> str | None:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.errors import AccessDenied
-from bot.investigate.when import ago, iso
+from bot.evidence.when import ago, iso
 from bot.sandbox import Sandbox
 
 DEFAULT_WINDOW_H = 72.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bot.logs import newest_log
+from bot.log_files import newest_log
 from bot.sandbox import Audit, SandboxManager
 
 
@@ -54,7 +54,7 @@ async def test_logs_too_deep_is_not_searched(tmp_path):
 
 
 async def test_logs_previous_run_in_airflows_nested_layout(tmp_path):
-    from bot.investigate.previous_run import previous_run
+    from bot.evidence.previous_run import previous_run
 
     job = tmp_path / "orders_daily"
     old = _touch(job / "run_id=scheduled__2026-11-18" / "task_id=load" / "attempt=1.log", 100)

@@ -1,4 +1,5 @@
-"""Finding the failed run's log through the registry."""
+"""Finding log files through the job registry: the failed run's newest `*.log` (Airflow's nested layout, run ids),
+and a job's earlier logs for `previous_run`."""
 
 from __future__ import annotations
 

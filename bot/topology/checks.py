@@ -6,12 +6,13 @@ import difflib
 import fnmatch
 import posixpath
 import re
+from graphlib import CycleError, TopologicalSorter
 
 from bot.errors import TopologyError
 from bot.report import CATEGORIES
 from bot.sandbox.patterns import PatternRefused, compile_linear
 from bot.sandbox.policy import fixed_root
-from bot.topology import VAR_RE, JobSpec, StageSpec, Topology
+from bot.topology.spec import VAR_RE, JobSpec, StageSpec, Topology
 
 
 def check_semantics(file: str, topo: Topology) -> None:
@@ -98,7 +99,7 @@ def _check_job_paths(file: str, topo: Topology) -> None:
         if job.repo and "repo" in mine:
             checks.append(("repo", job.repo, inv, inv_globs))
         if job.config and {"config", "repo"} & mine and (job.config.startswith(("/", "{")) or job.repo):
-            cfg = job.config if job.config.startswith(("/", "{")) else f"{job.repo.rstrip('/')}/{job.config}"
+            cfg = job.config if job.config.startswith(("/", "{")) else f"{(job.repo or '').rstrip('/')}/{job.config}"
             checks.append(("config", cfg, inv, inv_globs))
         for field, raw, stage, globs in checks:
             if stage is None:
@@ -175,23 +176,14 @@ def _check_globs(file: str, topo: Topology, where: str, field: str, globs: list[
 
 
 def _find_cycle(stages: list[StageSpec]) -> list[str] | None:
-    deps = {s.name: s.depends_on for s in stages}
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        state[n] = 1
-        stack.append(n)
-        for d in deps.get(n, []):
-            if state.get(d) == 1:
-                return [*stack[stack.index(d):], d]
-            if d not in state and (c := visit(d)):
-                return c
-        stack.pop()
-        state[n] = 2
-        return None
-
+    """A dependency cycle as `a, b, …, a` where each stage depends on the next, or None. graphlib finds it;
+    its edges point from a stage to the stages it depends on here, so the cycle reads along depends_on."""
+    needed_by: dict[str, list[str]] = {s.name: [] for s in stages}
     for s in stages:
-        if s.name not in state and (c := visit(s.name)):
-            return c
+        for d in s.depends_on:
+            needed_by.setdefault(d, []).append(s.name)
+    try:
+        TopologicalSorter(needed_by).prepare()
+    except CycleError as e:
+        return list(e.args[1])
     return None
