@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -172,7 +172,7 @@ class StageResult(_Model):
     name: str
     status: StageStatus
     output_kind: OutputKind
-    output: dict | None = None
+    output: dict[str, Any] | None = None   # the stage's output model as model_dump() gives it
     reason: str | None = Field(None, description="why the stage failed or was skipped")
     branch: str | None = None
     provider: str
