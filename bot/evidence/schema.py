@@ -162,7 +162,9 @@ def compare(old: Schema, new: Schema) -> SchemaDiff:
             removed.remove(r)
             added.remove(cand)
     diff.removed, diff.added = removed, added
-    diff.retyped = [(c, o[c], n[c]) for c in old.names if c in n and o[c] and n[c] and o[c] != n[c]]
+    # a type change needs both types known (CSV headers have none)
+    diff.retyped = [(c, was, now) for c in old.names
+                    if c in n and (was := o[c]) and (now := n[c]) and was != now]
     return diff
 
 
