@@ -184,8 +184,8 @@ async def _why_unlistable(sandbox: Sandbox, root: str, e: Exception) -> tuple[st
 async def _partitions(sandbox: Sandbox, root: str, infos: list[FileInfo],
                       run_date: date | None) -> list[Partition] | None:
     dirs = [i for i in infos if i.is_dir]
-    keyed = [(i, _keyed_date(Path(i.path).name)) for i in dirs]
-    keyed = [(i, d) for i, d in keyed if d is not None]
+    named = [(i, _keyed_date(Path(i.path).name)) for i in dirs]
+    keyed = [(i, d) for i, d in named if d is not None]
     if keyed:
         return [await _partition(sandbox, Path(i.path).name, i, d) for i, d in _pick(keyed, run_date)]
     years = [i for i in dirs if re.fullmatch(r"\d{4}", Path(i.path).name)]
@@ -236,9 +236,9 @@ async def _nested(sandbox: Sandbox, years: list[FileInfo], run_date: date | None
         if len(found) >= 2:
             break
     if run_date is not None:
-        y = next((i for i in years if Path(i.path).name == f"{run_date.year:04d}"), None)
-        if y is not None:
-            for dd, info in await days_of(y, f"{run_date.month:02d}"):
+        run_year = next((i for i in years if Path(i.path).name == f"{run_date.year:04d}"), None)
+        if run_year is not None:
+            for dd, info in await days_of(run_year, f"{run_date.month:02d}"):
                 found.setdefault(dd, info)
     picked = _pick([(i, d) for d, i in found.items()], run_date)
     return [await _partition(sandbox, f"{d:%Y/%m/%d}", i, d) for i, d in picked]
