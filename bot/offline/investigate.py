@@ -13,6 +13,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 
 from bot.errors import BotError
 from bot.evidence.deploys import Commit, Deploys, recent_deploys
@@ -65,38 +67,39 @@ async def gather(cls: Classification, sandbox: Sandbox, job: Job | None, facts: 
     column = cls.facts.get("column") or column_in(cls.summary, *(e.text for e in cls.evidence), *errors)
     column = column.split(".")[-1].strip("'\"`[] ") or None if column else None
     g = _Gathered(facts=facts, column=column)
-    known = job is not None and job.known
 
-    async def up() -> None:
+    # Each check takes what its guard below has established (a registered job, its repo, the failure time).
+    async def up(job: Job) -> None:
         g.upstream = await upstream_status(sandbox, job.upstream, facts.run_date, facts.run_date_source,
                                            facts.failed_at)
 
-    async def dep() -> None:
-        g.deploys = await recent_deploys(sandbox, job.repo, job.code, facts.failed_at,
+    async def dep(job: Job, repo: str, failed_at: datetime) -> None:
+        g.deploys = await recent_deploys(sandbox, repo, job.code, failed_at,
                                          mentions=[column] if column else None)
 
-    async def cfg() -> None:
+    async def cfg(job: Job) -> None:
         g.config = await job_config(sandbox, job)
 
-    async def prev() -> None:
-        g.previous = await previous_run(sandbox, facts.log_path, job.logs if job else None)
+    async def prev(log_path: str) -> None:
+        g.previous = await previous_run(sandbox, log_path, job.logs if job else None)
 
-    async def guarded(name: str, fn: Callable[[], Awaitable[None]]) -> None:
+    async def guarded(name: str, check: Callable[[], Awaitable[None]]) -> None:
         try:
-            await fn()
+            await check()
         except Exception as e:  # one broken source must not sink the investigation
             log.warning("investigation check %s failed: %s", name, e, exc_info=not isinstance(e, BotError))
             g.failures.append(f"{name}: {type(e).__name__}: {e}"[:300])
 
     async with asyncio.TaskGroup() as tg:
-        if known and job.upstream:
-            tg.create_task(guarded("upstream_status", up))
-        if known and job.repo and facts.failed_at:
-            tg.create_task(guarded("recent_deploys", dep))
-        if known and job.config:
-            tg.create_task(guarded("job_config", cfg))
+        if job is not None and job.known:
+            if job.upstream:
+                tg.create_task(guarded("upstream_status", partial(up, job)))
+            if job.repo and facts.failed_at:
+                tg.create_task(guarded("recent_deploys", partial(dep, job, job.repo, facts.failed_at)))
+            if job.config:
+                tg.create_task(guarded("job_config", partial(cfg, job)))
         if facts.log_path:
-            tg.create_task(guarded("previous_run", prev))
+            tg.create_task(guarded("previous_run", partial(prev, facts.log_path)))
     return g
 
 
@@ -135,7 +138,7 @@ def _set(v: _Verdict, category: Category, confidence: float, finding: Finding) -
     return True
 
 
-def _missing(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at, g: _Gathered,
+def _missing(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at: datetime | None, g: _Gathered,
              cls: Classification, error_text: str) -> bool:
     """Decisive when the error says input is missing, or the run date is known (not guessed from the log's
     name or the failure day) and the classifier did not already see an infra or code failure."""
@@ -173,7 +176,9 @@ def _missing(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at, g
     return False
 
 
-def _late(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at) -> bool:
+def _late(v: _Verdict, sources: list[UpstreamSource], name: str, failed_at: datetime | None) -> bool:
+    if failed_at is None:  # without the failure time nothing can have landed after it (UpstreamSource.late)
+        return False
     for s in sources:
         if s.late(failed_at) and s.run_partition is not None:
             p = s.run_partition
@@ -210,16 +215,18 @@ def _empty(v: _Verdict, sources: list[UpstreamSource], name: str, error_text: st
     return False
 
 
-def _column(v: _Verdict, g: _Gathered, name: str, failed_at) -> bool:
+def _column(v: _Verdict, g: _Gathered, name: str, failed_at: datetime | None) -> bool:
     col = g.column
     if not col:
         return False
     sources = g.upstream.sources if g.upstream else []
     drift = next(((s, how) for s in sources if s.diff and (how := s.diff.lost(col))), None)
     present = [s for s in sources if s.new_schema and col.lower() in (n.lower() for n in s.new_schema.names)]
-    commits = g.deploys.commits if g.deploys else []
+    deploys = g.deploys
+    commits = deploys.commits if deploys else []
     commit = _suspect(commits, col, g)
     if commit and (col in commit.mentions or drift is None):
+        assert deploys is not None  # the suspect is one of deploys.commits
         strong = col in commit.mentions or bool(present)
         why = (f"its diff adds or removes '{col}'" if col in commit.mentions else
                f"upstream still has '{col}'" if present else "no upstream schema change explains it")
@@ -228,13 +235,14 @@ def _column(v: _Verdict, g: _Gathered, name: str, failed_at) -> bool:
             summary=f"Column '{col}' error right after a deploy: commit {commit.line(failed_at)} touched "
                     f"{', '.join(commit.files[:3]) or 'the job code'}; {why}.",
             action=f"Revert or fix commit {commit.short} ({commit.subject}) by {commit.author}, then rerun {name}.",
-            evidence=[Evidence(path=f"{g.deploys.repo}@{commit.short}",
+            evidence=[Evidence(path=f"{deploys.repo}@{commit.short}",
                                text=f"{commit.subject} [{', '.join(commit.files[:5])}]"),
                       *_header_evidence(present[:1])]))
     if drift is not None:
         s, how = drift
         d = s.diff
         assert d is not None
+        compared = s.run_partition or s.newest
         dep = (f" A deploy also landed ({commits[0].short}) but its diff does not touch '{col}'."
                if commits else " No deploy touched the job's code before the failure." if g.deploys else "")
         new_name = how.removeprefix("renamed to ").strip("'") if how.startswith("renamed") else None
@@ -244,7 +252,7 @@ def _column(v: _Verdict, g: _Gathered, name: str, failed_at) -> bool:
             source="upstream",
             summary=f"Schema drift upstream: column '{col}' was {how} in {s.path} between "
                     f"{s.previous.label if s.previous else 'the previous file'} and "
-                    f"{(s.run_partition or s.newest).label if (s.run_partition or s.newest) else 'the newest'} "
+                    f"{compared.label if compared else 'the newest'} "
                     f"({d.describe()}).{dep}",
             action=f"{ask[0].upper()}{ask[1:]}; then either restore it upstream or map "
                    + (f"{new_name} → {col}" if new_name else f"the missing {col}")
@@ -283,7 +291,7 @@ def _header_evidence(sources: list[UpstreamSource], both: bool = False) -> list[
     return out
 
 
-def _pins(v: _Verdict, g: _Gathered, cls: Classification, failed_at) -> bool:
+def _pins(v: _Verdict, g: _Gathered, cls: Classification, failed_at: datetime | None) -> bool:
     """A deploy that changed dependency pins or images before the failure: it decides an ambiguous reading
     (or one with a code alternative) for *code* — a library upgrade is the usual cause of such failures."""
     if g.deploys is None or g.deploys.error or not g.deploys.pins:
@@ -305,7 +313,7 @@ def _pins(v: _Verdict, g: _Gathered, cls: Classification, failed_at) -> bool:
     return False
 
 
-def _deploy_only(v: _Verdict, g: _Gathered, cls: Classification, failed_at) -> None:
+def _deploy_only(v: _Verdict, g: _Gathered, cls: Classification, failed_at: datetime | None) -> None:
     if g.deploys is None or g.deploys.error:
         return
     if _pins(v, g, cls, failed_at):
