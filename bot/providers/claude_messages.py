@@ -70,7 +70,7 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
-    def inline(node: Any) -> Any:
+    def inline(node: object) -> object:
         if isinstance(node, dict):
             if "$ref" in node:
                 target = copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]])
@@ -80,7 +80,9 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
             return [inline(v) for v in node]
         return node
 
-    return inline(schema)
+    inlined = inline(schema)
+    assert isinstance(inlined, dict)  # inline maps a dict to a dict
+    return inlined
 
 
 def untrusted(kind: str, text: str, **attrs: str) -> str:
