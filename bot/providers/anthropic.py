@@ -10,11 +10,21 @@ refusals, garbage, budgets) raises ProviderError and the engine hands the stage 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
 
 import anthropic
-from pydantic import ValidationError
+from anthropic.types import (
+    ContentBlockParam,
+    Message,
+    MessageParam,
+    TextBlockParam,
+    ToolChoiceParam,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlock,
+)
+from pydantic import BaseModel, ValidationError
 
 from bot.errors import AccessDenied, BotError, ProviderError, SettingsError
 from bot.providers.base import StageOutcome, StageRequest, Usage
@@ -26,6 +36,7 @@ from bot.providers.claude_messages import (
     user_turn,
 )
 from bot.report import displayable
+from bot.sandbox import Excerpt
 from bot.settings import Settings
 
 FAST_MODEL = "claude-haiku-4-5"      # classify: a short, well-defined decision
@@ -66,9 +77,10 @@ class AnthropicProvider:
         return self.model or request.stage.model or STAGE_MODELS.get(request.stage.name, STRONG_MODEL)
 
     async def run_stage(self, request: StageRequest) -> StageOutcome:
-        usage = Usage(model=self.model_for(request))
+        model = self.model_for(request)
+        usage = Usage(model=model)
         try:
-            return StageOutcome(output=await _Conversation(self, request, usage).run(), usage=usage)
+            return StageOutcome(output=await _Conversation(self, request, model, usage).run(), usage=usage)
         except ProviderError as e:
             e.usage = usage
             raise
@@ -85,8 +97,8 @@ class AnthropicProvider:
 class _Conversation:
     """One stage's conversation: evidence-first user turn, optional tool calls, submit, one repair."""
 
-    def __init__(self, provider: AnthropicProvider, request: StageRequest, usage: Usage) -> None:
-        self.p, self.req, self.usage = provider, request, usage
+    def __init__(self, provider: AnthropicProvider, request: StageRequest, model: str, usage: Usage) -> None:
+        self.p, self.req, self.model, self.usage = provider, request, model, usage
         pipe = request.topology.pipeline
         stage = request.stage
         self.max_tool_calls = stage.max_tool_calls if stage.max_tool_calls is not None else pipe.max_tool_calls
@@ -100,24 +112,27 @@ class _Conversation:
         self.repaired = False
         sandbox = request.tools.sandbox
         redact = getattr(getattr(sandbox, "redactor", None), "redact", None) or (lambda t: t)
-        self._redact = lambda t: displayable(redact(t))   # redacted, and valid UTF-8 whatever the file names
+        # redacted, and valid UTF-8 whatever the file names
+        self._redact: Callable[[str], str] = lambda t: displayable(redact(t))
 
-    async def run(self) -> Any:
+    async def run(self) -> BaseModel:
         req = self.req
         excerpt, note = await self._excerpt()
-        system = system_blocks(req, self.max_tool_calls if self.reads else 0)
-        tools = tool_definitions(req, with_evidence_tools=self.reads)
+        # claude_messages builds these as plain dicts: only this module imports the SDK (docs/architecture.md).
+        # They have the shapes of TextBlockParam and ToolParam; this is where they are typed as such.
+        system = cast("list[TextBlockParam]", system_blocks(req, self.max_tool_calls if self.reads else 0))
+        tools = cast("list[ToolParam]", tool_definitions(req, with_evidence_tools=self.reads))
         handlers = {s.name: s.handler for s in req.tools.specs()} if self.reads else {}
-        messages: list[dict[str, Any]] = [
+        messages: list[MessageParam] = [
             {"role": "user", "content": self._redact(user_turn(req, excerpt, note))}]
         force_submit = not self.reads or self.max_tool_calls == 0
         while True:
-            choice = {"type": "tool", "name": self.submit} if force_submit else {"type": "any"}
+            choice: ToolChoiceParam = {"type": "tool", "name": self.submit} if force_submit else {"type": "any"}
             msg = await self._call(system, tools, choice, messages)
             if msg.stop_reason == "refusal":
                 raise ProviderError("Claude declined to answer (stop_reason: refusal)")
             uses = [b for b in msg.content if b.type == "tool_use"]
-            messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in msg.content]})
+            messages.append({"role": "assistant", "content": _echo(msg)})
             submitted = next((b for b in uses if b.name == self.submit), None)
             if submitted is not None:
                 try:
@@ -138,7 +153,7 @@ class _Conversation:
 
     # ------------------------------------------------------------------ pieces
 
-    async def _excerpt(self) -> tuple[Any, str | None]:
+    async def _excerpt(self) -> tuple[Excerpt | None, str | None]:
         """The failed run's error region, read through the sandbox (only if the stage may read logs)."""
         if not self.reads:
             return None, "This stage reads no files: rely on the earlier stages' evidence."
@@ -149,14 +164,15 @@ class _Conversation:
             return None, f"The log is not readable by this stage ({e.reason})."
         return ex, None if ex is not None else "No log was found for this run."
 
-    async def _call(self, system: list, tools: list, choice: dict, messages: list) -> Any:
+    async def _call(self, system: list[TextBlockParam], tools: list[ToolParam], choice: ToolChoiceParam,
+                    messages: list[MessageParam]) -> Message:
         max_tokens = self._output_allowance()
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise ProviderError(f"stage time budget of {self.req.stage.timeout_s:g}s spent")
         try:
             msg = await self.p.client.messages.create(
-                model=self.usage.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
+                model=self.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
                 messages=messages, timeout=remaining)
         except ValueError as e:  # a 200 whose body is not JSON (a proxy's error page, a truncated body)
             raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300]) from e
@@ -181,11 +197,14 @@ class _Conversation:
             raise ProviderError(f"{scope} token budget spent ({self.ledger.tokens} tokens used in this triage)")
         return min(MAX_OUTPUT_TOKENS, left)
 
-    async def _run_tool(self, block: Any, handlers: dict[str, Callable[..., Awaitable[str]]]) -> dict[str, Any]:
+    async def _run_tool(self, block: ToolUseBlock,
+                        handlers: Mapping[str, Callable[..., Awaitable[str]]]) -> ToolResultBlockParam:
         """Run one tool call through the sandbox. A denial returns the reason, never file content."""
-        def result(text: str, error: bool = False) -> dict[str, Any]:
-            out: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.id, "content": text}
-            return {**out, "is_error": True} if error else out
+        def result(text: str, error: bool = False) -> ToolResultBlockParam:
+            out: ToolResultBlockParam = {"type": "tool_result", "tool_use_id": block.id, "content": text}
+            if error:
+                out["is_error"] = True
+            return out
 
         if block.name == self.submit:
             return result(f"{self.submit} must be called alone; call it again without other tools.", True)
@@ -210,20 +229,28 @@ class _Conversation:
             text = text[:TOOL_RESULT_CHARS] + "\n…(truncated; narrow the request)"
         return result(untrusted("tool_output", text, tool=block.name))
 
-    def _repair_or_raise(self, messages: list, uses: list, submit_id: str | None, errors: str) -> None:
+    def _repair_or_raise(self, messages: list[MessageParam], uses: list[ToolUseBlock], submit_id: str | None,
+                         errors: str) -> None:
         """One repair turn quoting the errors; a second invalid answer is the provider's failure."""
         if self.repaired:
             raise ProviderError(f"invalid {self.req.output_model.__name__} after one repair turn: {errors}"[:300])
         self.repaired = True
         ask = (f"Your answer did not validate against the {self.req.output_model.__name__} schema:\n{errors}\n"
                f"Call {self.submit} again with the corrected, complete answer.")
-        content: list[dict[str, Any]] = []
+        content: list[ContentBlockParam] = []
         for b in uses:
             text = ask if b.id == submit_id else "not run: answer submitted in the same turn"
             content.append({"type": "tool_result", "tool_use_id": b.id, "content": text, "is_error": True})
         if submit_id is None:
             content.append({"type": "text", "text": ask})
         messages.append({"role": "user", "content": content})
+
+
+def _echo(msg: Message) -> list[ContentBlockParam]:
+    """The answer's blocks as the next request's assistant turn, each dumped without its None fields. A response
+    block's fields are those of the request param of its type (ToolUseBlock → ToolUseBlockParam, …), but
+    model_dump is typed as a plain dict: the one cast between the SDK's response and request types."""
+    return [cast("ContentBlockParam", b.model_dump(exclude_none=True)) for b in msg.content]
 
 
 def _errors(e: ValidationError) -> str:
@@ -233,6 +260,6 @@ def _errors(e: ValidationError) -> str:
 
 def _error_type(e: anthropic.APIStatusError) -> str:
     body = e.body if isinstance(e.body, dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return str(err.get("type") or "error")
+    err = body.get("error")
+    return str(err.get("type") or "error") if isinstance(err, dict) else "error"
 
