@@ -86,6 +86,26 @@ async def test_incident_repeats_get_a_short_reply_and_the_first_report_the_live_
     assert len({r.fingerprint for r in rows}) == 2
 
 
+async def test_the_first_alert_of_a_storm_leads_even_when_it_is_slower_to_reach_its_incident(tmp_path, fake):
+    """Alerts reach their incident in any order (here Slack is slow to take the first alert's reaction); the
+    incident is still led by the alert posted first, so its thread holds the full report."""
+    write_log(tmp_path, "ing_a", KEYERROR)
+    write_log(tmp_path, "ing_b", KEYERROR)
+    stamps = ["1800000001.000100", "1800000002.000100"]
+    fake.slow("reactions.add", 1.0, timestamp=stamps[0])
+    w = await SlackWorld.start(tmp_path, fake=fake)
+    try:
+        await send(w, "ing_a", stamps[0])
+        await send(w, "ing_b", stamps[1])
+        await fake.wait_for(all_answered(stamps), timeout=30)
+        await w.idle()
+    finally:
+        await w.close()
+    [first], [second] = bot_replies(fake, stamps[0]), bot_replies(fake, stamps[1])
+    assert "Root cause" in json.dumps(first["blocks"])
+    assert "Same cause as <https://" in json.dumps(second["blocks"])
+
+
 async def test_incident_escalate_on_a_repeat_escalates_the_incident_once_listing_jobs(tmp_path, fake):
     for job in ("ing_a", "ing_b"):
         write_log(tmp_path, job, KEYERROR)

@@ -17,6 +17,7 @@ from typing import Any
 from bot.slack.pacing import LiveMessage
 
 MAX_TRACKED = 2000
+JOIN_WAIT_S = 10.0   # an earlier alert still reading its log holds a later one's join this long at most
 
 
 @dataclass
@@ -28,6 +29,31 @@ class IncidentState:
     _leaders: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     _no_leaders: defaultdict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     _repeat_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    _arrivals: defaultdict[str, dict[str, asyncio.Event]] = field(default_factory=lambda: defaultdict(dict))
+
+    def arrive(self, channel: str, ts: str) -> None:
+        """An alert was accepted: until it has joined its incident (`joined`), later alerts wait their turn."""
+        waiting = self._arrivals[channel]
+        if len(waiting) < MAX_TRACKED:
+            waiting.setdefault(ts, asyncio.Event())
+
+    async def turn(self, channel: str, ts: str) -> None:
+        """Wait until every earlier alert of the channel has joined its incident (bounded), so the first alert
+        of a storm leads it however long each log takes to read, not whichever fingerprint finished first."""
+        mine = _ts(ts)
+        earlier = [e for t, e in self._arrivals.get(channel, {}).items() if _ts(t) < mine]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(JOIN_WAIT_S):
+                for event in earlier:
+                    await event.wait()
+
+    def joined(self, channel: str, ts: str) -> None:
+        """The alert has joined (or will not join) an incident: later alerts may take their turn."""
+        waiting = self._arrivals.get(channel)
+        if waiting is not None and (event := waiting.pop(ts, None)) is not None:
+            event.set()
+            if not waiting:
+                self._arrivals.pop(channel, None)
 
     def reported(self, incident_id: int) -> asyncio.Event:
         """Set when the incident's first report is posted (or its leader gave up) in this process."""
@@ -66,3 +92,10 @@ class IncidentState:
                 self.headers.pop(next(iter(self.headers)))
             live = self.headers[incident_id] = make()
         return live
+
+
+def _ts(ts: str) -> float:
+    try:
+        return float(ts)
+    except ValueError:
+        return float("inf")

@@ -69,8 +69,12 @@ async def group(rt: Runtime, channel: str, alert: Alert, claim: Claim) -> Group:
     team = team_of(rt, alert.job)
     joined = None
     if spec.enabled:
-        joined = await rt.state.join_incident(claim, fp.id, infra_key=fp.infra_key, category=fp.category,
-                                              team=team, channel=channel, window_s=spec.window_s)
+        await rt.incidents.turn(channel, claim.ts)
+        try:
+            joined = await rt.state.join_incident(claim, fp.id, infra_key=fp.infra_key, category=fp.category,
+                                                  team=team, channel=channel, window_s=spec.window_s)
+        finally:
+            rt.incidents.joined(channel, claim.ts)
     g = Group(fingerprint=fp, incident_id=joined.incident_id if joined else None,
               leader=joined.leader if joined else True, context=ctx)
     if g.leader:

@@ -88,6 +88,7 @@ async def handle_message_event(rt: Runtime, event: dict[str, Any], context: dict
         rt.tracker.spawn(_no_job(rt, channel, decision, claim), name=f"no job {channel}/{ts}")
         return None
     note = intake.guess_note(decision.recognition, alert)
+    rt.incidents.arrive(channel, claim.ts)
     work = observe.in_context(triage_alert(rt, channel, decision.thread_ts, alert, claim, note=note),
                               triage_id=observe.new_triage_id(), channel=channel, ts=ts, job=alert.job,
                               run_id=alert.run_id)
@@ -109,6 +110,13 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
 
     A resumed claim (its first holder died or shut down) updates the reply already in the thread instead of
     posting another, so the alert keeps exactly one reply. `note` (a guessed job) stays on every version."""
+    try:
+        await _triage_alert(rt, channel, ts, alert, claim, note)
+    finally:
+        rt.incidents.joined(channel, claim.ts)   # never joined (no log, an error): later alerts need not wait
+
+
+async def _triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: Claim, note: str | None) -> None:
     async with rt.state.holding(claim):
         placeholder = await resumed_reply(rt, claim) if claim.resumed else None
         stages = {s.name: "pending" for s in rt.topology.order()}

@@ -50,6 +50,7 @@ class FakeSlackAPI:
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     reactions: set[tuple[str, str, str]] = field(default_factory=set)
     stalled: set[str] = field(default_factory=set)
+    slowed: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     channels: list[dict[str, Any]] = field(default_factory=list)
     list_page: int = 1000              # conversations.list: Slack may return fewer than `limit` per page
     _changed: asyncio.Condition | None = None
@@ -89,6 +90,10 @@ class FakeSlackAPI:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         body = {"ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
         self.failures.setdefault(method, []).append((status, body, headers))
+
+    def slow(self, method: str, seconds: float, **match: Any) -> None:
+        """Answer `method` calls whose arguments include `match` only after `seconds` (a slow Slack edge)."""
+        self.slowed.append((method, seconds, match))
 
     def stall(self, method: str) -> None:
         """Hold every call of `method` unanswered until `unstall()`; held calls are then refused, not applied."""
@@ -151,6 +156,9 @@ class FakeSlackAPI:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        for name, seconds, match in self.slowed:
+            if name == method and all(str(args.get(k)) == str(v) for k, v in match.items()):
+                await asyncio.sleep(seconds)
         if method in self.stalled and self._unstalled is not None:
             await self._record(Call(method, args, time.monotonic(), 0))
             await self._unstalled.wait()
