@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.contract import Alert, TriageReport  # noqa: E402
 from bot.engine import run_triage  # noqa: E402
 from bot.providers.anthropic import AnthropicProvider  # noqa: E402
-from bot.report import Alert, TriageReport  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.topology import Topology, load_topology  # noqa: E402
 from tests.fakes.anthropic_api import (  # noqa: E402

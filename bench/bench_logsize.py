@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.contract import Alert
 from bot.engine import run_triage
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert
 from bot.sandbox import Audit, SandboxManager
 from bot.topology import load_topology
 

@@ -9,12 +9,12 @@ import statistics
 import time
 from pathlib import Path
 
+from bot.contract import Alert
 from bot.evaluate import percentile
 from bot.offline import calibration, model
 from bot.offline.classify import classify
 from bot.offline.signatures import library
 from bot.offline.taxonomy import taxonomy
-from bot.report import Alert
 from bot.sandbox import Excerpt, Line
 
 ROOT = Path(__file__).resolve().parent.parent

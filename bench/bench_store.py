@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.contract import Alert, TriageReport
 from bot.engine import run_triage
 from bot.providers import get_provider
-from bot.report import Alert, TriageReport
 from bot.store import open_store, redact_url
 from tests.conftest import PG_DEFAULT, with_schema
 from tests.fakes.slack_world import ALERTS, SlackWorld, make_topology

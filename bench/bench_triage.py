@@ -16,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.contract import Alert  # noqa: E402
 from bot.engine import run_triage  # noqa: E402
 from bot.evaluate import percentile  # noqa: E402
 from bot.providers.offline import OfflineProvider  # noqa: E402
-from bot.report import Alert  # noqa: E402
 from bot.sandbox import SandboxManager  # noqa: E402
 from bot.topology import load_topology  # noqa: E402
 

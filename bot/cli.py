@@ -19,7 +19,7 @@ from bot.logsetup import LEVELS, LogFormat, choose_level, configure
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.report import TriageReport
+    from bot.contract import TriageReport
     from bot.topology import Topology
 
 log = logging.getLogger("bot.cli")
@@ -251,10 +251,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, topo: Topology) -> int:
+    from bot.contract import Alert
     from bot.engine import run_triage
     from bot.providers import get_provider
     from bot.render import report_text
-    from bot.report import Alert
 
     if not args.log and not args.job:
         raise BotError("give --log PATH or --job NAME (the newest log under the job's [jobs] logs is used)")

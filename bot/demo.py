@@ -11,11 +11,11 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from bot.contract import Alert
 from bot.engine import run_triage
 from bot.errors import BotError
 from bot.providers.offline import OfflineProvider
 from bot.render import report_text
-from bot.report import Alert
 from bot.sandbox import SandboxManager
 from bot.topology import Topology, load_topology
 

@@ -22,13 +22,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from bot.errors import LogNotFound, brief
-from bot.fingerprint import fingerprint as fingerprint_of
-from bot.investigation_tools import investigation_tools
-from bot.jobs import resolve_job
-from bot.providers.base import Provider, StageInputs, StageRequest
-from bot.providers.fallback import Bounded, StageFailed, WithFallback
-from bot.report import (
+from bot.contract import (
     CHECK_NOT_DONE,
     OUTPUT_MODELS,
     Alert,
@@ -45,6 +39,12 @@ from bot.report import (
     TriageReport,
     displayable,
 )
+from bot.errors import LogNotFound, brief
+from bot.fingerprint import fingerprint as fingerprint_of
+from bot.investigation_tools import investigation_tools
+from bot.jobs import resolve_job
+from bot.providers.base import Provider, StageInputs, StageRequest
+from bot.providers.fallback import Bounded, StageFailed, WithFallback
 from bot.sandbox import SandboxManager
 from bot.toolbox import Toolbox
 from bot.topology import StageSpec, Topology

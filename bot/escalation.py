@@ -7,8 +7,8 @@ the team. The Slack buttons and an escalate click ask the same policy.
 
 from __future__ import annotations
 
+from bot.contract import CATEGORIES, Escalation, Recommendation, TriageReport
 from bot.jobs import Job, resolve_job
-from bot.report import CATEGORIES, Escalation, Recommendation, TriageReport
 from bot.topology import Topology
 
 DEFAULT_TEAMS = {

@@ -6,8 +6,8 @@ import json
 import sys
 from typing import Any, TextIO
 
+from bot.contract import CONFIDENT
 from bot.evaluate import CaseResult, Metrics, evaluate
-from bot.report import CONFIDENT
 
 
 def _pct(v: float | None) -> str:

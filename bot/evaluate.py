@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.contract import CATEGORIES, CONFIDENT, Alert, Category, Classification
 from bot.errors import BotError
 from bot.escalation import DEFAULT_TEAMS
 from bot.providers.base import Provider
-from bot.report import CATEGORIES, CONFIDENT, Alert, Category, Classification
 from bot.sandbox import SandboxManager
 
 CASE_FILE = "case.toml"

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.contract import TriageReport
 from bot.errors import AccessDenied, BotError
 from bot.history import parse_since
-from bot.report import TriageReport
 from bot.sandbox import Audit, SandboxManager
 from bot.settings import Settings
 from bot.store import database_url, open_store

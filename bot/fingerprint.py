@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from bot.report import Classification, Fingerprint
+from bot.contract import Classification, Fingerprint
 
 VERSION = "1"  # bump when the template rules change: old fingerprints then stop matching, on purpose
 MAX_TEMPLATE = 300

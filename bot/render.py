@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.report import TriageReport
+from bot.contract import TriageReport
 from bot.topology import Topology
 
 ICONS = {"data": "DATA", "infra": "INFRA", "code": "CODE", "unknown": "UNKNOWN"}

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from bot.contract import Alert
 from bot.jobs import Job
-from bot.report import Alert
 from bot.sandbox import Excerpt, Sandbox
 
 if TYPE_CHECKING:

@@ -15,13 +15,13 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.contract import Alert, Classification, Fingerprint
 from bot.errors import AccessDenied
 from bot.escalation import EscalationPolicy
 from bot.evidence.facts import RunFacts, run_facts
 from bot.fingerprint import fingerprint as fingerprint_of
 from bot.jobs import Job
 from bot.offline.classify import classify
-from bot.report import Alert, Classification, Fingerprint
 from bot.sandbox import Audit, Excerpt, Sandbox, SandboxManager
 from bot.topology import StageSpec, Topology
 

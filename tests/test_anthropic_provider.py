@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Alert, TriageReport
 from bot.engine import run_triage
 from bot.errors import SettingsError
 from bot.providers.anthropic import FAST_MODEL, STRONG_MODEL, AnthropicProvider
-from bot.report import Alert, TriageReport
 from bot.settings import Settings
 from bot.topology import Topology, load_topology
 from tests.conftest import ROOT

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import Alert, Classification
 from bot.engine import run_triage
 from bot.errors import AccessDenied, LogNotFound, ProviderError
 from bot.providers import get_provider
 from bot.providers.base import StageOutcome, StageRequest, Usage
 from bot.providers.scripted import ScriptedProvider
-from bot.report import Alert, Classification
 from bot.topology import Topology, load_topology
 
 LOG = "Traceback (most recent call last):\nKeyError: 'customer_id'\nTask exited with return code 1\n"

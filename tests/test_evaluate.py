@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import Classification, Investigation, Recommendation, Text
 from bot.errors import BotError
 from bot.escalation import escalation_for
 from bot.eval_output import Progress, render
 from bot.evaluate import CaseError, evaluate, load_case, load_corpus, percentile
 from bot.jobs import resolve_job
 from bot.providers.base import StageOutcome, StageRequest
-from bot.report import Classification, Investigation, Recommendation, Text
 from bot.topology import load_topology
 from tests.conftest import ROOT
 

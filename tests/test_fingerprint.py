@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.contract import Alert, TriageReport
 from bot.engine import read_fingerprint, run_triage
 from bot.fingerprint import template
 from bot.providers.anthropic import AnthropicProvider
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert, TriageReport
 from bot.sandbox import SandboxManager
 from bot.settings import Settings
 from bot.topology import load_topology

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from bot.contract import Escalation, TriageReport
 from bot.errors import BotError
 from bot.history import parse_since
-from bot.report import Escalation, TriageReport
 from bot.store import open_store
 from tests.conftest import ROOT
 

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("bot", "bot.errors")),
     ("sandbox", ("bot.sandbox",)),
-    ("contract", ("bot.report", "bot.fingerprint", "bot.settings", "bot.logsetup", "bot.packaged")),
+    ("contract", ("bot.contract", "bot.fingerprint", "bot.settings", "bot.logsetup", "bot.packaged")),
     ("config and input", ("bot.topology", "bot.jobs", "bot.escalation", "bot.alerts")),
     ("evidence", ("bot.log_files", "bot.evidence")),
     ("offline engine", ("bot.offline",)),

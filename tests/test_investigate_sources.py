@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import Alert
 from bot.engine import build_toolbox
 from bot.errors import TopologyError
 from bot.evidence.deploys import git_env, recent_deploys
@@ -19,7 +20,6 @@ from bot.evidence.schema import Schema, compare, parse_parquet_footer
 from bot.evidence.upstream import upstream_status
 from bot.evidence.when import date_in, failure_time, line_time
 from bot.jobs import resolve_job
-from bot.report import Alert
 from bot.sandbox import Audit, Sandbox, SandboxManager
 from bot.triage_context import TriageContext
 from tests.investigate_world import HEADER_CSV, ORDERS, World

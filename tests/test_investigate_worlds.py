@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import Alert, Investigation, TriageReport
 from bot.engine import run_triage
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert, Investigation, TriageReport
 from tests.investigate_world import ORDERS, RUN_ID, World, airflow_log
 
 KEYERROR = ["KeyError: 'customer_id'"]

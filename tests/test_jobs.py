@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.contract import Alert
 from bot.engine import run_triage
 from bot.errors import LogNotFound
 from bot.jobs import closest_jobs, known_jobs, resolve_job
 from bot.log_files import newest_log
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert
 from bot.sandbox import Audit, SandboxManager
 from tests.investigate_world import ORDERS, World
 

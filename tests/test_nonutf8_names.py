@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
+from bot.contract import CHECK_NOT_DONE, Alert, Finding, Investigation
 from bot.engine import run_triage
 from bot.providers.base import StageOutcome, StageRequest
 from bot.providers.offline import OfflineProvider
 from bot.render import report_text
-from bot.report import CHECK_NOT_DONE, Alert, Finding, Investigation
 from bot.sandbox import SandboxManager
 from bot.slack.blocks import report_payload
 from tests.conftest import ROOT

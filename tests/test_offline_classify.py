@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import CONFIDENT, LIKELY, Alert
 from bot.engine import run_triage
 from bot.offline.classify import classify
 from bot.offline.signatures import SignatureError, continued, library, scan
 from bot.providers.offline import OfflineProvider
-from bot.report import CONFIDENT, LIKELY, Alert
 from bot.sandbox import Excerpt, Line
 from bot.topology import load_topology
 from tests.conftest import ROOT

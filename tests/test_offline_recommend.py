@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.contract import Classification, Evidence, Finding, Investigation, Recommendation
 from bot.escalation import EscalationPolicy
 from bot.offline import recommend as offline
-from bot.report import Classification, Evidence, Finding, Investigation, Recommendation
 from bot.topology import load_topology
 from tests.conftest import ROOT
 

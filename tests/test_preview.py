@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.contract import Alert
 from bot.engine import run_triage
 from bot.escalation import report_teams
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert
 from bot.slack.blocks import report_payload
 from bot.topology import load_topology
 from tests.conftest import ROOT

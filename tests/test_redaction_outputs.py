@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Alert
 from bot.engine import run_triage
 from bot.providers.anthropic import AnthropicProvider
-from bot.report import Alert
 from bot.settings import Settings
 from bot.topology import load_topology
 from tests.conftest import ROOT

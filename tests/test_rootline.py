@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.contract import Alert
 from bot.offline.classify import classify
 from bot.offline.rootline import Ident, candidates, identifiers, judge, strip_prefix
-from bot.report import Alert
 from bot.sandbox import Excerpt, Line
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.report import Alert
+from bot.contract import Alert
 from bot.sandbox import Audit, SandboxManager
 from bot.sandbox.core import InvalidPattern
 from bot.sandbox.landlock import abi_version
@@ -211,9 +211,9 @@ async def test_sandbox_tail_keeps_the_head_of_a_final_line_longer_than_the_windo
 
 
 async def test_sandbox_long_final_error_line_is_found_by_the_triage(tmp_path):
+    from bot.contract import Alert
     from bot.engine import run_triage
     from bot.providers.offline import OfflineProvider
-    from bot.report import Alert
     from bot.topology import load_topology
     from tests.conftest import ROOT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.report import Escalation, Evidence, StageResult, TriageReport
+from bot.contract import Escalation, Evidence, StageResult, TriageReport
 from bot.slack import blocks as B
 
 
@@ -84,7 +84,7 @@ def test_slack_blocks_with_status_adds_line_once_and_drops_buttons():
 
 
 def test_slack_report_words_follow_the_confidence_and_show_the_runner_up():
-    from bot.report import Alternative
+    from bot.contract import Alternative
 
     sure = json.dumps(B.report_payload(_report(confidence=0.82), TEAMS))
     assert "confident (82%)" in sure and "Or perhaps" not in sure
@@ -98,8 +98,8 @@ def test_slack_report_words_follow_the_confidence_and_show_the_runner_up():
 
 
 def test_cli_report_text_says_the_certainty_and_the_alternative():
+    from bot.contract import Alternative
     from bot.render import report_text
-    from bot.report import Alternative
 
     text = report_text(_report(confidence=0.55, alternatives=[Alternative(category="infra", why="quota", decide="x")]))
     assert "DATA (likely, confidence 0.55)" in text

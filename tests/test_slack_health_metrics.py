@@ -192,8 +192,8 @@ async def test_serve_http_mode_health_and_metrics_on_both_ports_and_429s_counted
 
 
 def test_metrics_count_fallbacks_tokens_and_partial_reports():
+    from bot.contract import Escalation, StageResult, TriageReport
     from bot.metrics import Metrics
-    from bot.report import Escalation, StageResult, TriageReport
 
     stages = [StageResult(name="classify", status="ok", output_kind="classification", provider="anthropic",
                           model="claude-haiku-4-5", input_tokens=1200, output_tokens=80, duration_ms=900),

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from bot.contract import Escalation, TriageReport
 from bot.errors import StoreError
-from bot.report import Escalation, TriageReport
 from bot.store import open_store
 from bot.store.migrations import LATEST
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import CONFIDENT, LIKELY, certainty
 from bot.offline import calibration, model
 from bot.offline.taxonomy import TaxonomyError, taxonomy
-from bot.report import CONFIDENT, LIKELY, certainty
 
 
 def test_shipped_taxonomy_covers_every_family_the_issue_names():

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract import Alert
 from bot.engine import prepare, run_triage
 from bot.errors import AccessDenied
 from bot.providers.anthropic import AnthropicProvider
 from bot.providers.offline import OfflineProvider
-from bot.report import Alert
 from bot.sandbox import Audit, SandboxManager
 from bot.settings import Settings
 from bot.triage_context import TriageContext

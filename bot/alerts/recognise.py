@@ -17,7 +17,7 @@ from bot.alerts.match import JobMatch, Registry, choose_job
 from bot.alerts.senders import Sender, identify
 from bot.alerts.state import decide
 from bot.alerts.text import Message, read_message
-from bot.report import Alert
+from bot.contract import Alert
 from bot.topology import Topology
 
 RUN_ID_RE = re.compile(r"[\w.:+\-%@]{1,200}")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.contract import Alert
 from bot.evidence.when import failure_time, run_date
-from bot.report import Alert
 from bot.sandbox import Excerpt
 
 _COLUMN = [

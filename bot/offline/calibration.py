@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.report import CONFIDENT, LIKELY
+from bot.contract import CONFIDENT, LIKELY
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 CEILING = 0.97

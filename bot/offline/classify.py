@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.contract import Alert, Alternative, Category, Classification, Evidence
 from bot.offline import calibration, model
 from bot.offline.rootline import Judgement, RootLine, candidates, judge, strip_prefix
 from bot.offline.signatures import Hit, scan
-from bot.report import Alert, Alternative, Category, Classification, Evidence
 from bot.sandbox import Excerpt, Line
 
 MAX_EVIDENCE = 5

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from bot.contract import LIKELY, Category, Classification, Evidence, Finding, Investigation
 from bot.errors import BotError
 from bot.evidence.deploys import Commit, Deploys, recent_deploys
 from bot.evidence.facts import RunFacts, column_in
@@ -24,7 +25,6 @@ from bot.evidence.previous_run import PreviousRun, error_lines, previous_run
 from bot.evidence.upstream import UpstreamSource, UpstreamStatus, upstream_status
 from bot.evidence.when import ago, iso
 from bot.jobs import Job
-from bot.report import LIKELY, Category, Classification, Evidence, Finding, Investigation
 from bot.sandbox import Sandbox
 
 log = logging.getLogger(__name__)

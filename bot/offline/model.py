@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from bot.contract import CATEGORIES, Category
 from bot.offline.rootline import RootLine
-from bot.report import CATEGORIES, Category
 from bot.sandbox import Line
 
 WEIGHTS = Path(__file__).with_name("model.json")

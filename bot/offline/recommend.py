@@ -8,9 +8,9 @@ the escalation of the final category from the configuration.
 
 from __future__ import annotations
 
+from bot.contract import Alternative, Classification, Evidence, Investigation, Recommendation
 from bot.offline.rootline import strip_prefix
 from bot.offline.signatures import library, render
-from bot.report import Alternative, Classification, Evidence, Investigation, Recommendation
 
 MAX_EVIDENCE = 8
 MAX_QUOTE = 240

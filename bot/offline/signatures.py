@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
+from bot.contract import CATEGORIES, Category
 from bot.errors import BotError
-from bot.report import CATEGORIES, Category
 from bot.sandbox import Line
 
 LIBRARY = Path(__file__).with_name("signatures.toml")

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.contract import Category
 from bot.errors import BotError
-from bot.report import Category
 
 TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 Kind = Literal["exception", "name_parts", "sqlstate", "vendor", "http", "errno", "signal", "exit", "cloud"]

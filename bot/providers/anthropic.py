@@ -26,6 +26,7 @@ from anthropic.types import (
 )
 from pydantic import BaseModel, ValidationError
 
+from bot.contract import displayable
 from bot.errors import AccessDenied, BotError, ProviderError, SettingsError
 from bot.providers.base import StageOutcome, StageRequest, Usage
 from bot.providers.claude_messages import (
@@ -35,7 +36,6 @@ from bot.providers.claude_messages import (
     untrusted,
     user_turn,
 )
-from bot.report import displayable
 from bot.sandbox import Excerpt
 from bot.settings import Settings
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel
 
-from bot.report import Alert, Classification, Investigation
+from bot.contract import Alert, Classification, Investigation
 
 if TYPE_CHECKING:
     from bot.toolbox import Toolbox

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.contract import Recommendation
 from bot.providers.base import StageRequest
-from bot.report import Recommendation
 from bot.sandbox import Excerpt
 from bot.toolbox import ToolSpec
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.contract import StageStatus
 from bot.errors import BotError, brief
 from bot.providers.base import Provider, StageOutcome, StageRequest, Usage
-from bot.report import StageStatus
 
 log = logging.getLogger(__name__)
 FALLBACK_TIMEOUT_S = 10.0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.contract import Classification, Investigation, Recommendation, Text
 from bot.offline.investigate import investigate
 from bot.offline.recommend import recommend
 from bot.providers.base import StageOutcome, StageRequest, Usage
-from bot.report import Classification, Investigation, Recommendation, Text
 
 
 class OfflineProvider:

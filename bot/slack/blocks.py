@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.report import TriageReport
+from bot.contract import TriageReport
 from bot.slack import messages as M
 
 MAX_BLOCKS = 50

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.report import CATEGORIES
+from bot.contract import CATEGORIES
 from bot.slack import blocks as B
 from bot.slack import messages as M
 from bot.slack.runtime import Runtime

@@ -21,10 +21,10 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.contract import Alert, Fingerprint, Memory, TriageReport
 from bot.engine import prepare
 from bot.errors import BotError
 from bot.jobs import resolve_job
-from bot.report import Alert, Fingerprint, Memory, TriageReport
 from bot.slack import blocks as B
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime

@@ -12,7 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts import Recognition, recognise
-from bot.report import Alert
+from bot.contract import Alert
 from bot.slack import blocks as B
 from bot.slack import messages as M
 from bot.slack.runtime import Runtime

@@ -15,11 +15,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts import unescape
+from bot.contract import Alert, TriageReport
 from bot.engine import run_triage
 from bot.errors import AccessDenied, BotError, LogNotFound
 from bot.escalation import EscalationPolicy, report_teams
 from bot.jobs import closest_jobs, known_jobs, resolve_job
-from bot.report import Alert, TriageReport
 from bot.slack import blocks as B
 from bot.slack import incidents, intake, observe
 from bot.slack import messages as M

@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from bot.contract import TriageReport
 from bot.logsetup import log_context
-from bot.report import TriageReport
 from bot.slack.runtime import Runtime
 
 log = logging.getLogger("bot.triage")

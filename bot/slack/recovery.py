@@ -18,7 +18,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts import parse_alert
-from bot.report import Alert
+from bot.contract import Alert
 from bot.slack.listeners import handle_message_event, triage_alert
 from bot.slack.runtime import Runtime
 from bot.slack.threads import our_reply

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from enum import Enum
 from typing import Any, Final, TypeVar
 
-from bot.report import Memory, TriageReport
+from bot.contract import Memory, TriageReport
 from bot.slack.dedup import Seen
 from bot.slack.pacing import ChannelPacer
 from bot.store import Claim, Incident, IncidentJoin, Store

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.report import Correction, Memory, Resolution, TriageReport
+from bot.contract import Correction, Memory, Resolution, TriageReport
 from bot.store.backend import Backend, Tx
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.report import TriageReport
+from bot.contract import TriageReport
 from bot.store import migrations
 from bot.store.backend import Backend, Row
 from bot.store.memory import MemoryMixin

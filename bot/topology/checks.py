@@ -8,8 +8,8 @@ import posixpath
 import re
 from graphlib import CycleError, TopologicalSorter
 
+from bot.contract import CATEGORIES
 from bot.errors import TopologyError
-from bot.report import CATEGORIES
 from bot.sandbox.patterns import PatternRefused, compile_linear
 from bot.sandbox.policy import fixed_root
 from bot.topology.spec import VAR_RE, JobSpec, StageSpec, Topology

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator
 
-from bot.report import OutputKind
+from bot.contract import OutputKind
 
 if TYPE_CHECKING:
     from bot.sandbox.patterns import LinearPattern
