@@ -106,6 +106,25 @@ async def test_the_first_alert_of_a_storm_leads_even_when_it_is_slower_to_reach_
     assert "Same cause as <https://" in json.dumps(second["blocks"])
 
 
+async def test_an_alert_that_joins_no_incident_does_not_hold_the_next_one(tmp_path, fake):
+    """ing_a has no log, so it joins no incident and is triaged alone (here Slack takes 3 s to accept its reply);
+    ing_b, posted after it, must not wait for that whole triage before joining its own incident."""
+    write_log(tmp_path, "ing_b", KEYERROR)
+    stamps = ["1800000001.000100", "1800000002.000100"]
+    fake.slow("chat.postMessage", 3.0, thread_ts=stamps[0])
+    w = await SlackWorld.start(tmp_path, fake=fake)
+    try:
+        await send(w, "ing_a", stamps[0])
+        await send(w, "ing_b", stamps[1])
+        await fake.wait_for(all_answered([stamps[1]]), timeout=30)
+        replied_a = bot_replies(fake, stamps[0])
+        await fake.wait_for(lambda f: bot_replies(f, stamps[0]), timeout=30)
+        await w.idle()
+    finally:
+        await w.close()
+    assert replied_a == [], "ing_b was answered only after ing_a's whole triage"
+
+
 async def test_incident_escalate_on_a_repeat_escalates_the_incident_once_listing_jobs(tmp_path, fake):
     for job in ("ing_a", "ing_b"):
         write_log(tmp_path, job, KEYERROR)

@@ -59,6 +59,19 @@ def test_codes_no_table_lists_are_read_by_their_shape_and_name(line: str, kind: 
     assert entry is not None and entry.cat == cat
 
 
+@pytest.mark.parametrize("line", [
+    "INFO [KAFKA_CONNECT] connector started", "INFO [SCHEMA_REGISTRY] registered subject orders-value",
+    "INFO [CONFIG_LOADER] loaded 12 keys", '{"code": "ImportStarted", "status": "ok"}',
+    "reason: scheduledImport", "ERROR [TOKEN_SERVICE] request rejected",
+])
+def test_a_tag_or_status_word_is_not_judged_as_an_error_code(line: str):
+    """Name parts judge codes that say they failed (INSUFFICIENT_PERMISSIONS, ...LimitReached), not a bracketed
+    component tag or a status word: `[TOKEN_SERVICE]` must not make a log infra (review finding)."""
+    from bot.offline.rootline import identifiers, lookup
+
+    assert [lookup(i) for i in identifiers(line) if i.kind in ("vendor", "cloud")] in ([], [None])
+
+
 def test_a_numbered_vendor_code_is_never_judged_by_its_name():
     from bot.offline.rootline import Ident, lookup
 

@@ -197,7 +197,7 @@ def identifiers(message: str, tax: Taxonomy | None = None) -> list[Ident]:
     cloud, cloud_words = _cloud_codes(tax)
     for m in _AWS_CODE.finditer(text) if ("code" in low or "error occurred" in low) else ():
         code = m[1] or m[2] or m[3]
-        if code in cloud or (_CAMEL.fullmatch(code) and tax.by_name(code) is not None):
+        if code in cloud or (_CAMEL.fullmatch(code) and tax.by_name(code, codes=True) is not None):
             add("cloud", code)
     if cloud_words is not None:
         for m in cloud_words.finditer(text):
@@ -241,7 +241,7 @@ def lookup(ident: Ident, tax: Taxonomy | None = None) -> Entry | None:
         return tax.sqlstate(ident.key)
     entry = tax.get(ident.kind, ident.key)
     if entry is None and ident.kind in ("vendor", "cloud") and not ident.key[-1].isdigit():
-        entry = tax.by_name(ident.key.rsplit(":", 1)[-1])   # an unlisted Spark class or cloud code
+        entry = tax.by_name(ident.key.rsplit(":", 1)[-1], codes=True)   # an unlisted Spark class or cloud code
     return entry
 
 

@@ -7,6 +7,7 @@ them generalises to logs no signature was written for. Loaded once per process, 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -46,6 +47,10 @@ class Entry(BaseModel):
         return self.role == "cause" and self.cat != "unknown"
 
 
+_FAILED = re.compile(r"Error|Exception|Fail|Denied|Exceeded|Reached|Exhausted|Insufficient|Invalid|Missing|NotFound"
+                     r"|Unavailable|Forbidden|Unauthori[sz]ed|Timeout|TimedOut|Refused|Rejected|Violat|Mismatch|Overflow")
+
+
 class Taxonomy:
     """Lookups by kind; exception classes also by their dotted suffixes and name parts."""
 
@@ -66,11 +71,14 @@ class Taxonomy:
                 return hit
         return self.by_name(parts[-1])
 
-    def by_name(self, name: str) -> Entry | None:
+    def by_name(self, name: str, *, codes: bool = False) -> Entry | None:
         """The first name part `name` contains: `FooTimeoutError`, or a code such as `INSUFFICIENT_PERMISSIONS`
-        or `PublicIPCountLimitReached` that no table lists by itself — names say what failed."""
+        or `PublicIPCountLimitReached` that no table lists by itself — names say what failed. A code (`codes`)
+        must also say it failed (`_FAILED`): `[KAFKA_CONNECT]` or `ImportStarted` is a tag, not an error."""
         if "_" in name or name.isupper():
             name = "".join(w.capitalize() for w in name.split("_"))
+        if codes and _FAILED.search(name) is None:
+            return None
         for part, entry in self._parts:
             if part in name:
                 return entry

@@ -15,8 +15,10 @@ from bot.sandbox.worker import FRAME_LEN, MAX_FRAME, TEST_SEAMS_ENV, decode, enc
 REQUEST_TIMEOUT_S = 60.0
 # argv: the directory holding `bot` (first on the path), the roots, the one holding `re2` (last: never before
 # the stdlib). The worker runs with -I -S, so no site-packages of its own.
+# The re2 entry is dropped again once the worker is imported (re2 with it), so no other installed package
+# can be imported by the reader afterwards.
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); sys.path.append(sys.argv[3]); "
-         "from bot.sandbox.worker import main; main(sys.argv[2])")
+         "from bot.sandbox.worker import main; sys.path.remove(sys.argv[3]); main(sys.argv[2])")
 
 
 class WorkerUnavailable(BotError):

@@ -53,7 +53,15 @@ def team_of(rt: Runtime, job: str | None) -> str | None:
 
 async def group(rt: Runtime, channel: str, alert: Alert, claim: Claim) -> Group:
     """Fingerprint the alert and put it into its incident. Any trouble (no log, no store) → triaged alone;
-    the full triage then reports the problem as before."""
+    the full triage then reports the problem as before. Whichever way it leaves, later alerts of the
+    channel may then take their turn to join."""
+    try:
+        return await _group(rt, channel, alert, claim)
+    finally:
+        rt.incidents.joined(channel, claim.ts)
+
+
+async def _group(rt: Runtime, channel: str, alert: Alert, claim: Claim) -> Group:
     spec = rt.topology.incidents
     try:
         async with rt.incidents.fingerprint_slots:
@@ -70,11 +78,9 @@ async def group(rt: Runtime, channel: str, alert: Alert, claim: Claim) -> Group:
     joined = None
     if spec.enabled:
         await rt.incidents.turn(channel, claim.ts)
-        try:
-            joined = await rt.state.join_incident(claim, fp.id, infra_key=fp.infra_key, category=fp.category,
-                                                  team=team, channel=channel, window_s=spec.window_s)
-        finally:
-            rt.incidents.joined(channel, claim.ts)
+        joined = await rt.state.join_incident(claim, fp.id, infra_key=fp.infra_key, category=fp.category,
+                                              team=team, channel=channel, window_s=spec.window_s)
+        rt.incidents.joined(channel, claim.ts)
     g = Group(fingerprint=fp, incident_id=joined.incident_id if joined else None,
               leader=joined.leader if joined else True, context=ctx)
     if g.leader:
