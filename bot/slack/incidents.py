@@ -80,7 +80,6 @@ async def _group(rt: Runtime, channel: str, alert: Alert, claim: Claim) -> Group
         await rt.incidents.turn(channel, claim.ts)
         joined = await rt.state.join_incident(claim, fp.id, infra_key=fp.infra_key, category=fp.category,
                                               team=team, channel=channel, window_s=spec.window_s)
-        rt.incidents.joined(channel, claim.ts)
     g = Group(fingerprint=fp, incident_id=joined.incident_id if joined else None,
               leader=joined.leader if joined else True, context=ctx)
     if g.leader:

@@ -113,7 +113,7 @@ async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: 
     try:
         await _triage_alert(rt, channel, ts, alert, claim, note)
     finally:
-        rt.incidents.joined(channel, claim.ts)   # never joined (no log, an error): later alerts need not wait
+        rt.incidents.joined(channel, claim.ts)   # an error before grouping: later alerts need not wait
 
 
 async def _triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: Claim, note: str | None) -> None:
