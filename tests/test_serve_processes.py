@@ -8,7 +8,10 @@ import sys
 import time
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import SettingsError
+from bot.slack.channels import resolve_alert_channels
 from tests.conftest import ROOT
 from tests.fakes.serve_process import ServeProcess, serve_env
 from tests.fakes.slack_api import BOT_ID, FakeSlackAPI
@@ -165,3 +168,25 @@ async def test_serve_refuses_to_start_naming_channels_it_cannot_resolve(tmp_path
     assert "'#etl-ops'," not in lines[0] or failure                        # the name that was found is not blamed
     assert b"listening" not in out
     assert len(fake.of("conversations.list")) == (1 if failure else 2)     # every page read before refusing
+
+
+async def _resolve(fake: FakeSlackAPI, names: list[str], **kw: float) -> str:
+    client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
+    with pytest.raises(SettingsError) as e:
+        await resolve_alert_channels(client, names, **kw)
+    return str(e.value)
+
+
+async def test_a_page_cursor_slack_repeats_stops_the_walk_with_a_way_out(fake):
+    _workspace(fake)
+    fake.list_cursor = "3"                   # every page says "next: 3": the walk would read page 2 forever
+    said = await _resolve(fake, ["#nowhere"])
+    assert "returned a page cursor it had returned before" in said and "Channel ID" in said
+    assert [c.args.get("cursor") for c in fake.of("conversations.list")] == [None, "3"]  # no page asked for twice
+
+
+async def test_a_walk_slower_than_the_deadline_stops_naming_the_channels(fake):
+    _workspace(fake)
+    fake.slow("conversations.list", 0.5)
+    said = await _resolve(fake, ["#etl-ops", "#data-eng"], deadline_s=0.2)
+    assert "'#data-eng', '#etl-ops'" in said and "did not find them within 0.2 s" in said and "Channel ID" in said

@@ -6,6 +6,7 @@ never watched. A name nobody can find stops the start: silently watching fewer c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable
@@ -20,10 +21,13 @@ from bot.errors import SettingsError
 log = logging.getLogger(__name__)
 CHANNEL_ID_RE = re.compile(r"[CGD][A-Z0-9]{6,}")   # Slack's channel names are lower case, its ids upper case
 PAGE = 200                                          # conversations.list: Slack advises at most 200 per page
+MAX_PAGES = 500                                     # 100,000 channels: past that, ids are the sane way
+DEADLINE_S = 30.0   # the walk runs before /healthz listens: a probe's patience, not Slack's, sets the bound
 USE_IDS = "or list the channel's id instead (channel name → About → Channel ID, e.g. C0123ABCD)"
 
 
-async def resolve_alert_channels(client: AsyncWebClient, entries: Iterable[str]) -> frozenset[str]:
+async def resolve_alert_channels(client: AsyncWebClient, entries: Iterable[str], *,
+                                 deadline_s: float = DEADLINE_S) -> frozenset[str]:
     """The channel ids to watch. Ids need no call; names are found with conversations.list (public and private
     channels the bot can see, archived ones left out, page by page until every name is found), one INFO line
     each. SettingsError naming every name that was not found, and what to do."""
@@ -35,7 +39,12 @@ async def resolve_alert_channels(client: AsyncWebClient, entries: Iterable[str])
             wanted.setdefault(e.strip().lstrip("#").lower(), e)
     if not wanted:
         return frozenset(ids)
-    found = await _find(client, wanted)
+    try:
+        found = await asyncio.wait_for(_find(client, wanted), deadline_s)
+    except TimeoutError:
+        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {', '.join(map(repr, wanted.values()))}, and "
+                            f"conversations.list did not find them within {deadline_s:g} s (a large or rate-limited "
+                            f"workspace); {USE_IDS}") from None
     if missing := [written for name, written in wanted.items() if name not in found]:
         raise SettingsError(
             f"ETL_TRIAGE_ALERT_CHANNELS names {', '.join(map(repr, missing))}, but the bot sees no such channel "
@@ -53,8 +62,9 @@ async def _find(client: AsyncWebClient, wanted: dict[str, str]) -> dict[str, dic
     names = ", ".join(map(repr, wanted.values()))
     found: dict[str, dict[str, Any]] = {}
     cursor: str | None = None
+    seen: set[str] = set()
     try:
-        while True:
+        for _ in range(MAX_PAGES):
             resp = await client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
                                                    limit=PAGE, cursor=cursor)
             for channel in resp.get("channels") or []:
@@ -63,6 +73,12 @@ async def _find(client: AsyncWebClient, wanted: dict[str, str]) -> dict[str, dic
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None or len(found) == len(wanted):
                 return found
+            if cursor in seen:   # a cursor Slack handed out before: the walk would never end
+                raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {names}, and conversations.list returned "
+                                    f"a page cursor it had returned before; {USE_IDS}")
+            seen.add(cursor)
+        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {names}, not found in the first {MAX_PAGES * PAGE:,} "
+                            f"channels; {USE_IDS}")
     except SlackApiError as e:
         data = getattr(e.response, "data", None)
         error = data.get("error") if isinstance(data, dict) else str(e)

@@ -53,6 +53,7 @@ class FakeSlackAPI:
     slowed: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     channels: list[dict[str, Any]] = field(default_factory=list)
     list_page: int = 1000              # conversations.list: Slack may return fewer than `limit` per page
+    list_cursor: str | None = None     # conversations.list: hand out this next_cursor on every page (a stuck walk)
     _changed: asyncio.Condition | None = None
     _unstalled: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
@@ -251,7 +252,10 @@ class FakeSlackAPI:
         keep_archived = str(args.get("exclude_archived", "")).lower() not in ("1", "true")
         shown = [c for c in self.channels if ("private_channel" if c["is_private"] else "public_channel") in types
                  and (keep_archived or not c["is_archived"]) and (c["is_member"] or not c["is_private"])]
-        return self._page(shown, args, "channels", self.list_page)
+        page = self._page(shown, args, "channels", self.list_page)
+        if self.list_cursor is not None:
+            page["response_metadata"]["next_cursor"] = self.list_cursor
+        return page
 
     def _history(self, args: dict[str, Any]) -> dict[str, Any]:
         """Top-level messages, newest first, with `reply_count` for thread parents."""
