@@ -16,6 +16,7 @@ from bot.engine import run_triage
 from bot.errors import AccessDenied, LogNotFound, ProviderError
 from bot.providers import get_provider
 from bot.providers.base import StageOutcome, StageRequest, Usage
+from bot.providers.fallback import WithFallback
 from bot.providers.scripted import ScriptedProvider
 from bot.topology import Topology, load_topology
 
@@ -175,6 +176,29 @@ async def test_engine_fallback_keeps_the_failed_attempts_usage(tmp_path):
     report = await run_triage(topo, Alert(job="job1"), provider=p, log_path=log)
     cls = report.stages[0]
     assert (cls.provider, cls.model, cls.round_trips, cls.input_tokens) == ("offline", "claude-x", 2, 900)
+
+
+class WrongType(ScriptedProvider):
+    """A fallback that answers classify with something that is not a Classification."""
+
+    async def run_stage(self, req: StageRequest) -> StageOutcome:
+        if req.stage.name == "classify":
+            return StageOutcome(output="data, probably")  # type: ignore[arg-type]
+        return await super().run_stage(req)
+
+
+@pytest.mark.parametrize(("fallback", "status", "says"), [
+    (WrongType(SCRIPT), "failed", "returned str, stage needs Classification"),
+    (ScriptedProvider(script(classify=HANG)), "timeout", "timed out after 0.3s"),
+])
+async def test_a_fallback_is_held_to_the_stage_checks_too(tmp_path, fallback, status, says):
+    topo, log = _world(tmp_path, DEFAULT)
+    primary = ScriptedProvider(script(classify={"error": "529 overloaded"}))
+    report = await run_triage(topo, Alert(job="job1"), log_path=log,
+                              provider=WithFallback(primary, fallback, fallback_timeout_s=0.3))
+    cls = report.stages[0]
+    assert cls.status == status and "529 overloaded" in cls.reason and says in cls.reason, cls.reason
+    assert report.category == "unknown" and not report.complete
 
 
 async def test_engine_whole_triage_budget(tmp_path):

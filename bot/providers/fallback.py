@@ -31,13 +31,14 @@ class StageFailed(Exception):
 
 
 class Bounded:
-    """`provider`, held to each stage's timeout, its answers checked against the stage's output model."""
+    """`provider`, held to each stage's timeout (or `timeout_s` for every stage), its answers checked against
+    the stage's output model."""
 
-    def __init__(self, provider: Provider, *, quiet: bool = False) -> None:
-        self.inner, self.name, self.quiet = provider, provider.name, quiet
+    def __init__(self, provider: Provider, *, quiet: bool = False, timeout_s: float | None = None) -> None:
+        self.inner, self.name, self.quiet, self.timeout_s = provider, provider.name, quiet, timeout_s
 
     async def run_stage(self, request: StageRequest) -> StageOutcome:
-        timeout = request.stage.timeout_s
+        timeout = self.timeout_s if self.timeout_s is not None else request.stage.timeout_s
         try:
             async with asyncio.timeout(timeout):
                 outcome = await self.inner.run_stage(request)
@@ -59,13 +60,15 @@ class Bounded:
 
 
 class WithFallback:
-    """`primary` for every stage; a stage it fails (error, timeout, wrong answer type) goes to `fallback`."""
+    """`primary` for every stage; a stage it fails (error, timeout, wrong answer type) goes to `fallback`, which
+    is held to the same checks: a fallback that hangs or answers the wrong type fails the stage, it never
+    reaches the report."""
 
     def __init__(self, primary: Provider, fallback: Provider, *, fallback_timeout_s: float = FALLBACK_TIMEOUT_S
                  ) -> None:
         self.primary, self.fallback, self.name = primary, fallback, primary.name
         self._primary = Bounded(primary, quiet=True)
-        self.fallback_timeout_s = fallback_timeout_s
+        self._fallback = Bounded(fallback, timeout_s=fallback_timeout_s)
 
     async def run_stage(self, request: StageRequest) -> StageOutcome:
         try:
@@ -73,11 +76,9 @@ class WithFallback:
         except StageFailed as e:
             why, spent = e.reason, e.usage
         try:
-            async with asyncio.timeout(self.fallback_timeout_s):
-                outcome = await self.fallback.run_stage(request)
-        except Exception as e2:
-            log.exception("%s fallback for stage %s failed", self.fallback.name, request.stage.name)
-            raise StageFailed("failed", f"{why}; {self.fallback.name} fallback: {brief(e2)}") from e2
+            outcome = await self._fallback.run_stage(request)
+        except StageFailed as e2:
+            raise StageFailed(e2.status, f"{why}; {self.fallback.name} fallback: {e2.reason}", spent) from e2
         outcome.fallback = f"{self.primary.name}: {why}"
         outcome.provider = self.fallback.name
         if spent is not None:  # what the failed attempt cost still belongs in the report
