@@ -60,35 +60,36 @@ class TriageContext:
 
     async def excerpt(self, sandbox: Sandbox) -> Excerpt | None:
         """The part of the failed run's log that matters (error region + first error), or None without a log.
-        Read through `sandbox` on the first ask; later asks only check that their sandbox allows the log
-        (AccessDenied, audited, when it does not)."""
+        Read through `sandbox` on the first ask; later asks are served from memory once their sandbox allows
+        the log (audited as a 0-byte read; AccessDenied, audited, when it does not)."""
         if self.log_path is None:
             return None
         async with self._lock:
             if self._excerpt is None:
                 self._excerpt = await sandbox.excerpt(self.log_path, budget=EXCERPT_BUDGET)
             else:
-                sandbox.check(self.log_path)
+                sandbox.reuse(self.log_path)
             return self._excerpt
 
     async def facts(self, sandbox: Sandbox, partition: str | None = None) -> RunFacts:
         """When the run failed and which date it processed. `partition`: one the error names (the best source
         of the run date). A log this stage may not read leaves the facts to the alert and the run id."""
-        excerpt = None
+        excerpt, mtime = None, None
         if self.log_path is not None:
             try:
-                excerpt = await self.excerpt(sandbox)
-                await self._log_mtime(sandbox)
+                excerpt = await self.excerpt(sandbox)      # AccessDenied: nothing of the log, not even its mtime
+                mtime = await self._log_mtime(sandbox)
             except (AccessDenied, OSError):
                 pass
-        return run_facts(self.log_path, excerpt, self._mtime, self.alert, partition)
+        return run_facts(self.log_path, excerpt, mtime, self.alert, partition)
 
-    async def _log_mtime(self, sandbox: Sandbox) -> None:
+    async def _log_mtime(self, sandbox: Sandbox) -> float | None:
         assert self.log_path is not None
         if not self._mtime_known:
             infos = await sandbox.list_dir(str(self.log_path.parent), self.log_path.name)
             self._mtime = next((i.mtime for i in infos if Path(i.path).name == self.log_path.name), None)
             self._mtime_known = True
+        return self._mtime
 
     async def reading(self, sandbox: Sandbox) -> Classification:
         """The offline classifier's reading of the excerpt (deterministic, no model): what the fingerprint is

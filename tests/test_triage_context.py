@@ -23,8 +23,9 @@ HEADER = "order_id,customer_id,amount\n1,42,9.5\n"
 
 
 def reads_of(ctx: TriageContext, path: Path) -> list[str]:
-    """The stages that read `path`, one entry per read, in order."""
-    return [e.stage for e in ctx.audit.entries if e.allowed and e.path == str(path.resolve())]
+    """The stages that read bytes of `path` from disk, one entry per read, in order (served-from-memory uses
+    are audited as 0-byte reads)."""
+    return [e.stage for e in ctx.audit.entries if e.allowed and e.bytes_read and e.path == str(path.resolve())]
 
 
 @pytest.fixture
@@ -118,6 +119,27 @@ async def test_context_stage_that_may_not_read_the_log_is_refused_the_shared_exc
     assert facts.excerpt is None and facts.run_date is not None   # from the log's name, without reading it
     assert [(d.stage, d.path) for d in ctx.audit.denied][:1] == [("recommend", str(log.resolve()))]
     assert reads_of(ctx, log) == ["classify"]
+
+
+async def test_context_later_stages_are_audited_and_a_denied_one_gets_no_cached_mtime(world):
+    """The shared excerpt is read once, and each allowed stage that uses it is audited (0 bytes). A stage
+    refused the log learns nothing of it, not even the mtime an earlier stage cached: its failure time is
+    unknown rather than the log's."""
+    w, log = world
+    topo = w.topology(ORDERS)
+    sandboxes = SandboxManager.for_topology(topo)
+    try:
+        ctx = await prepare(topo, Alert(job="orders_daily"), sandboxes=sandboxes, log_path=log)
+        allowed = await ctx.facts(ctx.sandbox(topo.stage("classify")))
+        again = await ctx.facts(ctx.sandbox(topo.stage("investigate"), "data"))
+        denied = await ctx.facts(ctx.sandbox(topo.stage("recommend")))
+    finally:
+        await sandboxes.aclose()
+    uses = [(e.stage, e.bytes_read > 0) for e in ctx.audit.entries if e.allowed and e.path == str(log.resolve())]
+    assert uses[0] == ("classify", True) and ("investigate", False) in uses
+    assert not any(stage == "recommend" for stage, _ in uses)
+    assert allowed.failed_at is not None and again.failed_at == allowed.failed_at
+    assert denied.excerpt is None and denied.failed_at is None, denied
 
 
 def test_context_excerpt_within_a_smaller_budget_keeps_the_end_and_the_first_error():
