@@ -231,6 +231,38 @@ async def test_slack_database_lost_mid_run_still_answers_alerts_once(tmp_path, f
     assert len(lines) == 1 and "answering alerts without history" in lines[0]
 
 
+async def test_alerts_answered_while_the_database_was_away_are_written_back_when_it_returns(tmp_path, fake, pg_url):
+    """History, memory and the other replicas learn of an alert answered from memory once the store is back:
+    the sweep records it with its report and reply, and a replica asked about it later answers nothing."""
+    from bot.slack.recovery import resume_expired
+
+    target = urlsplit(pg_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
+    w = await SlackWorld.start(tmp_path, fake=fake, store_url=_via(pg_url, proxy.port),
+                               pacing=Pacing(post_interval_s=0.01, update_interval_s=0))
+    w.rt.state.op_timeout_s, w.rt.state.retry_s = 2.0, 0.05
+    ts = "1700000710.000100"
+    try:
+        await proxy.cut()
+        await w.resend(alert_event(ts), retry_num=0)
+        await fake.wait_for(answered(ALERTS, ts), timeout=30)
+        await w.idle()
+        assert w.rt.state.degraded
+        await proxy.restore()
+        await asyncio.sleep(0.1)                                     # past the retry pause
+        await resume_expired(w.rt)
+        store = w.rt.state.store
+        assert store is not None
+        [row] = [r for r in await store.history() if r.ts == ts]
+        second = await store.claim_alert(ALERTS, ts, {}, owner="replica-2", lease_s=30)
+    finally:
+        await w.close()
+        await proxy.stop()
+    assert len(replies(fake, ALERTS, ts)) == 1
+    assert row.status == "done" and row.category == "data" and row.root_cause and row.fingerprint
+    assert second is None                                            # no other replica answers it again
+
+
 async def test_slack_resumed_triage_whose_reply_was_deleted_answers_with_a_new_one(tmp_path, fake):
     ts = "1700000650.000100"
     fake.stall("chat.update")

@@ -29,7 +29,9 @@ CLEANUP_EVERY_S = 3600.0
 
 
 async def resume_expired(rt: Runtime) -> int:
-    """Take over expired or released triages (as many as can run at once) and finish them."""
+    """Take over expired or released triages (as many as can run at once) and finish them; first, record the
+    alerts answered while the store was away, if it is back."""
+    await rt.state.write_back()
     claims = await rt.state.expired(limit=max(1, rt.settings.max_concurrent_triages * 2))
     for claim in claims:
         try:

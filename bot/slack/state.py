@@ -2,12 +2,15 @@
 
 Every call tries the store; when it fails (server gone, file unwritable, a call slower than `op_timeout_s`)
 the bot says so once in the log and carries on in memory — dedup, click filter, local pacing — so an alert
-is still answered, just without history. It tries the store again after `retry_s`, and says when it is back.
+is still answered, just without history. It tries the store again after `retry_s`, and says when it is back;
+the alerts answered in the meantime are then written back (`write_back`, from the recovery sweep), so history,
+memory and the other replicas know them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -49,6 +52,8 @@ class State:
         self.degraded = False
         self._retry_at = 0.0
         self._held: dict[int, Claim] = {}
+        # alerts answered while the store was away: (channel, ts) -> (alert, reply ts, report, finished)
+        self._unrecorded: dict[tuple[str, str], tuple[dict[str, Any], str | None, TriageReport | None, bool]] = {}
 
     @property
     def durable(self) -> bool:
@@ -125,11 +130,34 @@ class State:
     async def set_reply(self, claim: Claim, channel: str, reply_ts: str) -> None:
         if claim.triage_id:
             await self._try("recording a reply", lambda s: s.set_reply(claim, channel, reply_ts))
+        elif self.store is not None and channel == claim.channel:
+            self._unrecorded[(claim.channel, claim.ts)] = (claim.alert, reply_ts, None, False)
 
     async def finish(self, claim: Claim, report: TriageReport | None, error: str | None = None) -> None:
         self._held.pop(claim.triage_id, None)
         if claim.triage_id:
             await self._try("recording a triage", lambda s: s.finish(claim, report, error=error))
+        elif (key := (claim.channel, claim.ts)) in self._unrecorded:
+            alert, reply_ts, _, _ = self._unrecorded[key]
+            self._unrecorded[key] = (alert, reply_ts, report, True)
+
+    async def write_back(self) -> int:
+        """Record the alerts answered from memory while the store was away, once it answers again: how many
+        it took now. One the store already knew (another replica claimed it meanwhile) is left as it is."""
+        done = [(k, v) for k, v in self._unrecorded.items() if v[3] and v[1]]
+        taken = 0
+        for key, (alert, reply_ts, report, _) in done:
+            assert reply_ts is not None
+            new = await self._try("writing back an alert answered without the store", functools.partial(
+                Store.record_answered, channel=key[0], ts=key[1], alert=alert, reply_ts=reply_ts, report=report,
+                note="answered while the store was unreachable"))
+            if new is _MISSING:
+                break
+            del self._unrecorded[key]
+            taken += bool(new)
+        if taken:
+            log.warning("wrote back %d alert(s) answered while the state database was unreachable", taken)
+        return taken
 
     async def release(self, claim: Claim) -> None:
         self._held.pop(claim.triage_id, None)

@@ -216,8 +216,12 @@ class Store(MemoryMixin):
             out.update(r[0] for r in rows)
         return out
 
-    async def record_answered(self, channel: str, ts: str, alert: dict[str, Any], reply_ts: str) -> None:
-        """An alert whose thread already holds our reply (found while catching up): remember it, triage nothing."""
+    async def record_answered(self, channel: str, ts: str, alert: dict[str, Any], reply_ts: str,
+                              report: TriageReport | None = None, *,
+                              note: str = "answered before the store knew it") -> bool:
+        """An alert already answered in its thread without the store (found while catching up, or answered while
+        the store was unreachable): remember it and its report, if known, triage nothing. False when the store
+        knew the alert already (another replica claimed it): nothing is changed then."""
         now = self.clock()
         async with self.backend.tx() as tx:
             row = await tx.fetchone(
@@ -225,10 +229,14 @@ class Store(MemoryMixin):
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, ts) DO NOTHING RETURNING id",
                 (channel, ts, alert.get("job"), alert.get("run_id"), alert.get("source") or "slack",
                  json.dumps(alert, ensure_ascii=False), now))
-            if row is not None:
-                await tx.execute("INSERT INTO triages (alert_id, status, reply_channel, reply_ts, created_at, "
-                                 "finished_at, error) VALUES (?, 'done', ?, ?, ?, ?, ?)",
-                                 (row[0], channel, reply_ts, now, now, "answered before the store knew it"))
+            if row is None:
+                return False
+            tid = await tx.fetchone("INSERT INTO triages (alert_id, status, reply_channel, reply_ts, created_at, "
+                                    "finished_at, error) VALUES (?, 'done', ?, ?, ?, ?, ?) RETURNING id",
+                                    (row[0], channel, reply_ts, now, now, note))
+        if report is not None and tid is not None:
+            await self.finish(Claim(int(tid[0]), channel, ts, alert, reply_ts), report)
+        return True
 
     async def record_report(self, channel: str, reply_ts: str, alert: dict[str, Any], report: TriageReport,
                             team: str | None = None) -> None:

@@ -30,6 +30,11 @@ class TcpProxy:
             w.transport.abort()
         self._writers.clear()
 
+    async def restore(self) -> None:
+        """The server is back, on the same port."""
+        self.cut_off = False
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+
     async def stop(self) -> None:
         await self.cut()
         if self._server is not None:
