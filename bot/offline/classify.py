@@ -133,12 +133,13 @@ def _finish(cls: Classification, source: str, p: model.Prediction | None,
             calibrate: bool = True) -> Classification:
     agrees = p is not None and p.category == cls.category
     raw = cls.confidence
-    conf = calibration.calibrate(source, raw, agrees=agrees, disputed=rival is not None) if calibrate else raw
     alternatives = list(cls.alternatives)
     if alt is not None:
         alternatives.append(alt)
     if rival is not None and rival[1] != cls.category and all(x.category != rival[1] for x in alternatives):
         alternatives.append(Alternative(category=rival[1], why=rival[2], decide=rival[3]))
+    # "disputed" as eval/train_model.py fitted it: the answer names a runner-up, whoever raised it
+    conf = calibration.calibrate(source, raw, agrees=agrees, disputed=bool(alternatives)) if calibrate else raw
     return cls.model_copy(update={"confidence": conf, "alternatives": alternatives[:2],
                                   "facts": {**cls.facts, "decided_by": source}})
 
@@ -261,6 +262,8 @@ def _decided(winner: Hit, hits: list[Hit], lines: list[Line], path: str) -> Clas
     evidence += [_ev(path, h.line) for h in same[:2]]
     symptoms = [h for h in hits if h.sig.role == "symptom" and h.index != winner.index]
     evidence += [_ev(path, h.line) for h in symptoms[-2:]]
+    alternatives = [Alternative(category=sig.alt, why=sig.alt_why,
+                                decide=sig.decide or _DECIDE.get((sig.category, sig.alt), ""))] if sig.alt else []
     return Classification(
         category=sig.category,
         confidence=confidence,
@@ -268,6 +271,7 @@ def _decided(winner: Hit, hits: list[Hit], lines: list[Line], path: str) -> Clas
         summary=sig.render(sig.summary, facts) or sig.name,
         evidence=_dedup(evidence)[:MAX_EVIDENCE],
         facts=facts,
+        alternatives=alternatives,
     )
 
 

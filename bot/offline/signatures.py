@@ -23,7 +23,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, ValidationInfo, field_validator
 
 from bot.contract import CATEGORIES, Category
 from bot.errors import BotError
@@ -69,6 +69,9 @@ class Signature:
     action: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     spans: bool = False                         # a pattern names `\n`: also match over continuation lines
+    alt: Category | None = None                 # the other honest reading of this shape (the runner-up)
+    alt_why: str = ""                           # why that reading is possible
+    decide: str = ""                            # what evidence tells the two apart
     origin: str = field(default="", compare=False)  # the library file, for error messages
 
     def render(self, templates: tuple[str, ...], facts: dict[str, str]) -> str:
@@ -241,6 +244,9 @@ class SignatureEntry(BaseModel):
     action: str | list[str] = Field(default_factory=list)
     examples: str | list[str] = Field(default_factory=list)
     flags: str = ""
+    alt: Category | None = None
+    alt_why: str = Field(default="", validate_default=True)
+    decide: str = ""
 
     @field_validator("keywords")
     @classmethod
@@ -256,6 +262,20 @@ class SignatureEntry(BaseModel):
             raise ValueError("must be within [0, 1]")
         return v
 
+    @field_validator("alt")
+    @classmethod
+    def _another_reading(cls, v: Category | None, info: ValidationInfo) -> Category | None:
+        if v is not None and v in (info.data.get("category"), "unknown"):
+            raise ValueError("must name another category than `category` (data, infra or code)")
+        return v
+
+    @field_validator("alt_why")
+    @classmethod
+    def _why_the_other(cls, v: str, info: ValidationInfo) -> str:
+        if info.data.get("alt") is not None and not v.strip():
+            raise ValueError("required with `alt`: say why the other reading is possible")
+        return v
+
     def signature(self, origin: Path) -> Signature:
         return Signature(
             id=self.id, name=self.name or self.id, category=self.category, role=self.role, priority=self.priority,
@@ -264,6 +284,7 @@ class SignatureEntry(BaseModel):
             flags=re.IGNORECASE if "i" in self.flags else 0, summary=_as_tuple(self.summary),
             action=_as_tuple(self.action), examples=_as_tuple(self.examples),
             spans=any("\\n" in p or "\n" in p for p in self.patterns), origin=str(origin),
+            alt=self.alt, alt_why=self.alt_why, decide=self.decide,
         )
 
 
