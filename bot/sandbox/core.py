@@ -47,7 +47,7 @@ class Sandbox:
 
     def reuse(self, path: str | Path) -> Path:
         """`check`, for a file this triage already read through another stage and serves from memory: audited
-        as this stage's read of 0 bytes, so the report says which stages used what they were allowed."""
+        as this stage's read of 0 bytes, so the audit shows every stage that used the file, not only the first."""
         real = self.check(path)
         self.audit.read(self.stage, str(real), 0)
         return real

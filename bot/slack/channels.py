@@ -39,12 +39,13 @@ async def resolve_alert_channels(client: AsyncWebClient, entries: Iterable[str],
             wanted.setdefault(e.strip().lstrip("#").lower(), e)
     if not wanted:
         return frozenset(ids)
+    found: dict[str, dict[str, Any]] = {}           # filled page by page, so a timeout can say what is missing
     try:
-        found = await asyncio.wait_for(_find(client, wanted), deadline_s)
+        await asyncio.wait_for(_find(client, wanted, found), deadline_s)
     except TimeoutError:
-        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {', '.join(map(repr, wanted.values()))}, and "
-                            f"conversations.list did not find them within {deadline_s:g} s (a large or rate-limited "
-                            f"workspace); {USE_IDS}") from None
+        late = ", ".join(repr(written) for name, written in wanted.items() if name not in found)
+        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {late}, and conversations.list did not find "
+                            f"them within {deadline_s:g} s (a large or rate-limited workspace); {USE_IDS}") from None
     if missing := [written for name, written in wanted.items() if name not in found]:
         raise SettingsError(
             f"ETL_TRIAGE_ALERT_CHANNELS names {', '.join(map(repr, missing))}, but the bot sees no such channel "
@@ -58,9 +59,8 @@ async def resolve_alert_channels(client: AsyncWebClient, entries: Iterable[str],
     return frozenset(ids | {str(c["id"]) for c in found.values()})
 
 
-async def _find(client: AsyncWebClient, wanted: dict[str, str]) -> dict[str, dict[str, Any]]:
+async def _find(client: AsyncWebClient, wanted: dict[str, str], found: dict[str, dict[str, Any]]) -> None:
     names = ", ".join(map(repr, wanted.values()))
-    found: dict[str, dict[str, Any]] = {}
     cursor: str | None = None
     seen: set[str] = set()
     try:
@@ -72,13 +72,13 @@ async def _find(client: AsyncWebClient, wanted: dict[str, str]) -> dict[str, dic
                     found.setdefault(channel["name"], channel)
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None or len(found) == len(wanted):
-                return found
+                return
             if cursor in seen:   # a cursor Slack handed out before: the walk would never end
                 raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {names}, and conversations.list returned "
                                     f"a page cursor it had returned before; {USE_IDS}")
             seen.add(cursor)
-        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {names}, not found in the first {MAX_PAGES * PAGE:,} "
-                            f"channels; {USE_IDS}")
+        raise SettingsError(f"ETL_TRIAGE_ALERT_CHANNELS names {names}, not all found in {MAX_PAGES} pages of "
+                            f"conversations.list; {USE_IDS}")
     except SlackApiError as e:
         data = getattr(e.response, "data", None)
         error = data.get("error") if isinstance(data, dict) else str(e)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, TypeVar
 
@@ -25,6 +26,7 @@ from bot.store import Claim, Incident, IncidentJoin, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_UNRECORDED = 10_000   # alerts answered during one outage that are kept for write-back
 
 
 class _Missing(Enum):
@@ -34,6 +36,18 @@ class _Missing(Enum):
 
 
 _MISSING: Final = _Missing.MISSING
+
+
+@dataclass
+class _Unrecorded:
+    """An alert claimed in memory while the store was away, until `write_back` records it."""
+
+    alert: dict[str, Any]
+    team: str | None
+    reply_ts: str | None = None
+    report: TriageReport | None = None
+    error: str | None = None
+    at: float | None = None          # when it was answered (the store's clock), once it is
 
 
 def memory_claim(channel: str, ts: str, alert: dict[str, Any]) -> Claim:
@@ -52,8 +66,7 @@ class State:
         self.degraded = False
         self._retry_at = 0.0
         self._held: dict[int, Claim] = {}
-        # alerts answered while the store was away: (channel, ts) -> (alert, reply ts, report, finished)
-        self._unrecorded: dict[tuple[str, str], tuple[dict[str, Any], str | None, TriageReport | None, bool]] = {}
+        self._unrecorded: dict[tuple[str, str], _Unrecorded] = {}   # answered while the store was away
 
     @property
     def durable(self) -> bool:
@@ -87,7 +100,11 @@ class State:
         claim = await self._try("claiming an alert", lambda s: s.claim_alert(
             channel, ts, alert, owner=self.owner, lease_s=self.lease_s, team=team))
         if claim is _MISSING:
-            return memory_claim(channel, ts, alert) if first_here else None
+            if not first_here:
+                return None
+            if self.store is not None and len(self._unrecorded) < MAX_UNRECORDED:
+                self._unrecorded[(channel, ts)] = _Unrecorded(alert, team)
+            return memory_claim(channel, ts, alert)
         if claim is not None:
             self._held[claim.triage_id] = claim
         return claim
@@ -130,30 +147,34 @@ class State:
     async def set_reply(self, claim: Claim, channel: str, reply_ts: str) -> None:
         if claim.triage_id:
             await self._try("recording a reply", lambda s: s.set_reply(claim, channel, reply_ts))
-        elif self.store is not None and channel == claim.channel:
-            self._unrecorded[(claim.channel, claim.ts)] = (claim.alert, reply_ts, None, False)
+        elif (entry := self._unrecorded.get((claim.channel, claim.ts))) is not None and channel == claim.channel:
+            entry.reply_ts = reply_ts
 
     async def finish(self, claim: Claim, report: TriageReport | None, error: str | None = None) -> None:
         self._held.pop(claim.triage_id, None)
         if claim.triage_id:
             await self._try("recording a triage", lambda s: s.finish(claim, report, error=error))
-        elif (key := (claim.channel, claim.ts)) in self._unrecorded:
-            alert, reply_ts, _, _ = self._unrecorded[key]
-            self._unrecorded[key] = (alert, reply_ts, report, True)
+        elif (entry := self._unrecorded.get((claim.channel, claim.ts))) is not None:
+            if entry.reply_ts is None:   # nothing in the thread to point at: catch-up finds what was posted
+                self._unrecorded.pop((claim.channel, claim.ts), None)
+            else:
+                entry.report, entry.error = report, error
+                entry.at = self.store.clock() if self.store is not None else time.time()
 
     async def write_back(self) -> int:
-        """Record the alerts answered from memory while the store was away, once it answers again: how many
-        it took now. One the store already knew (another replica claimed it meanwhile) is left as it is."""
-        done = [(k, v) for k, v in self._unrecorded.items() if v[3] and v[1]]
+        """Record the alerts answered from memory while the store was away, once it answers again, each with
+        its report (or the error it failed with), team and time: how many it took now. One the store already
+        knew (another replica claimed it meanwhile) is left as it is."""
         taken = 0
-        for key, (alert, reply_ts, report, _) in done:
-            assert reply_ts is not None
+        for key, entry in [(k, e) for k, e in self._unrecorded.items() if e.at is not None]:
+            assert entry.reply_ts is not None, "finish keeps only entries with a reply"
             new = await self._try("writing back an alert answered without the store", functools.partial(
-                Store.record_answered, channel=key[0], ts=key[1], alert=alert, reply_ts=reply_ts, report=report,
+                Store.record_answered, channel=key[0], ts=key[1], alert=entry.alert, reply_ts=entry.reply_ts,
+                report=entry.report, error=entry.error, team=entry.team, at=entry.at,
                 note="answered while the store was unreachable"))
             if new is _MISSING:
                 break
-            del self._unrecorded[key]
+            self._unrecorded.pop(key, None)
             taken += bool(new)
         if taken:
             log.warning("wrote back %d alert(s) answered while the state database was unreachable", taken)
@@ -278,6 +299,7 @@ class State:
         """Release every lease still held (so another replica or the next start resumes at once), then close."""
         for claim in list(self._held.values()):
             await self.release(claim)
+        await self.write_back()   # the store may be back: what it missed is not left to a report-less catch-up
         if self.store is not None and self.owns_store:
             store, self.store = self.store, None
             with suppress(Exception):

@@ -68,6 +68,22 @@ class HistoryRow:
     learned_from: str | None = None   # the team's verdict that overrode the engine's answer on this triage
 
 
+async def _finish_in(tx: Any, triage_id: int, report: TriageReport | None, error: str | None, now: float) -> None:
+    """The triage's outcome, inside the caller's transaction: done with its report, or failed with `error`."""
+    if report is None:
+        await tx.execute("UPDATE triages SET status = 'failed', lease_owner = NULL, lease_until = 0, "
+                         "error = ?, finished_at = ? WHERE id = ?", (error, now, triage_id))
+        return
+    timings = {s.name: round(s.duration_ms, 1) for s in report.stages}
+    await tx.execute(
+        "UPDATE triages SET status = 'done', lease_owner = NULL, lease_until = 0, report_json = ?, "
+        "category = ?, confidence = ?, root_cause = ?, signature = ?, fingerprint = ?, provider = ?, "
+        "usage_json = ?, timings_json = ?, duration_ms = ?, error = NULL, finished_at = ? WHERE id = ?",
+        (report.model_dump_json(), report.category, report.confidence, report.root_cause,
+         _signature(report), report.fingerprint.id if report.fingerprint else None, report.provider,
+         json.dumps(_usage(report)), json.dumps(timings), report.duration_ms, now, triage_id))
+
+
 def _usage(report: TriageReport) -> dict[str, Any]:
     models = sorted({s.model for s in report.stages if s.model})
     return {"input_tokens": sum(s.input_tokens for s in report.stages),
@@ -182,21 +198,8 @@ class Store(MemoryMixin):
 
     async def finish(self, claim: Claim, report: TriageReport | None, *, error: str | None = None) -> None:
         """Done (a report) or failed (no report: the thread says why); the lease ends."""
-        now = self.clock()
-        if report is None:
-            async with self.backend.tx() as tx:
-                await tx.execute("UPDATE triages SET status = 'failed', lease_owner = NULL, lease_until = 0, "
-                                 "error = ?, finished_at = ? WHERE id = ?", (error, now, claim.triage_id))
-            return
-        timings = {s.name: round(s.duration_ms, 1) for s in report.stages}
         async with self.backend.tx() as tx:
-            await tx.execute(
-                "UPDATE triages SET status = 'done', lease_owner = NULL, lease_until = 0, report_json = ?, "
-                "category = ?, confidence = ?, root_cause = ?, signature = ?, fingerprint = ?, provider = ?, "
-                "usage_json = ?, timings_json = ?, duration_ms = ?, error = NULL, finished_at = ? WHERE id = ?",
-                (report.model_dump_json(), report.category, report.confidence, report.root_cause,
-                 _signature(report), report.fingerprint.id if report.fingerprint else None, report.provider,
-                 json.dumps(_usage(report)), json.dumps(timings), report.duration_ms, now, claim.triage_id))
+            await _finish_in(tx, claim.triage_id, report, error, self.clock())
 
     async def release(self, claim: Claim, *, owner: str) -> None:
         """Give the triage back (graceful shutdown): the next process to look takes it over at once."""
@@ -217,25 +220,28 @@ class Store(MemoryMixin):
         return out
 
     async def record_answered(self, channel: str, ts: str, alert: dict[str, Any], reply_ts: str,
-                              report: TriageReport | None = None, *,
+                              report: TriageReport | None = None, *, error: str | None = None,
+                              team: str | None = None, at: float | None = None,
                               note: str = "answered before the store knew it") -> bool:
         """An alert already answered in its thread without the store (found while catching up, or answered while
-        the store was unreachable): remember it and its report, if known, triage nothing. False when the store
-        knew the alert already (another replica claimed it): nothing is changed then."""
-        now = self.clock()
+        the store was unreachable, `at` that time): remember it, with its report or the error it failed with,
+        in one transaction, and triage nothing. False when the store knew the alert already (another replica
+        claimed it): nothing is changed then."""
+        when = self.clock() if at is None else at
         async with self.backend.tx() as tx:
             row = await tx.fetchone(
-                "INSERT INTO alerts (channel, ts, job, run_id, source, alert_json, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, ts) DO NOTHING RETURNING id",
-                (channel, ts, alert.get("job"), alert.get("run_id"), alert.get("source") or "slack",
-                 json.dumps(alert, ensure_ascii=False), now))
+                "INSERT INTO alerts (channel, ts, job, run_id, source, team, alert_json, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, ts) DO NOTHING RETURNING id",
+                (channel, ts, alert.get("job"), alert.get("run_id"), alert.get("source") or "slack", team,
+                 json.dumps(alert, ensure_ascii=False), when))
             if row is None:
                 return False
             tid = await tx.fetchone("INSERT INTO triages (alert_id, status, reply_channel, reply_ts, created_at, "
                                     "finished_at, error) VALUES (?, 'done', ?, ?, ?, ?, ?) RETURNING id",
-                                    (row[0], channel, reply_ts, now, now, note))
-        if report is not None and tid is not None:
-            await self.finish(Claim(int(tid[0]), channel, ts, alert, reply_ts), report)
+                                    (row[0], channel, reply_ts, when, when, note))
+            assert tid is not None
+            if report is not None or error is not None:
+                await _finish_in(tx, int(tid[0]), report, error, when)
         return True
 
     async def record_report(self, channel: str, reply_ts: str, alert: dict[str, Any], report: TriageReport,
