@@ -256,3 +256,32 @@ async def test_feedback_resolved_note_is_offered_as_the_action_next_time(tmp_pat
     mem = json.dumps([b for b in again["blocks"] if b.get("block_id") == "triage_memory"], ensure_ascii=False)
     assert "seen 1× in 30 days; last resolved by <@UCAROL> today: re-ran the upstream export" in mem, mem
     assert row.learned_from and row.learned_from.startswith("resolution by @UCAROL")
+
+
+async def test_a_resumed_alert_keeps_its_place_in_the_storm(tmp_path, fake):
+    """The first alert's holder died before it reached its incident; the next process resumes it while a later
+    alert of the same failure arrives. The resumed alert was posted first, so it still leads (here Slack is slow
+    to take its reaction) and the later one gets the short reply."""
+    from bot.slack.recovery import resume_expired
+
+    write_log(tmp_path, "ing_a", KEYERROR)
+    write_log(tmp_path, "ing_b", KEYERROR)
+    stamps = ["1800000001.000100", "1800000002.000100"]
+    fake.stall("reactions.add")                                  # the first holder never gets past its reaction
+    first = await SlackWorld.start(tmp_path, fake=fake, lease_s=3600)
+    await send(first, "ing_a", stamps[0])
+    await fake.wait_for(lambda f: [c for c in f.calls if c.method == "reactions.add"])
+    await first.close(drain_timeout_s=0.1)                       # its lease is released for the next process
+    fake.unstall()
+    fake.slow("reactions.add", 1.0, timestamp=stamps[0])
+    second = await SlackWorld.start(tmp_path, fake=fake, lease_s=3600)
+    try:
+        assert await resume_expired(second.rt) == 1
+        await send(second, "ing_b", stamps[1])
+        await fake.wait_for(all_answered(stamps), timeout=30)
+        await second.idle()
+    finally:
+        await second.close()
+    [first_reply], [second_reply] = bot_replies(fake, stamps[0]), bot_replies(fake, stamps[1])
+    assert "Root cause" in json.dumps(first_reply["blocks"])
+    assert "Same cause as <https://" in json.dumps(second_reply["blocks"])

@@ -41,8 +41,10 @@ async def resume_expired(rt: Runtime) -> int:
             await rt.state.finish(claim, None, error="stored alert unreadable")
             continue
         log.info("resuming the triage of %s/%s (attempt %d)", claim.channel, claim.ts, claim.attempts)
+        rt.incidents.arrive(claim.channel, claim.ts)   # it keeps its place: later alerts join after it
         if rt.tracker.spawn(triage_alert(rt, claim.channel, claim.ts, alert, claim),
                             name=f"resume {claim.channel}/{claim.ts}") is None:
+            rt.incidents.joined(claim.channel, claim.ts)
             await rt.state.release(claim)
     return len(claims)
 
