@@ -75,3 +75,48 @@ async def test_a_report_is_written_back_with_it_and_shutdown_writes_back_too(out
     await state.aclose()                                                         # no sweep ran: shutdown does it
     [(status, error, category, team, _, _)] = _rows(url, "1700000991.000100")
     assert (status, error, category, team) == ("done", None, "data", "DE")
+
+
+def _feedback(url: str, message_ts: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT f.verdict, f.user_id, f.team, f.corrected_category, f.corrected_cause, f.note, "
+                            "f.triage_id IS NOT NULL FROM feedback f WHERE f.message_ts = %s ORDER BY f.id",
+                            (message_ts,)).fetchall()
+
+
+async def test_clicks_and_their_follow_ups_during_the_outage_are_written_back_after_their_alert(outage):
+    """A "Wrong diagnosis" with its correction and a "Resolved" with its note, clicked on a reply answered from
+    memory: both reach the store, linked to the triage written back before them (team memory learns from them)."""
+    state, proxy, url = outage
+    await _answered_in_memory(state, "1700000992.000100", None, "LogNotFound: no log")
+    reply = "1700000999.000200"
+    wrong = await state.record_feedback("CALERTS", reply, "wrong_diagnosis", "U1", job="orders_daily", team="DE")
+    resolved = await state.record_feedback("CALERTS", reply, "resolved", "U2", job="orders_daily", team="DE")
+    assert wrong is not None and wrong < 0 and resolved is not None and resolved < 0 and wrong != resolved
+    assert await state.record_feedback("CALERTS", reply, "resolved", "U3") is None        # a repeat click
+    await state.correct(wrong, "code", "bad deploy", "U1")
+    await state.note_resolution(resolved, "re-ran after the upstream fix")
+    await _back(state, proxy)
+    assert await state.write_back() == 1
+    assert _feedback(url, reply) == [("wrong_diagnosis", "U1", "DE", "code", "bad deploy", None, True),
+                                     ("resolved", "U2", "DE", None, None, "re-ran after the upstream fix", True)]
+    await state.write_back()
+    assert len(_feedback(url, reply)) == 2                                                # once
+
+
+async def test_a_correction_made_while_the_store_is_away_reaches_a_click_it_has(pg_url):
+    target = urlsplit(pg_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
+    state = State(await open_store(_via(pg_url, proxy.port)), owner="p1", retry_s=0.05, op_timeout_s=2.0)
+    try:
+        fid = await state.record_feedback("CALERTS", "1700000993.000200", "wrong_diagnosis", "U1", team="DE")
+        assert fid is not None and fid > 0
+        await proxy.cut()
+        await state.correct(fid, "infra", "the warehouse was down", "U1")
+        await _back(state, proxy)
+        await state.write_back()
+    finally:
+        await state.aclose()
+        await proxy.stop()
+    assert _feedback(pg_url, "1700000993.000200") == [("wrong_diagnosis", "U1", "DE", "infra",
+                                                       "the warehouse was down", None, False)]

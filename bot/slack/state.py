@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,6 +51,12 @@ class _Unrecorded:
     at: float | None = None          # when it was answered (the store's clock), once it is
 
 
+async def _record_click(store: Store, click: dict[str, Any]) -> int | None:
+    return await store.record_feedback(click["channel"], click["message_ts"], click["verdict"], user=click["user"],
+                                       job=click.get("job"), run_id=click.get("run_id"),
+                                       category=click.get("category"), team=click.get("team"))
+
+
 def memory_claim(channel: str, ts: str, alert: dict[str, Any]) -> Claim:
     """A claim that lives only in this process (no store, or the store is unreachable)."""
     return Claim(0, channel, ts, alert)
@@ -62,7 +69,11 @@ class State:
         self.retry_s, self.op_timeout_s, self.owns_store = retry_s, op_timeout_s, owns_store
         self.seen_events = Seen()
         self.seen_clicks = Seen(ttl_s=24 * 3600)
-        self.feedback: list[dict[str, Any]] = []  # what was recorded in memory only
+        # clicks recorded while the store was away (negative ids), and follow-ups (a correction, a resolution
+        # note) to clicks the store has: written back when it returns
+        self._feedback: dict[int, dict[str, Any]] = {}
+        self._feedback_ids = itertools.count(1)
+        self._followups: list[tuple[int, dict[str, Any]]] = []
         self.degraded = False
         self._retry_at = 0.0
         self._held: dict[int, Claim] = {}
@@ -173,9 +184,11 @@ class State:
                 report=entry.report, error=entry.error, team=entry.team, at=entry.at,
                 note="answered while the store was unreachable"))
             if new is _MISSING:
-                break
+                return taken
             self._unrecorded.pop(key, None)
             taken += bool(new)
+        if self._feedback or self._followups:
+            await self._write_back_feedback()
         if taken:
             log.warning("wrote back %d alert(s) answered while the state database was unreachable", taken)
         return taken
@@ -216,23 +229,60 @@ class State:
 
     async def record_feedback(self, channel: str, message_ts: str, verdict: str, user: str,
                               **facts: str | None) -> int | None:
-        """The feedback row id of the first such click (0 when kept in memory); None for a repeat."""
+        """The feedback row id of the first such click (negative: kept in memory until the store is back); None
+        for a repeat."""
         first_here = self.seen_clicks.first((channel, message_ts, verdict))
         fid = await self._try("recording feedback", lambda s: s.record_feedback(
             channel, message_ts, verdict, user=user, **facts))
         if fid is _MISSING:
             if not first_here:
                 return None
-            self.feedback.append({"verdict": verdict, "user": user, "channel": channel, "ts": message_ts, **facts})
-            return 0
+            mid = -next(self._feedback_ids)
+            if len(self._feedback) < MAX_UNRECORDED:
+                self._feedback[mid] = {"channel": channel, "message_ts": message_ts, "verdict": verdict,
+                                       "user": user, **facts}
+            return mid
         return fid
 
     async def correct(self, feedback_id: int, category: str, cause: str | None, user: str) -> None:
-        if feedback_id:
-            await self._try("recording a correction", lambda s: s.correct(feedback_id, category=category,
-                                                                          cause=cause, user=user))
-        else:
-            self.feedback.append({"verdict": "correction", "user": user, "category": category, "cause": cause})
+        await self._follow_up(feedback_id, {"correct": {"category": category, "cause": cause, "user": user}})
+
+    async def note_resolution(self, feedback_id: int, note: str) -> None:
+        await self._follow_up(feedback_id, {"note": note})
+
+    async def _follow_up(self, feedback_id: int, what: dict[str, Any]) -> None:
+        if feedback_id < 0:                      # a click kept in memory: goes with it
+            if (click := self._feedback.get(feedback_id)) is not None:
+                click.update(what)
+            return
+        if feedback_id and await self._apply(feedback_id, what) is _MISSING and len(self._followups) < MAX_UNRECORDED:
+            self._followups.append((feedback_id, what))
+
+    async def _apply(self, feedback_id: int, what: dict[str, Any]) -> object:
+        if "correct" in what:
+            c = what["correct"]
+            return await self._try("recording a correction", lambda s: s.correct(
+                feedback_id, category=c["category"], cause=c["cause"], user=c["user"]))
+        return await self._try("recording a resolution note", lambda s: s.note_resolution(feedback_id, what["note"]))
+
+    async def _write_back_feedback(self) -> bool:
+        """The clicks and follow-ups kept in memory, after the alerts they are on: False when the store left
+        again midway (the rest waits for the next sweep)."""
+        for mid, click in list(self._feedback.items()):
+            fid = await self._try("writing back feedback", functools.partial(_record_click, click=click))
+            if fid is _MISSING:
+                return False
+            self._feedback.pop(mid, None)
+            if isinstance(fid, int):             # None: another replica recorded this click first
+                for key in ("correct", "note"):
+                    if key in click:
+                        self._followups.append((fid, {key: click[key]}))
+        while self._followups:
+            fid, what = self._followups[0]
+            if await self._apply(fid, what) is _MISSING:
+                return False
+            self._followups.pop(0)
+        return True
 
     # ------------------------------------------------------------------ incidents and memory (store only: without
     # it every alert is triaged on its own and reports show no history)
@@ -267,10 +317,6 @@ class State:
         got = await self._try("recalling a fingerprint", lambda s: s.recall(
             fingerprint, team, days=days, learn=learn, exclude_incident=exclude_incident))
         return Memory() if got is _MISSING else got
-
-    async def note_resolution(self, feedback_id: int, note: str) -> None:
-        if feedback_id:
-            await self._try("recording a resolution note", lambda s: s.note_resolution(feedback_id, note))
 
     # ------------------------------------------------------------------ pacing
 
