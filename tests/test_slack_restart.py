@@ -309,3 +309,37 @@ async def test_socket_mode_redelivery_after_restart_gets_no_second_reply_or_reac
         await socket.stop()
         await api.stop()
     assert len(api.of("chat.postMessage")) == 1 and len(api.of("reactions.add", ok_only=False)) == 1
+
+
+async def test_a_triage_given_up_after_its_attempts_says_so_in_its_thread_once(tmp_path, fake):
+    """Three holders stopped before finishing (each left "Triage paused" behind): the next sweep gives it up and
+    the paused reply says so instead of promising a report; later sweeps say nothing more."""
+    from bot.contract import Alert
+    from bot.slack.recovery import resume_expired
+    from bot.store import open_store
+
+    ts = "1700000720.000100"
+    (tmp_path / "state").mkdir(exist_ok=True)
+    store = await open_store(f"sqlite:///{tmp_path / 'state' / 'etl-triage.db'}")
+    claim = await store.claim_alert(ALERTS, ts, Alert(job="orders_daily", source="airflow").model_dump(),
+                                    owner="dead-1", lease_s=0.01)
+    assert claim is not None
+    paused = fake.add_message(ALERTS, "Triage paused", thread_ts=ts, bot_id=BOT_ID)
+    await store.set_reply(claim, ALERTS, paused)
+    for owner in ("dead-2", "dead-3"):
+        await asyncio.sleep(0.05)
+        assert len(await store.claim_expired(owner=owner, lease_s=0.01)) == 1
+    await asyncio.sleep(0.05)
+    await store.close()
+    w = await SlackWorld.start(tmp_path, fake=fake)
+    try:
+        assert await resume_expired(w.rt) == 1
+        await w.idle()
+        assert await resume_expired(w.rt) == 0
+        await w.idle()
+    finally:
+        await w.close()
+    [update] = [c for c in fake.of("chat.update") if c.args["ts"] == paused]
+    said = json.dumps(update.args)
+    assert "Triage given up* after 3 attempts" in said and "/triage orders_daily" in said
+    assert fake.of("chat.postMessage") == []                   # the paused reply became the answer, no second one

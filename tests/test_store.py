@@ -233,7 +233,9 @@ async def test_store_gives_up_a_triage_whose_holders_keep_dying(store_url):
             [c] = await s.claim_expired(owner=f"p{i}", lease_s=5)
             assert c.attempts == i + 1
         clock.now += 6
-        assert await s.claim_expired(owner="p3", lease_s=5) == []
+        [gone] = await s.claim_expired(owner="p3", lease_s=5)    # given up, handed back once: its thread says so
+        assert gone.given_up and gone.attempts == 3
+        assert await s.claim_expired(owner="p4", lease_s=5) == []
         assert await s.claim_alert("C1", "1.1", {"job": "j"}, owner="p3", lease_s=5) is None
         [row] = await s.history()
         assert row.status == "failed"

@@ -97,6 +97,9 @@ INTERRUPTED = ("*Triage was interrupted* because the bot shut down before it fin
                "Retry with `/triage {job_arg}`.")
 PAUSED = ("*Triage paused* because the bot is restarting. It finishes here, in this message, as soon as the bot "
           "(or another replica) is back.")
+GAVE_UP = ("*Triage given up* after {attempts} attempts: each time, the bot stopped before it finished (this "
+           "failure may be what stops it; its log says why). Read the job's log yourself for now, or try "
+           "`/triage {job_arg}`.")
 RUN_TRIED = " (matching run `{run_id}`)"
 
 # ------------------------------------------------------------------ alerts without a job

@@ -19,9 +19,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.alerts import parse_alert
 from bot.contract import Alert
+from bot.slack import blocks as B
+from bot.slack import messages as M
 from bot.slack.listeners import handle_message_event, triage_alert
 from bot.slack.runtime import Runtime
-from bot.slack.threads import our_reply
+from bot.slack.threads import our_reply, resumed_reply
+from bot.store import Claim
+from bot.store.store import MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
 MAX_HISTORY_MESSAGES = 1000
@@ -34,6 +38,9 @@ async def resume_expired(rt: Runtime) -> int:
     await rt.state.write_back()
     claims = await rt.state.expired(limit=max(1, rt.settings.max_concurrent_triages * 2))
     for claim in claims:
+        if claim.given_up:
+            rt.tracker.spawn(_say_given_up(rt, claim), name=f"given up {claim.channel}/{claim.ts}")
+            continue
         try:
             alert = Alert.model_validate(claim.alert)
         except ValueError:
@@ -47,6 +54,31 @@ async def resume_expired(rt: Runtime) -> int:
             rt.incidents.joined(claim.channel, claim.ts)
             await rt.state.release(claim)
     return len(claims)
+
+
+async def _say_given_up(rt: Runtime, claim: Claim) -> None:
+    """A triage given up after MAX_ATTEMPTS: its "paused" or progress reply says so, or a new reply does, so the
+    thread never promises a report that will not come."""
+    try:
+        alert = Alert.model_validate(claim.alert)
+    except ValueError:
+        alert = Alert()
+    job_arg = B.escape(" ".join(x for x in (alert.job or "JOB_NAME", alert.run_id) if x))
+    payload = B.failure_payload(alert.job, M.GAVE_UP.format(attempts=MAX_ATTEMPTS, job_arg=job_arg))
+    log.warning("gave up the triage of %s/%s after %d attempts", claim.channel, claim.ts, MAX_ATTEMPTS)
+    try:
+        reply = await resumed_reply(rt, claim)
+        if reply:
+            try:
+                await rt.update(claim.channel, reply, payload)
+                return
+            except SlackApiError as e:
+                if e.response.get("error") != "message_not_found":
+                    raise
+        await rt.post(claim.channel, payload, thread_ts=claim.ts)
+    except SlackApiError as e:
+        log.warning("could not say in %s/%s that its triage was given up: %s", claim.channel, claim.ts,
+                    e.response.get("error"))
 
 
 async def _history(rt: Runtime, channel: str, oldest: float) -> list[dict[str, Any]]:

@@ -127,7 +127,8 @@ class State:
             return []
         for c in claims:
             self.seen_events.first((c.channel, c.ts))
-            self._held[c.triage_id] = c
+            if not c.given_up:
+                self._held[c.triage_id] = c
         return claims
 
     @asynccontextmanager

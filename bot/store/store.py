@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.contract import TriageReport
@@ -32,6 +32,7 @@ class Claim:
     alert: dict[str, Any]
     reply_ts: str | None = None
     attempts: int = 1
+    given_up: bool = False   # from claim_expired: stopped MAX_ATTEMPTS times, now failed; only its thread is left
 
     @property
     def resumed(self) -> bool:
@@ -157,22 +158,25 @@ class Store(MemoryMixin):
         return claims[0] if claims else None
 
     async def claim_expired(self, *, owner: str, lease_s: float, limit: int = 50) -> list[Claim]:
-        """Take over triages whose lease expired (a dead process) or was released (a graceful shutdown)."""
+        """Take over triages whose lease expired (a dead process) or was released (a graceful shutdown). Those
+        stopped MAX_ATTEMPTS times are marked failed instead and come back with `given_up` set, once, to the one
+        caller whose update failed them: its thread must say so."""
         now = self.clock()
         lock = self.backend.dialect.skip_locked
         async with self.backend.tx() as tx:
-            await tx.execute(
+            gone = await tx.fetchall(
                 "UPDATE triages SET status = 'failed', lease_owner = NULL, lease_until = 0, error = ?, finished_at = ?"
-                " WHERE status IN ('queued', 'running') AND lease_until < ? AND attempts >= ?",
+                " WHERE status IN ('queued', 'running') AND lease_until < ? AND attempts >= ? RETURNING id",
                 (f"gave up after {MAX_ATTEMPTS} attempts: each holder stopped before finishing", now, now,
                  MAX_ATTEMPTS))
+            given_up = [replace(c, given_up=True) for c in await self._claims(tx, [int(r[0]) for r in gone])]
             rows = await tx.fetchall(
                 "UPDATE triages SET status = 'running', lease_owner = ?, lease_until = ?, "
                 "attempts = attempts + 1, started_at = ? WHERE id IN (SELECT id FROM triages WHERE status IN "
                 f"('queued', 'running') AND lease_until < ? ORDER BY id LIMIT ? {lock}) "
                 "AND status IN ('queued', 'running') AND lease_until < ? RETURNING id",
                 (owner, now + lease_s, now, now, limit, now))
-            return await self._claims(tx, [int(r[0]) for r in rows])
+            return given_up + await self._claims(tx, [int(r[0]) for r in rows])
 
     async def _claims(self, tx: Any, ids: Sequence[int]) -> list[Claim]:
         if not ids:
