@@ -712,3 +712,14 @@ def test_classify_oracle_error_codes_by_family(log, category, sig):
 def test_classify_platform_and_tooling_shapes(log, category, sig):
     c = classify(excerpt(log + "\n"), Alert())
     assert (c.category, c.signature) == (category, sig), c.summary
+
+
+def test_an_integer_out_of_range_is_said_to_be_out_of_range_not_too_long():
+    """`integer out of range` named the type in the same fact as `value too long for type varchar(32)`, so the
+    summary read "Value too long for integer"."""
+    cls = classify(excerpt("psycopg2.errors.NumericValueOutOfRange: integer out of range\n"
+                           "CONTEXT:  COPY payments, line 4812, column amount_cents"), Alert(job="job"))
+    assert cls.summary.startswith("Value out of range for integer (column amount_cents)"), cls.summary
+    too_long = classify(excerpt("psycopg2.errors.StringDataRightTruncation: value too long for type "
+                                "character varying(32)"), Alert(job="job"))
+    assert too_long.summary.startswith("Value too long for character varying(32)"), too_long.summary
