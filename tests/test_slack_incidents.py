@@ -49,6 +49,13 @@ def all_answered(stamps: list[str]):
     return lambda f: all(any(final(m) for m in bot_replies(f, ts)) for ts in stamps)
 
 
+def assert_first_leads(fake: FakeSlackAPI, first: str, later: str) -> None:
+    """`first`'s thread holds the incident's full report; `later`'s the short "Same cause as" reply."""
+    [lead], [repeat] = bot_replies(fake, first), bot_replies(fake, later)
+    assert "Root cause" in json.dumps(lead["blocks"])
+    assert "Same cause as <https://" in json.dumps(repeat["blocks"])
+
+
 async def send(w: SlackWorld, job: str, ts: str, run: str = "scheduled__2026-11-20T02:00:00") -> None:
     await w.event({"text": alert_text(job, run), "user": "UHUMAN", "ts": ts})
 
@@ -101,9 +108,7 @@ async def test_the_first_alert_of_a_storm_leads_even_when_it_is_slower_to_reach_
         await w.idle()
     finally:
         await w.close()
-    [first], [second] = bot_replies(fake, stamps[0]), bot_replies(fake, stamps[1])
-    assert "Root cause" in json.dumps(first["blocks"])
-    assert "Same cause as <https://" in json.dumps(second["blocks"])
+    assert_first_leads(fake, *stamps)
 
 
 async def test_an_alert_that_joins_no_incident_does_not_hold_the_next_one(tmp_path, fake):
@@ -282,6 +287,4 @@ async def test_a_resumed_alert_keeps_its_place_in_the_storm(tmp_path, fake):
         await second.idle()
     finally:
         await second.close()
-    [first_reply], [second_reply] = bot_replies(fake, stamps[0]), bot_replies(fake, stamps[1])
-    assert "Root cause" in json.dumps(first_reply["blocks"])
-    assert "Same cause as <https://" in json.dumps(second_reply["blocks"])
+    assert_first_leads(fake, *stamps)

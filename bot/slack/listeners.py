@@ -186,14 +186,14 @@ async def _interrupted(rt: Runtime, claim: Claim, alert: Alert, live: LiveMessag
                 await rt.state.release(claim)
                 await live.finish(B.failure_payload(alert.job, M.PAUSED))
             else:
-                await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=_job_arg(alert))))
+                await live.finish(B.failure_payload(alert.job, M.INTERRUPTED.format(job_arg=job_arg(alert))))
     except Exception as e:  # best effort: the lease is what matters, and it was released first
         log.warning("could not mark %s/%s as interrupted: %s", claim.channel, claim.ts, e)
 
 
 async def _triage_payload(rt: Runtime, alert: Alert, progress: Callable[[str, str], None],
                           group: incidents.Group | None = None) -> tuple[dict[str, Any], TriageReport | None]:
-    job_arg = _job_arg(alert)
+    arg = job_arg(alert)
     group = group or incidents.Group()
     try:
         async with rt.tracker.slot():
@@ -205,23 +205,24 @@ async def _triage_payload(rt: Runtime, alert: Alert, progress: Callable[[str, st
         observe.failed(rt, "log_not_found")
         run = M.RUN_TRIED.format(run_id=B.escape(alert.run_id)) if alert.run_id else ""
         return B.failure_payload(alert.job, M.LOG_NOT_FOUND.format(detail=B.escape(e), run=run,
-                                                                   job_arg=job_arg)), None
+                                                                   job_arg=arg)), None
     except AccessDenied as e:
         observe.failed(rt, "access_denied")
-        return B.failure_payload(alert.job, M.ACCESS_DENIED.format(detail=B.escape(e), job_arg=job_arg)), None
+        return B.failure_payload(alert.job, M.ACCESS_DENIED.format(detail=B.escape(e), job_arg=arg)), None
     except Exception as e:  # the thread must say so; the placeholder never stays "Triaging…"
         observe.failed(rt, "error")
         if not isinstance(e, BotError):
             log.exception("triage of %s failed", alert.job)
         detail = B.escape(f"{type(e).__name__}: {e}" if not isinstance(e, BotError) else e)
-        return B.failure_payload(alert.job, M.TRIAGE_ERROR.format(detail=detail, job_arg=job_arg)), None
+        return B.failure_payload(alert.job, M.TRIAGE_ERROR.format(detail=detail, job_arg=arg)), None
 
 
 def _team(rt: Runtime, job: str | None) -> str | None:
     return resolve_job(rt.topology, job).team if job else None
 
 
-def _job_arg(alert: Alert) -> str:
+def job_arg(alert: Alert) -> str:
+    """The alert's job and run id as `/triage` takes them (escaped for mrkdwn), for the messages that offer it."""
     return B.escape(" ".join(x for x in (alert.job or "JOB_NAME", alert.run_id) if x))
 
 
@@ -284,7 +285,7 @@ async def command_triage(rt: Runtime, command: dict[str, Any], alert: Alert, res
     except SlackApiError as e:
         if _api_error(e) not in ("not_in_channel", "channel_not_found"):
             raise
-        await respond(text=M.CMD_NOT_IN_CHANNEL.format(job_arg=_job_arg(alert)), response_type="ephemeral")
+        await respond(text=M.CMD_NOT_IN_CHANNEL.format(job_arg=job_arg(alert)), response_type="ephemeral")
 
 
 # ------------------------------------------------------------------ buttons

@@ -21,7 +21,7 @@ from bot.alerts import parse_alert
 from bot.contract import Alert
 from bot.slack import blocks as B
 from bot.slack import messages as M
-from bot.slack.listeners import handle_message_event, triage_alert
+from bot.slack.listeners import handle_message_event, job_arg, triage_alert
 from bot.slack.runtime import Runtime
 from bot.slack.threads import our_reply, resumed_reply
 from bot.store import Claim
@@ -63,8 +63,7 @@ async def _say_given_up(rt: Runtime, claim: Claim) -> None:
         alert = Alert.model_validate(claim.alert)
     except ValueError:
         alert = Alert()
-    job_arg = B.escape(" ".join(x for x in (alert.job or "JOB_NAME", alert.run_id) if x))
-    payload = B.failure_payload(alert.job, M.GAVE_UP.format(attempts=MAX_ATTEMPTS, job_arg=job_arg))
+    payload = B.failure_payload(alert.job, M.GAVE_UP.format(attempts=MAX_ATTEMPTS, job_arg=job_arg(alert)))
     log.warning("gave up the triage of %s/%s after %d attempts", claim.channel, claim.ts, MAX_ATTEMPTS)
     try:
         reply = await resumed_reply(rt, claim)

@@ -266,13 +266,13 @@ class State:
                 feedback_id, category=c["category"], cause=c["cause"], user=c["user"]))
         return await self._try("recording a resolution note", lambda s: s.note_resolution(feedback_id, what["note"]))
 
-    async def _write_back_feedback(self) -> bool:
-        """The clicks and follow-ups kept in memory, after the alerts they are on: False when the store left
-        again midway (the rest waits for the next sweep)."""
+    async def _write_back_feedback(self) -> None:
+        """The clicks and follow-ups kept in memory, after the alerts they are on; if the store leaves again
+        midway, the rest waits for the next sweep."""
         for mid, click in list(self._feedback.items()):
             fid = await self._try("writing back feedback", functools.partial(_record_click, click=click))
             if fid is _MISSING:
-                return False
+                return
             self._feedback.pop(mid, None)
             if isinstance(fid, int):             # None: another replica recorded this click first
                 for key in ("correct", "note"):
@@ -281,9 +281,8 @@ class State:
         while self._followups:
             fid, what = self._followups[0]
             if await self._apply(fid, what) is _MISSING:
-                return False
+                return
             self._followups.pop(0)
-        return True
 
     # ------------------------------------------------------------------ incidents and memory (store only: without
     # it every alert is triaged on its own and reports show no history)

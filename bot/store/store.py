@@ -263,8 +263,8 @@ class Store(MemoryMixin):
             tid = await tx.fetchone("INSERT INTO triages (alert_id, status, reply_channel, reply_ts, attempts, "
                                     "created_at, started_at) VALUES (?, 'running', ?, ?, 1, ?, ?) RETURNING id",
                                     (row[0], channel, reply_ts, now, now))
-        assert tid is not None
-        await self.finish(Claim(int(tid[0]), channel, reply_ts, alert, reply_ts), report)
+            assert tid is not None
+            await _finish_in(tx, int(tid[0]), report, None, self.clock())
 
     # ------------------------------------------------------------------ escalations
 
