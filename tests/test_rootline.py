@@ -36,6 +36,13 @@ BLIND_BEFORE = {  # shapes the wave-1 engine answered with "no error line found"
         "only 40 columns.; line_number: 2\n", "column position 40"),
     "a final line with no error word at all": ("Reading landing/orders\nFile is not a zip file\n",
                                                 "File is not a zip file"),
+    # eval/real/hdfs_spark_example_master_9000_no_service_retrying (dev): the run ends in the client's retries
+    "a client retrying its server until the log ends": (
+        "14/02/08 16:34:58 INFO ipc.Client: Retrying connect to server: master/172.17.0.3:9000. Already tried 5 "
+        "time(s); retry policy is RetryUpToMaximumCountWithFixedSleep(maxRetries=10, sleepTime=1 SECONDS)\n"
+        "14/02/08 16:34:59 INFO ipc.Client: Retrying connect to server: master/172.17.0.3:9000. Already tried 6 "
+        "time(s); retry policy is RetryUpToMaximumCountWithFixedSleep(maxRetries=10, sleepTime=1 SECONDS)\n",
+        "master/172.17.0.3:9000"),
 }
 
 

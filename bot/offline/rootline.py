@@ -333,14 +333,22 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
     return ranked[:MAX_CANDIDATES]
 
 
+# a client still retrying when the log ends ("Retrying connect to server: master/10.0.0.3:9000. Already tried
+# 7 time(s)") is the failure, although its logger says INFO
+_RETRY_LOOP = re.compile(r"(?i)\bretrying\b.{0,80}\b(?:connect|server|host|broker|endpoint)"
+                         r"|\balready tried \d+ time")
+
+
 def _last_lines(lines: list[Line], start: int) -> list[RootLine]:
     """No line looks like an error: the last lines of a failed run's log are the best guess of its cause
-    ("File is not a zip file", "could only be replicated to 0 nodes"), so they are quoted, weakly ranked."""
+    ("File is not a zip file", "could only be replicated to 0 nodes", a client retrying a server until the
+    log ends), so they are quoted, weakly ranked. Other INFO lines are progress, not causes."""
     out: list[RootLine] = []
     for i in range(len(lines) - 1, start - 1, -1):
         text = lines[i].text
         message, level = strip_prefix(text)
-        if not message.strip() or _FRAME.match(text) or level in ("INFO", "DEBUG", "I"):
+        quiet = level in ("INFO", "DEBUG", "I") and not _RETRY_LOOP.search(message[:SCAN_CHARS])
+        if not message.strip() or _FRAME.match(text) or quiet:
             continue
         out.append(RootLine(i, lines[i], round(0.5 - 0.1 * len(out), 3), (), ("last_line",), message.strip()))
         if len(out) == 2:
