@@ -23,6 +23,7 @@ class Alert(_Model):
     job: str | None = None
     run_id: str | None = None
     task: str | None = None
+    try_number: int | None = Field(None, description="the alert's attempt (Airflow's try number), when it says")
     log_hint: str | None = Field(None, description="a log path or URL mentioned by the alert")
     source: str = Field("cli", description="cli | slack | airflow | dagster | dbt | datadog | webhook | …")
     text: str = Field("", description="the alert's text as posted, for context only")

@@ -77,7 +77,7 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
     logs_dir = job.logs or topology.expand("{log_root}/{job}", job=job.name)
     from bot.log_files import newest_log
 
-    found = await newest_log(sandbox, logs_dir, redacted.run_id)
+    found = await newest_log(sandbox, logs_dir, redacted.run_id, task=redacted.task, try_number=redacted.try_number)
     if found is None:
         raise LogNotFound(f"no *.log for job '{job.name}' under {logs_dir}"
                           + (f" matching run {redacted.run_id!r}" if redacted.run_id else "")

@@ -4,6 +4,7 @@ and a job's earlier logs for `previous_run`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.errors import AccessDenied
@@ -15,16 +16,32 @@ KEEP_FILES = 64     # log files kept per directory: the newest, and the newest w
 _TS = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?")
 
 
-async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None) -> Path | None:
+async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None, *, task: str | None = None,
+                     try_number: int | None = None) -> Path | None:
     """The newest `*.log` under the job's log directory (a few levels deep, as Airflow nests them), or, with
-    a run id, the newest whose path mentions it — as written, slugged, or as its timestamp with `-` for `:`."""
+    a run id, the newest whose path mentions it — as written, slugged, or as its timestamp with `-` for `:`.
+
+    The alert's task and try number narrow further when some log matches them (`task_id=load/attempt=2.log`,
+    Airflow 1's `load/<date>/2.log`): the newest log of a run is often another task's, or the retry that
+    started after the alert. When none matches, they are ignored rather than losing the log."""
     keys = _run_keys(run_id) if run_id else []
-    files = await logs_under(sandbox, logs_dir, prefer=keys)
+    task_keys = [f"task_id={task}", task] if task else []
+    files = await logs_under(sandbox, logs_dir, prefer=keys + task_keys)
     if keys:
         files = [i for i in files if any(k in _tail(i.path) for k in keys)]
+    if task:
+        files = _narrow(files, lambda parts: f"task_id={task}" in parts or task in parts[:-1])
+    if try_number is not None:
+        files = _narrow(files, lambda parts: parts[-1] in (f"attempt={try_number}.log", f"{try_number}.log"))
     if not files:
         return None
     return sandbox.check(max(files, key=lambda i: (i.mtime, i.path)).path)
+
+
+def _narrow(files: list[FileInfo], keep: Callable[[tuple[str, ...]], bool]) -> list[FileInfo]:
+    """The files whose path below the job directory passes `keep`, or all of them when none does."""
+    hits = [i for i in files if keep(Path(_tail(i.path)).parts)]
+    return hits or files
 
 
 async def logs_under(sandbox: Sandbox, root: str, prefer: list[str] | None = None) -> list[FileInfo]:

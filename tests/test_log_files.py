@@ -129,3 +129,47 @@ async def test_logs_newest_is_chosen_over_the_whole_folder_not_the_first_entries
         assert await newest_log(sb, str(job), "scheduled__2026-11-19T02:00:00") == wanted
     finally:
         await manager.aclose()
+
+
+async def test_logs_the_alerts_task_and_try_pick_the_log_not_the_newest(tmp_path):
+    """A run's newest log is often another task's, or the retry that started after the alert was posted."""
+    run = tmp_path / "orders_daily" / "run_id=scheduled__2026-11-19"
+    load_try2 = _touch(run / "task_id=load" / "attempt=2.log", 200)
+    _touch(run / "task_id=load" / "attempt=3.log", 300)           # the retry, still running
+    _touch(run / "task_id=publish" / "attempt=1.log", 400)        # a parallel task
+    old_style = _touch(tmp_path / "legacy" / "load" / "2026-11-19T02:00:00+00:00" / "1.log", 100)
+    _touch(tmp_path / "legacy" / "load" / "2026-11-19T02:00:00+00:00" / "2.log", 150)
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    job = str(tmp_path / "orders_daily")
+    try:
+        assert await newest_log(sb, job, "scheduled__2026-11-19", task="load", try_number=2) == load_try2
+        assert (await newest_log(sb, job, task="load")).name == "attempt=3.log"
+        assert await newest_log(sb, str(tmp_path / "legacy"), task="load", try_number=1) == old_style
+        # a task or try no log matches narrows nothing: the newest log is still read, never lost
+        assert (await newest_log(sb, job, task="no_such_task", try_number=9)).parts[-2:] == (
+            "task_id=publish", "attempt=1.log")
+    finally:
+        await manager.aclose()
+
+
+async def test_an_airflow_alert_naming_task_and_try_triages_that_attempts_log(tmp_path):
+    from bot.alerts import recognise
+    from bot.engine import prepare
+    from tests.fakes.slack_world import make_topology
+
+    topo = make_topology(tmp_path)
+    run = topo.expand("{log_root}/{job}", job="orders_daily") + "/run_id=manual__2026-11-20"
+    first = _touch(Path(run) / "task_id=load_orders" / "attempt=1.log", 100)
+    _touch(Path(run) / "task_id=load_orders" / "attempt=2.log", 200)
+    _touch(Path(run) / "task_id=notify" / "attempt=1.log", 300)
+    event = {"text": ":red_circle: Task Failed.\n*Dag*: orders_daily\n*Task*: load_orders\n*Try*: 1\n"
+                     "*Run ID*: manual__2026-11-20", "bot_id": "B1", "subtype": "bot_message"}
+    alert = recognise(event, topo).alert()
+    assert (alert.task, alert.try_number) == ("load_orders", 1)
+    manager = SandboxManager(mode="in-process")
+    try:
+        ctx = await prepare(topo, alert, sandboxes=manager)
+    finally:
+        await manager.aclose()
+    assert ctx.log_path == first

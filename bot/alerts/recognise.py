@@ -47,6 +47,7 @@ class Recognition:
 
     def alert(self) -> Alert:
         return Alert(job=self.job, run_id=self.run_id, task=self.task, log_hint=self.log_hint,
+                     try_number=int(self.try_number) if self.try_number else None,
                      source=self.sender.source, text=self.text[:4000])
 
     def as_dict(self) -> dict[str, Any]:

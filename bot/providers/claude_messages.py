@@ -96,7 +96,8 @@ def user_turn(request: StageRequest, excerpt: Excerpt | None, excerpt_note: str 
     """Alert, dependency outputs and the log excerpt up front, so one answer turn is usually enough."""
     a = request.alert
     parts = [f"# Stage `{request.stage.name}`" + (f" (branch: {request.branch})" if request.branch else "")]
-    facts = {"job": a.job, "run_id": a.run_id, "task": a.task, "source": a.source, "log_hint": a.log_hint}
+    facts = {"job": a.job, "run_id": a.run_id, "task": a.task, "try_number": a.try_number, "source": a.source,
+             "log_hint": a.log_hint}
     parts.append("## Alert\n```json\n" + json.dumps({k: v for k, v in facts.items() if v}, indent=1) + "\n```")
     if a.text:
         parts.append(untrusted("alert_text", a.text))
