@@ -80,3 +80,26 @@ def test_recommend_unknown_gets_generic_next_step_and_default_escalation():
 def test_recommend_without_inputs_says_no_conclusion():
     rec = recommend(None, None)
     assert rec.category == "unknown" and rec.confidence == 0.0 and rec.evidence == []
+
+
+def test_root_cause_quotes_the_two_deciding_lines_and_keeps_a_long_lines_head_and_tail():
+    """The specifics a correct root cause names sit in the lines: the class opens one, the field ends it."""
+    long = ("google.api_core.exceptions.BadRequest: 400 Error while reading data, error message: JSON table "
+            "encountered too many errors, giving up. Rows: 1; errors: 1. " + "Please look into the errors[] "
+            "collection for more details. " * 6 + "No such field: resource.data.error.details.detail")
+    cls = Classification(
+        category="data", confidence=0.6, signature="bigquery.bad_rows", summary="JSON load failed: too many bad rows",
+        evidence=[Evidence(path=LOG, line=7, text=long),
+                  Evidence(path=LOG, line=3, text='  File "/app/load.py", line 12, in load'),
+                  Evidence(path=LOG, line=5, text="[2026-11-20] ERROR - Job load_assets failed: invalid schema")])
+    said = offline.recommend(cls, None).root_cause
+    assert "google.api_core.exceptions.BadRequest" in said and "resource.data.error.details.detail" in said
+    assert " … " in said and len(said) < len(long) + 200
+    assert '/app/load.py' not in said                      # a stack frame is where, not what
+    assert "Job load_assets failed: invalid schema" in said  # the second deciding line
+
+
+def test_root_cause_does_not_repeat_a_line_the_summary_already_carries():
+    cls = yarn_cls().model_copy(update={"summary": "Container killed by YARN ... 9.2 GB of 9 GB",
+                                        "evidence": yarn_cls().evidence[:1]})
+    assert "The log says" not in offline.recommend(cls, None).root_cause
