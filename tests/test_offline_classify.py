@@ -656,6 +656,14 @@ Failure Origin: destination, Message: Checking destination connection failed - p
 psycopg2.errors.SerializationFailure: canceling statement due to conflict with recovery
 DETAIL:  User query might have needed to see row versions that must be removed.
 """, "infra", "sql.db_unavailable"),
+    # eval/real/dataflow_pubsub_to_bq_upstream_non_json_map_payload (dev): a JSON parser's ParseException is not SQL
+    ("jackson_parse_is_input_not_sql", """
+Caused by: com.fasterxml.jackson.core.JsonParseException: Unexpected character ('S' (code 83)): was expecting double-quote to start field name
+ at [Source: (String)"{SensorId=a1, value=3}"; line: 1, column: 3]
+""", "data", "input.json_parse"),
+    ("spark_sql_parse_is_still_syntax", """
+org.apache.spark.sql.catalyst.parser.ParseException: mismatched input 'FROM' expecting <EOF>(line 1, pos 9)
+""", "code", "sql.syntax_error"),
 ]
 
 
