@@ -20,6 +20,7 @@ def render(m: Metrics) -> str:
     lo, hi = m.accuracy_interval
     out.append(f"accuracy              {_pct(m.accuracy)}  ({sum(r.correct for r in m.results)}/{m.n}; "
                f"95% interval {lo:.1%}-{hi:.1%})")
+    out.append(f"first or runner-up    {_pct(m.first_or_runner_up)}  (the reply names the other reading)")
     fr = f"{_pct(m.fact_recall)}  ({m.facts_found}/{m.facts_required} required facts)"
     out.append(f"fact recall           {fr}")
     out.append(f"forbidden-fact hits   {m.forbidden_hits:>6}  (in {m.cases_with_forbidden} cases)")

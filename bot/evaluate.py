@@ -255,6 +255,7 @@ class Metrics:
     split: str
     provider: str
     accuracy: float
+    first_or_runner_up: float             # right first, or the runner-up the reply names
     per_category: dict[str, dict[str, float | int | None]]
     confusion: dict[str, dict[str, int]]
     fact_recall: float | None
@@ -347,6 +348,7 @@ def score(results: list[CaseResult], *, split: str = "all", provider: str = "") 
         blind=sum(r.blind for r in results),
         n=n, split=split, provider=provider,
         accuracy=sum(r.correct for r in results) / n if n else 0.0,
+        first_or_runner_up=sum(r.correct or r.expected in r.alternatives for r in results) / n if n else 0.0,
         accuracy_interval=wilson(sum(r.correct for r in results), n),
         per_category=per, confusion=confusion,
         fact_recall=found / required if required else None, facts_required=required, facts_found=found,

@@ -360,3 +360,14 @@ def test_accuracy_carries_its_95_percent_interval():
     m = score([_result("data", "data", 0.9)] * 3 + [_result("data", "code", 0.6)])
     assert m.accuracy_interval == wilson(3, 4)
     assert "95% interval 30.1%-95.4%" in render(m)
+
+
+def test_score_counts_an_answer_whose_named_runner_up_is_right():
+    """'Unsure, two readings' is useful when the second reading is the right one; the report counts it apart."""
+    from bot.evaluate import score
+
+    second = _result("data", "code", 0.45)
+    second.alternatives = ["data"]
+    m = score([_result("code", "code", 0.6), second, _result("infra", "code", 0.5)])
+    assert m.accuracy == pytest.approx(1 / 3) and m.first_or_runner_up == pytest.approx(2 / 3)
+    assert "first or runner-up     66.7%" in render(m)

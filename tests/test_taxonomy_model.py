@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from bot.contract import CONFIDENT, LIKELY, certainty
 from bot.offline import calibration, model
 from bot.offline.taxonomy import TaxonomyError, taxonomy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_taxonomy_covers_every_family_the_issue_names():
@@ -123,6 +126,27 @@ def test_confident_starts_at_the_knee():
     below = calibration.calibrate("signature", 0.79, agrees=False, disputed=False, params=PARAMS)
     above = calibration.calibrate("signature", 0.81, agrees=False, disputed=False, params=PARAMS)
     assert LIKELY <= below < CONFIDENT <= above
+
+
+def _train_model_script():  # eval/train_model.py is a script, not a package module
+    spec = importlib.util.spec_from_file_location("train_model", ROOT / "eval" / "train_model.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_only_out_of_fold_answers_can_make_the_engine_confident():
+    """Rules were written while reading dev: 40 right dev answers of a signature prove nothing about new logs,
+    40 right out-of-fold answers of the model do."""
+    script = _train_model_script()
+    params = {**PARAMS, "offset": {"default": 0.0}}
+
+    def rows(source: str) -> list[tuple]:
+        return [(source, 0.9, True, False, True, "code", "code", "code")] * 40
+
+    assert script.knee(rows("signature-platform"), params) == 0.99
+    assert script.knee(rows("model"), params) < 0.99
 
 
 def test_without_a_calibration_file_the_raw_score_passes_lowered_when_disputed():

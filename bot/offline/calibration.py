@@ -4,8 +4,9 @@ A signature's or taxonomy entry's confidence is an author's estimate; on real fa
 right far less often than their authors thought. `eval/train_model.py` fits, on the dev split only, a
 Platt scaling per deciding source — `sigmoid(offset[source] + slope * logit(raw) + agree * [the learned
 model agrees] + dispute * [another reader disagrees])` — then bends it at a `knee` so that "confident"
-(>= 0.7) starts where at least 30 dev answers were right >= 85% of the time (the lower end of a 90%
-interval), and writes both to `calibration.json`. On real failures no such group exists yet, so the offline
+(>= 0.7) starts where at least 30 out-of-fold dev answers of the learned model were right >= 85% of the time
+(the lower end of a 90% interval; the rules were written reading dev, so their dev answers do not count), and
+writes both to `calibration.json`. On real failures no such group exists yet, so the offline
 engine says "likely" at most: honest, where a confident wrong answer would page the wrong team.
 Without that file the raw score passes through, lowered when disputed.
 """
