@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,22 +32,38 @@ def _first_sign(world: SlackWorld, ts: str) -> float | None:
     return min(times) if times else None
 
 
+def _final(blocks: list[dict[str, Any]]) -> bool:
+    return any(b.get("block_id") == "triage_actions" or "Couldn't triage" in str(b) for b in blocks)
+
+
 def _done(world: SlackWorld, ts: str) -> float | None:
-    placeholder = next((c.result.get("ts") for c in world.fake.calls
-                        if c.method == "chat.postMessage" and c.args.get("thread_ts") == ts), None)
+    """When the alert's thread got its answer: the placeholder updated to the report, or, for an alert that
+    joined an open incident, the 'same cause as …' reply posted straight away (both carry the buttons)."""
+    posts = [c for c in world.fake.calls if c.method == "chat.postMessage" and c.args.get("thread_ts") == ts]
+    if not posts:
+        return None
+    grouped = [c.at for c in posts if _final(c.args.get("blocks", []))]
+    placeholder = posts[0].result.get("ts")
     ends = [c.at for c in world.fake.calls if c.method == "chat.update" and c.args.get("ts") == placeholder
-            and any(b.get("block_id") == "triage_actions" or "Couldn't triage" in str(b)
-                    for b in c.args.get("blocks", []))]
-    return ends[-1] if ends else None
+            and _final(c.args.get("blocks", []))]
+    return (ends or grouped or [None])[-1]
+
+
+def _joined(world: SlackWorld, ts: str) -> bool:
+    """The alert's first reply was already the answer: it joined an incident instead of a triage of its own."""
+    first = next((c for c in world.fake.calls if c.method == "chat.postMessage" and c.args.get("thread_ts") == ts),
+                 None)
+    return first is not None and _final(first.args.get("blocks", []))
 
 
 async def latency(n: int, pacing: Pacing) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        w = await SlackWorld.start(Path(tmp), pacing=pacing)
+        # every alert gets a whole triage here: the same job failing again would join the first one's incident
+        w = await SlackWorld.start(Path(tmp), pacing=pacing, extra_topology="[incidents]\nenabled = false\n")
         try:
             firsts, finals = [], []
             for i in range(n):
-                ts = f"17000{i:05d}.000100"
+                ts = f"16000{i:05d}.000300"   # apart from the ts the fake Slack gives the bot's own posts
                 t0 = time.monotonic()
                 await w.event({"text": TEXT, "user": "UHUMAN", "ts": ts})
                 await w.fake.wait_for(lambda f, ts=ts: _done(w, ts), timeout=60)
@@ -67,7 +84,7 @@ async def storm(count: int, window_s: float, pacing: Pacing) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         w = await SlackWorld.start(Path(tmp), pacing=pacing)
         try:
-            stamps = [f"18000{i:05d}.000100" for i in range(count)]
+            stamps = [f"18000{i:05d}.000300" for i in range(count)]
             t0 = time.monotonic()
             for i, ts in enumerate(stamps):
                 await w.event({"text": TEXT, "user": "UHUMAN", "ts": ts})
@@ -85,8 +102,9 @@ async def storm(count: int, window_s: float, pacing: Pacing) -> None:
             replies = {c.args.get("thread_ts") for c in w.fake.calls if c.method == "chat.postMessage"}
             lost = sum(1 for ts in stamps if ts not in replies)
             retried = sum(1 for c in w.fake.calls if c.status == 429)
+            joined = sum(1 for ts in stamps if _joined(w, ts))
             print(f"storm: {count} alerts posted in {posted:.1f}s into one channel → answered "
-                  f"{count - lost}/{count}, lost {lost}, duplicates "
+                  f"{count - lost}/{count} ({joined} joined an open incident), lost {lost}, duplicates "
                   f"{len([c for c in w.fake.calls if c.method == 'chat.postMessage']) - count}, "
                   f"max {peak} posts in any 1s window (min gap {gap * 1000:.0f} ms), 429s {retried}, "
                   f"total {total:.1f}s "
