@@ -3,12 +3,14 @@ and a job's earlier logs for `previous_run`."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from bot.errors import AccessDenied
 from bot.sandbox import FileInfo, Sandbox
+from bot.sandbox.reader import preference
 
 MAX_DEPTH = 4        # Airflow: <logs>/dag_id=…/run_id=…/task_id=…/attempt=1.log
 FANOUT = 32         # directories descended into per level: the newest (or the run id's) ones
@@ -26,21 +28,22 @@ async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None,
     started after the alert. When none matches, they are ignored rather than losing the log."""
     keys = _run_keys(run_id) if run_id else []
     task_keys = [f"task_id={task}", task] if task else []
-    files = await logs_under(sandbox, logs_dir, prefer=keys + task_keys)
+    files = await logs_under(sandbox, logs_dir, prefer=keys + task_keys)   # run keys first: they rank higher
+    base = os.path.realpath(logs_dir)
     if keys:
-        files = [i for i in files if any(k in _tail(i.path) for k in keys)]
+        files = [i for i in files if any(k in _below(i.path, base) for k in keys)]
     if task:
-        files = _narrow(files, lambda parts: f"task_id={task}" in parts or task in parts[:-1])
+        files = _narrow(files, base, lambda parts: f"task_id={task}" in parts or task in parts[:-1])
     if try_number is not None:
-        files = _narrow(files, lambda parts: parts[-1] in (f"attempt={try_number}.log", f"{try_number}.log"))
+        files = _narrow(files, base, lambda parts: parts[-1] in (f"attempt={try_number}.log", f"{try_number}.log"))
     if not files:
         return None
     return sandbox.check(max(files, key=lambda i: (i.mtime, i.path)).path)
 
 
-def _narrow(files: list[FileInfo], keep: Callable[[tuple[str, ...]], bool]) -> list[FileInfo]:
+def _narrow(files: list[FileInfo], base: str, keep: Callable[[tuple[str, ...]], bool]) -> list[FileInfo]:
     """The files whose path below the job directory passes `keep`, or all of them when none does."""
-    hits = [i for i in files if keep(Path(_tail(i.path)).parts)]
+    hits = [i for i in files if keep(Path(_below(i.path, base)).parts)]
     return hits or files
 
 
@@ -67,13 +70,16 @@ async def logs_under(sandbox: Sandbox, root: str, prefer: list[str] | None = Non
             below += [i for i in infos if i.is_dir]
         if not below:
             break
-        below.sort(key=lambda i: (any(k in Path(i.path).name for k in prefer or ()), i.mtime), reverse=True)
+        below.sort(key=lambda i: (preference(Path(i.path).name, prefer or []), i.mtime), reverse=True)
         level = [i.path for i in below[:FANOUT]]
     return found
 
 
-def _tail(path: str) -> str:
-    """The part of a log's path below the job directory (at most MAX_DEPTH components)."""
+def _below(path: str, base: str) -> str:
+    """The part of a log's path below the job directory (the sandbox reports resolved paths), so that a job
+    folder named like one of its tasks does not make every log match that task."""
+    if path.startswith(base.rstrip("/") + "/"):
+        return path[len(base.rstrip("/")) + 1:]
     return "/".join(Path(path).parts[-MAX_DEPTH:])
 
 

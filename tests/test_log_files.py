@@ -153,6 +153,36 @@ async def test_logs_the_alerts_task_and_try_pick_the_log_not_the_newest(tmp_path
         await manager.aclose()
 
 
+async def test_logs_a_task_name_never_crowds_out_the_failed_runs_folder(tmp_path):
+    """A task called `run` is a substring of every `run_id=` folder: the run id must still outrank it, or the
+    failed run drops out of the FANOUT newest folders searched."""
+    job = tmp_path / "orders_daily"
+    failed = _touch(job / "run_id=scheduled__2026-10-01T02:00:00+00:00" / "task_id=run" / "attempt=1.log", 10)
+    for i in range(40):
+        _touch(job / f"run_id=scheduled__2026-11-{i % 28 + 1:02d}T{i % 24:02d}:00:00+00:00" / "task_id=run"
+               / "attempt=1.log", 100 + i)
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        for task in ("run", "2026"):
+            assert await newest_log(sb, str(job), "scheduled__2026-10-01T02:00:00+00:00", task=task) == failed
+    finally:
+        await manager.aclose()
+
+
+async def test_logs_a_job_folder_named_like_its_task_does_not_match_every_log(tmp_path):
+    """Airflow 1 nests <dag>/<task>/…: with dag and task both `load`, only the path below the job folder counts."""
+    job = tmp_path / "load"
+    _touch(job / "run_id=r1" / "task_id=extract" / "attempt=1.log", 300)
+    load = _touch(job / "run_id=r1" / "task_id=load" / "attempt=1.log", 200)
+    manager = SandboxManager(mode="in-process")
+    sb = manager.for_stage("classify", [f"{tmp_path}/**"], Audit())
+    try:
+        assert await newest_log(sb, str(job), "r1", task="load") == load
+    finally:
+        await manager.aclose()
+
+
 async def test_an_airflow_alert_naming_task_and_try_triages_that_attempts_log(tmp_path):
     from bot.alerts import recognise
     from bot.engine import prepare

@@ -319,12 +319,12 @@ def list_dir(fd: int, limit: int) -> tuple[list[tuple[str, str, int, float]], bo
 def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[tuple[str, str, int, float]], int]:
     """Every entry of an opened directory, streamed, keeping in memory only the `keep` newest files ending
     in `suffix`, the `keep` newest of those whose name holds a `prefer` key, and the `keep` newest
-    directories (those whose name holds a key first): a folder of 100,000 logs costs one pass, not a list.
-    → (kept entries as in list_dir, number of entries seen)."""
+    directories (those whose name holds a key first, an earlier key before a later one): a folder of 100,000
+    logs costs one pass, not a list. → (kept entries as in list_dir, number of entries seen)."""
     keep = max(1, keep)
     files: list[tuple[float, str, tuple[str, str, int, float]]] = []
     preferred: list[tuple[float, str, tuple[str, str, int, float]]] = []
-    dirs: list[tuple[bool, float, str, tuple[str, str, int, float]]] = []
+    dirs: list[tuple[int, float, str, tuple[str, str, int, float]]] = []
     seen = 0
     with os.scandir(fd) as it:
         for entry in it:
@@ -338,7 +338,7 @@ def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[t
             except OSError:
                 continue
             row = (entry.name, "d" if is_dir else "f", st.st_size, st.st_mtime)
-            hit = any(k in entry.name for k in prefer)
+            hit = preference(entry.name, prefer)
             if is_dir:
                 _push(dirs, (hit, st.st_mtime, entry.name, row), keep)
             else:
@@ -348,6 +348,12 @@ def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[t
     kept = [f[-1] for f in files] + [p[-1] for p in preferred] + [d[-1] for d in dirs]
     rows = {r[0]: r for r in kept}
     return list(rows.values()), seen
+
+
+def preference(name: str, prefer: list[str]) -> int:
+    """How strongly `name` is preferred: the first key it holds ranks it (earlier keys rank higher), 0 for none.
+    A run id outranks a task name, so a task called `run` cannot crowd the failed run's folder out."""
+    return next((len(prefer) - i for i, k in enumerate(prefer) if k and k in name), 0)
 
 
 def _push(heap: list[_Item], item: _Item, keep: int) -> None:
