@@ -3,7 +3,6 @@ and a job's earlier logs for `previous_run`."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,9 @@ async def newest_log(sandbox: Sandbox, logs_dir: str, run_id: str | None = None,
     keys = _run_keys(run_id) if run_id else []
     task_keys = [f"task_id={task}", task] if task else []
     files = await logs_under(sandbox, logs_dir, prefer=keys + task_keys)   # run keys first: they rank higher
-    base = os.path.realpath(logs_dir)
+    if not files:
+        return None
+    base = str(sandbox.check_dir(logs_dir))   # the sandbox reports resolved paths; listing it just succeeded
     if keys:
         files = [i for i in files if any(k in _below(i.path, base) for k in keys)]
     if task:
