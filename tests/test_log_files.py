@@ -203,3 +203,15 @@ async def test_an_airflow_alert_naming_task_and_try_triages_that_attempts_log(tm
     finally:
         await manager.aclose()
     assert ctx.log_path == first
+
+
+def test_a_try_number_that_is_not_an_ascii_number_is_ignored_not_a_crash(tmp_path):
+    from bot.alerts import recognise
+    from tests.fakes.slack_world import make_topology
+
+    topo = make_topology(tmp_path)
+    for shown in ("²", "٣", "two"):
+        event = {"text": f":red_circle: Task Failed.\n*Dag*: orders_daily\n*Task*: load\n*Try*: {shown}\n",
+                 "bot_id": "B1", "subtype": "bot_message"}
+        alert = recognise(event, topo).alert()
+        assert (alert.job, alert.task, alert.try_number) == ("orders_daily", "load", None)

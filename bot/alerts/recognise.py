@@ -97,9 +97,14 @@ def _details(msg: Message, source: str, topology: Topology | None) -> dict[str, 
         "job": match.name if match else None, "job_how": match.how if match else None,
         "job_note": match.note if match else None, "job_raw": match.raw if match else None, "run_id": run_id,
         "task": best[F.TASK].value if F.TASK in best else None,
-        "try_number": best[F.TRY].value if F.TRY in best and best[F.TRY].value.isdigit() else None,
+        "try_number": best[F.TRY].value if F.TRY in best and _is_number(best[F.TRY].value) else None,
         "log_hint": log_hint, "log_url": (log_url.value if log_url else (log.value if log and not log_hint else None)),
     }
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: `"²".isdigit()` is true, and `int("²")` would fail the alert's intake."""
+    return text.isascii() and text.isdigit()
 
 
 def _configured(msg: Message, topology: Topology | None) -> list[F.Candidate]:
