@@ -63,6 +63,15 @@ def test_only_orchestrator_summaries_is_still_unknown():
     assert candidates(lines(log)) == [] or all("last_line" in c.marks for c in candidates(lines(log)))
 
 
+def test_a_retry_that_was_resolved_long_before_the_end_is_not_the_cause():
+    """Only a log that ends in its retries is failing on them; one followed by 'Connected' and progress is not."""
+    log = ("2024-03-01 02:00:01,123 INFO kafka.Producer: Retrying connection to broker kafka-1:9092 (attempt 1)\n"
+           "2024-03-01 02:00:02,123 INFO kafka.Producer: Connected to broker kafka-1:9092\n"
+           + "".join(f"2024-03-01 02:01:{i:02d},000 INFO etl.load: wrote batch {i}\n" for i in range(50)))
+    assert candidates(lines(log)) == []
+    assert "Retrying" not in classify(excerpt(log), Alert()).summary
+
+
 # ------------------------------------------------------------------ depth
 
 def test_the_innermost_caused_by_wins_over_its_wrappers():

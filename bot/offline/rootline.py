@@ -337,6 +337,7 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
 # 7 time(s)") is the failure, although its logger says INFO
 _RETRY_LOOP = re.compile(r"(?i)\bretrying\b.{0,80}\b(?:connect|server|host|broker|endpoint)"
                          r"|\balready tried \d+ time")
+RETRY_TAIL = 5   # a retry counts only among the log's last lines: one followed by "Connected" was resolved
 
 
 def _last_lines(lines: list[Line], start: int) -> list[RootLine]:
@@ -347,7 +348,8 @@ def _last_lines(lines: list[Line], start: int) -> list[RootLine]:
     for i in range(len(lines) - 1, start - 1, -1):
         text = lines[i].text
         message, level = strip_prefix(text)
-        quiet = level in ("INFO", "DEBUG", "I") and not _RETRY_LOOP.search(message[:SCAN_CHARS])
+        retrying = i >= len(lines) - RETRY_TAIL and _RETRY_LOOP.search(message[:SCAN_CHARS]) is not None
+        quiet = level in ("INFO", "DEBUG", "I") and not retrying
         if not message.strip() or _FRAME.match(text) or quiet:
             continue
         out.append(RootLine(i, lines[i], round(0.5 - 0.1 * len(out), 3), (), ("last_line",), message.strip()))
