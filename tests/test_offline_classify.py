@@ -664,6 +664,12 @@ Caused by: com.fasterxml.jackson.core.JsonParseException: Unexpected character (
     ("spark_sql_parse_is_still_syntax", """
 org.apache.spark.sql.catalyst.parser.ParseException: mismatched input 'FROM' expecting <EOF>(line 1, pos 9)
 """, "code", "sql.syntax_error"),
+    ("calcite_sql_parse_is_syntax", """
+Caused by: org.apache.calcite.sql.parser.SqlParseException: Encountered "FROM" at line 1, column 8.
+""", "code", "sql.syntax_error"),
+    ("a_json_reply_that_is_an_html_502_page_is_the_service", """
+ERROR - Error parsing JSON response from https://api.vendor.com/v2/orders: <html><body>502 Bad Gateway</body></html>
+""", "infra", "http.5xx"),
 ]
 
 
