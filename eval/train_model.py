@@ -100,19 +100,15 @@ def fit_platt(rows: list[Row]) -> dict[str, object]:
             "agree": round(agree, 3), "dispute": round(dispute, 3)}
 
 
-# Deciding sources whose dev answers are out-of-sample: the model's predictions here are out-of-fold, while the
-# signatures and taxonomies were written while reading dev, so their dev precision is optimistic.
-OUT_OF_FOLD = frozenset({"model", "model-over-taxonomy"})
-
-
 def knee(rows: list[Row], params: dict[str, object], min_answers: int = 30) -> float:
     """The lowest fitted probability above which out-of-fold dev answers are right >= CONFIDENT_PRECISION (lower
-    bound), counting at least `min_answers` answers. Rule answers do not count: with 8 or 15 of them behind the
-    bound, cases added later were right at >= 0.7 only 7 times in 13, and with 30 (signature-platform, 37 of the
-    top 40 right on dev) the test split's answers at >= 0.7 were right 43 times in 67. No out-of-fold group
-    qualifies today, so nothing offline is "confident" (knee 0.99)."""
+    bound), counting at least `min_answers` answers. Rule answers do not count (and `calibrate` keeps them below
+    "confident"): with 8 or 15 of them behind the bound, cases added later were right at >= 0.7 only 7 times in
+    13, and with 30 (mostly signature-platform answers: 37 of the top 40 right on dev) the test split's answers at
+    >= 0.7 were right 43 times in 67. No out-of-fold group qualifies today, so nothing offline is "confident"
+    (knee 0.99)."""
     fitted = sorted(((calibration.calibrate(src, raw, agrees=ag, disputed=dis, params={**params, "knee": 0.0}), right)
-                     for src, raw, ag, dis, right, *_ in rows if src in OUT_OF_FOLD), reverse=True)
+                     for src, raw, ag, dis, right, *_ in rows if src in calibration.OUT_OF_FOLD), reverse=True)
     best = 0.99
     for i in range(min_answers, len(fitted) + 1):
         top = fitted[:i]

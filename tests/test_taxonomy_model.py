@@ -123,9 +123,15 @@ def test_calibration_is_monotone_and_agreement_raises_it():
 
 
 def test_confident_starts_at_the_knee():
-    below = calibration.calibrate("signature", 0.79, agrees=False, disputed=False, params=PARAMS)
-    above = calibration.calibrate("signature", 0.81, agrees=False, disputed=False, params=PARAMS)
+    below = calibration.calibrate("model", 0.79, agrees=False, disputed=False, params=PARAMS)
+    above = calibration.calibrate("model", 0.81, agrees=False, disputed=False, params=PARAMS)
     assert LIKELY <= below < CONFIDENT <= above
+
+
+def test_a_rule_answer_is_never_confident_on_its_own_once_calibrated():
+    """The knee is set by out-of-fold model answers; a rule's in-sample dev record cannot earn 'confident'."""
+    rule = calibration.calibrate("signature", 0.97, agrees=True, disputed=False, params=PARAMS)
+    assert LIKELY <= rule < CONFIDENT
 
 
 def _train_model_script():  # eval/train_model.py is a script, not a package module
