@@ -103,3 +103,15 @@ def test_root_cause_does_not_repeat_a_line_the_summary_already_carries():
     cls = yarn_cls().model_copy(update={"summary": "Container killed by YARN ... 9.2 GB of 9 GB",
                                         "evidence": yarn_cls().evidence[:1]})
     assert "The log says" not in offline.recommend(cls, None).root_cause
+
+
+def test_root_cause_quotes_a_line_once_and_never_the_orchestrators_task_failed_line():
+    """A Caused-by chain repeats its line, and 'Marking task as FAILED' names no cause: neither is worth a quote."""
+    value = "ERROR: value too long for type character varying(600)"
+    cls = Classification(
+        category="data", confidence=0.6, signature=None, summary="A value exceeds its column's length",
+        evidence=[Evidence(path=LOG, line=9, text="Caused by: " + value), Evidence(path=LOG, line=12, text=value),
+                  Evidence(path=LOG, line=14, text="[2026-11-20] {taskinstance.py:1400} INFO - Marking task as "
+                                                   "FAILED. dag_id=orders, task_id=load")])
+    said = offline.recommend(cls, None).root_cause
+    assert said.count("character varying(600)") == 1 and "Marking task" not in said

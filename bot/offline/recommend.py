@@ -18,7 +18,9 @@ MAX_EVIDENCE = 8
 MAX_QUOTE = 300
 QUOTED_LINES = 2
 MAX_ACTIONS = 3
-_STACK_FRAME = re.compile(r'File "|at [\w$.<>/]+\(')
+# lines that name no cause: a stack frame, or the orchestrator saying that the task failed
+_NO_NEWS = re.compile(r'File "|at [\w$.<>/]+\(|(?i:Marking task as \w+|Task failed with exception'
+                      r'|Traceback \(most recent call last\))')
 GENERIC_ACTION = {
     "data": "Inspect this run's input (the partition, file or table named above) against the last good run, "
             "fix or quarantine the bad records upstream, then re-run.",
@@ -114,18 +116,19 @@ def _evidence(cls: Classification | None, inv: Investigation | None) -> list[Evi
 
 
 def _quoted(cls: Classification) -> str:
-    """The deciding log lines themselves (the first two pieces of evidence that are not stack frames), when
+    """The deciding log lines themselves (the first two pieces of evidence that name a cause), when
     the summary does not already carry them: the specifics a person searches for (the code, the field, the
     resource) are in the lines, not in the signature's wording. On the real dev split quoting two lines, each
     kept to its head and tail, raised the required facts a root cause names from 69% to 80%."""
-    quotes = []
+    quoted: list[str] = []
     for e in cls.evidence:
-        line = " ".join(strip_prefix(e.text)[0].split()).removeprefix("Caused by: ")
-        if line and line not in cls.summary and not _STACK_FRAME.match(line):
-            quotes.append(f'"{_clip(line)}"')
-        if len(quotes) == QUOTED_LINES:
+        line = " ".join(strip_prefix(e.text.strip().removeprefix("Caused by: "))[0].split())
+        repeated = any(line in q or q in line for q in quoted)   # a Caused-by chain says its line twice
+        if line and line not in cls.summary and not repeated and not _NO_NEWS.match(line):
+            quoted.append(line)
+        if len(quoted) == QUOTED_LINES:
             break
-    return f" The log says: {'; and: '.join(quotes)}" if quotes else ""
+    return " The log says: " + "; and: ".join(f'"{_clip(q)}"' for q in quoted) if quoted else ""
 
 
 def _clip(line: str, limit: int = MAX_QUOTE) -> str:
