@@ -72,6 +72,16 @@ def test_a_retry_that_was_resolved_long_before_the_end_is_not_the_cause():
     assert "Retrying" not in classify(excerpt(log), Alert()).summary
 
 
+def test_a_jvm_loggers_name_is_not_read_as_an_exception_class():
+    """log4j prints `LEVEL Logger: message`: 'FileFormatWriter' is who logged, and its 'Format' says nothing
+    about the input (it had made the demo's YARN kill offer 'or perhaps DATA: the name says a format')."""
+    spark = candidates(lines("26/11/20 03:43:10 ERROR FileFormatWriter: Aborting job 4b7c.\n"))
+    assert all(i.key != "FileFormatWriter" for c in spark for i in c.ids)
+    python = candidates(lines("acme.loader.WidgetMismatch: widget 42 has no frobnicator\n"
+                              "WidgetMismatch: widget 43 has no frobnicator\n"))
+    assert {i.key for c in python for i in c.ids} >= {"acme.loader.WidgetMismatch", "WidgetMismatch"}
+
+
 # ------------------------------------------------------------------ depth
 
 def test_the_innermost_caused_by_wins_over_its_wrappers():

@@ -158,8 +158,10 @@ def _cloud_codes(tax: Taxonomy) -> tuple[frozenset[str], re.Pattern[str] | None]
     return codes, (re.compile(rf"\b(?:{words})\b") if codes else None)
 
 
-def identifiers(message: str, tax: Taxonomy | None = None) -> list[Ident]:
-    """Every known identifier on a message, most specific first (codes before exception classes)."""
+def identifiers(message: str, tax: Taxonomy | None = None, *, logged: bool = False) -> list[Ident]:
+    """Every known identifier on a message, most specific first (codes before exception classes). `logged`: the
+    line had a log level, so a bare CamelCase name opening it (`ERROR FileFormatWriter: Aborting job`) is the
+    logger's name, not an exception's."""
     tax = tax or taxonomy()
     text = message[:SCAN_CHARS]
     out: list[Ident] = []
@@ -215,7 +217,7 @@ def identifiers(message: str, tax: Taxonomy | None = None) -> list[Ident]:
     caused = _CAUSED_BY.match(text)
     body = text[caused.end():] if caused else text
     opening = _EXC_OPENING.match(body.lstrip())
-    if opening:
+    if opening and not (logged and "." not in opening[1] and not caused):
         add("exception", opening[1])
     for m in _EXC_SUFFIX.finditer(text):
         add("exception", m[1])
@@ -252,7 +254,7 @@ def _line_score(text: str, tax: Taxonomy) -> tuple[float, tuple[Ident, ...], tup
     if _CAUSED_BY.match(message):
         marks.append("caused_by")
         score += 2.0
-    ids = identifiers(message, tax)
+    ids = identifiers(message, tax, logged=level is not None)
     entries = [(i, lookup(i, tax)) for i in ids]
     if any(i.kind == "exception" for i in ids):
         marks.append("exception")
