@@ -115,3 +115,14 @@ def test_root_cause_quotes_a_line_once_and_never_the_orchestrators_task_failed_l
                                                    "FAILED. dag_id=orders, task_id=load")])
     said = offline.recommend(cls, None).root_cause
     assert said.count("character varying(600)") == 1 and "Marking task" not in said
+
+
+def test_root_cause_skips_an_exit_code_of_1_but_quotes_a_kill_signal():
+    """'Task exited with return code 1' only says it failed; 'return code -9' says the kernel killed it."""
+    ev = [Evidence(path=LOG, line=3, text="[2026-11-20] {standard_task_runner.py:104} ERROR - Failed to execute job "
+                                          "9911 for task load_orders (Task exited with return code 1)"),
+          Evidence(path=LOG, line=4, text="[2026-11-20] {local_task_job_runner.py:228} INFO - Task exited with "
+                                          "return code -9")]
+    cls = Classification(category="infra", confidence=0.6, signature=None, summary="The task was killed", evidence=ev)
+    said = offline.recommend(cls, None).root_cause
+    assert "job 9911" not in said and '"Task exited with return code -9"' in said
