@@ -126,3 +126,12 @@ def test_root_cause_skips_an_exit_code_of_1_but_quotes_a_kill_signal():
     cls = Classification(category="infra", confidence=0.6, signature=None, summary="The task was killed", evidence=ev)
     said = offline.recommend(cls, None).root_cause
     assert "job 9911" not in said and '"Task exited with return code -9"' in said
+
+
+def test_root_cause_skips_dbts_run_summary_but_quotes_its_error_header():
+    ev = [Evidence(path=LOG, line=9, text="04:00:12  Completed with 1 error and 0 warnings:"),
+          Evidence(path=LOG, line=10, text="04:00:12  Database Error in model revenue_rollup (models/rollup.sql)")]
+    cls = Classification(category="code", confidence=0.6, signature=None, summary="A column does not exist",
+                         evidence=ev)
+    said = offline.recommend(cls, None).root_cause
+    assert "Completed with" not in said and "Database Error in model revenue_rollup" in said

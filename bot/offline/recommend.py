@@ -19,9 +19,10 @@ MAX_QUOTE = 300
 QUOTED_LINES = 2
 MAX_ACTIONS = 3
 # lines that name no cause: a stack frame (where, not what), or the orchestrator saying that the task failed
-_NO_NEWS = re.compile(r'File "|at [\w$.<>/]+\(|(?i:Marking task as \w+|Task failed with exception'
+_NO_NEWS = re.compile(r'File "|at [\w$.<>/]+\(|(?:\d\d:\d\d:\d\d\s+)?(?i:Marking task as \w+|Task failed with exception'
                       r'|Traceback \(most recent call last\)|(?:Failed to execute job \d+ for task \S+ \()?'
-                      r'Task exited with return code [01]\b)')
+                      r'Task exited with return code [01]\b|Completed with \d+ errors? and \d+ warnings?:?$'
+                      r'|Done\. PASS=\d+)')
 GENERIC_ACTION = {
     "data": "Inspect this run's input (the partition, file or table named above) against the last good run, "
             "fix or quarantine the bad records upstream, then re-run.",
