@@ -737,3 +737,18 @@ def test_an_integer_out_of_range_is_said_to_be_out_of_range_not_too_long():
     too_long = classify(excerpt("psycopg2.errors.StringDataRightTruncation: value too long for type "
                                 "character varying(32)"), Alert(job="job"))
     assert too_long.summary.startswith("Value too long for character varying(32)"), too_long.summary
+
+
+def test_every_runner_up_says_what_would_decide_it():
+    """'Unsure, two readings' is only useful at 3 a.m. with the check that settles it; on the real corpus 35 of
+    402 dev runner-ups (a signature's rival from the taxonomy or the learned words) had none."""
+    from bot.evaluate import load_corpus
+
+    missing = []
+    for case in load_corpus(ROOT / "eval" / "real"):
+        text = case.log.read_bytes()[-64_000:].decode("utf-8", "replace")
+        ex = Excerpt(path="run.log", lines=[Line(i + 1, t[:4000]) for i, t in enumerate(text.splitlines())],
+                     size=len(text))
+        cls = classify(ex, Alert())
+        missing += [f"{case.id}: {cls.category} or {a.category}" for a in cls.alternatives if not a.decide.strip()]
+    assert missing == []

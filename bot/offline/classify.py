@@ -122,9 +122,11 @@ Rival = tuple[str, Category, str, str]   # (source, category, why, what would de
 def _rival_of(category: str, j: Judgement | None, p: model.Prediction | None) -> Rival | None:
     """(source, category, why, decide) of the strongest reader that disagrees with `category`."""
     if j is not None and j.entry.cat not in (category, "unknown"):
-        return "taxonomy", j.entry.cat, f"{j.ident.key}: {j.entry.why}", j.entry.decide
+        return ("taxonomy", j.entry.cat, f"{j.ident.key}: {j.entry.why}",
+                j.entry.decide or _DECIDE.get((category, j.entry.cat), ""))
     if p is not None and p.category != category and p.probability >= 0.5:
-        return "model", p.category, f"failures with these words were mostly {p.category} in the labelled corpus", ""
+        return ("model", p.category, f"failures with these words were mostly {p.category} in the labelled corpus",
+                _DECIDE.get((category, p.category), ""))
     return None
 
 
@@ -157,7 +159,7 @@ def _from_taxonomy(a: Analysis, path: str, calibrate: bool, rival_sig: Classific
     alt = Alternative(category=e.alt, why=e.why, decide=e.decide or _DECIDE.get((e.cat, e.alt), "")) if e.alt else None
     rival = _rival_of(e.cat, None, a.prediction)
     if rival_sig is not None and rival_sig.category != e.cat:
-        rival = ("signature", rival_sig.category, rival_sig.summary, "")
+        rival = ("signature", rival_sig.category, rival_sig.summary, _DECIDE.get((e.cat, rival_sig.category), ""))
     source = "taxonomy-wrapper" if e.role == "wrapper" else "taxonomy"
     return _finish(cls, source, a.prediction, rival, alt, calibrate)
 
