@@ -77,12 +77,14 @@ class Progress:
 
 def side_by_side(results: dict[str, Metrics]) -> str:
     """One row per corpus: the figures to compare first."""
-    head = f"{'corpus':<14}{'cases':>6}{'accuracy':>10}{'wrong@0.7':>11}{'right@0.7':>11}{'code rec':>10}{'facts':>8}"
+    head = (f"{'corpus':<14}{'cases':>6}{'accuracy':>10}{'or 2nd':>9}{'wrong@0.7':>11}{'right@0.7':>11}"
+            f"{'code rec':>10}{'facts':>8}")
     rows = [head]
     for name, m in results.items():
         code = m.per_category["code"]["recall"]
-        rows.append(f"{name:<14}{m.n:>6}{_pct(m.accuracy):>10}{_pct(m.confident_wrong):>11}"
-                    f"{_pct(m.confident_precision):>11}{_pct(code):>10}{_pct(m.fact_recall):>8}")
+        rows.append(f"{name:<14}{m.n:>6}{_pct(m.accuracy):>10}{_pct(m.first_or_runner_up):>9}"
+                    f"{_pct(m.confident_wrong):>11}{_pct(m.confident_precision):>11}{_pct(code):>10}"
+                    f"{_pct(m.fact_recall):>8}")
     return "\n".join(rows)
 
 

@@ -337,7 +337,7 @@ def test_cli_eval_reports_several_corpora_side_by_side(tmp_path: Path):
     p = _cli(str(real), str(team))
     assert p.returncode == 0, p.stderr
     head = p.stdout.splitlines()[0]
-    assert head.split()[:3] == ["corpus", "cases", "accuracy"] and "wrong@0.7" in head
+    assert head.split()[:3] == ["corpus", "cases", "accuracy"] and "wrong@0.7" in head and "or 2nd" in head
     assert p.stdout.index(str(real)) < p.stdout.index(str(team))
     assert f"== {real}" in p.stdout and f"== {team}" in p.stdout
     out = json.loads(_cli(str(real), str(team), "--json").stdout)
