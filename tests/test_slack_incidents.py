@@ -4,6 +4,7 @@ schema. Alerts of one failure share one triage; verdicts change what the next id
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,34 @@ async def test_a_resumed_alert_keeps_its_place_in_the_storm(tmp_path, fake):
     finally:
         await second.close()
     assert_first_leads(fake, *stamps)
+
+
+
+async def test_an_incident_escalated_once_stays_escalated_after_the_click_lease(tmp_path, store_url):
+    """The click was claimed under the incident but marked posted under the message: the claim's 60 s lease ran
+    out and a later click on the incident's first report escalated it a second time."""
+    for job in ("ing_a", "ing_b"):
+        write_log(tmp_path, job, KEYERROR)
+    w = await SlackWorld.start(tmp_path, store_url=store_url)
+    fake = w.fake
+    try:
+        a, b = "1800000001.000100", "1800000002.000100"
+        await send(w, "ing_a", a)
+        await send(w, "ing_b", b)
+        await fake.wait_for(all_answered([a, b]), timeout=30)
+        await w.idle()
+        [repeat], [first] = bot_replies(fake, b), bot_replies(fake, a)
+        action = next(e["action_id"] for bl in repeat["blocks"] if bl.get("type") == "actions"
+                      for e in bl["elements"] if e.get("style") == "primary")
+        await w.click(ALERTS, repeat, action)
+        await w.idle()
+        async with w.rt.state.store.backend.tx() as tx:
+            rows = await tx.fetchall("SELECT status FROM escalations")
+        assert [r[0] for r in rows] == ["posted"]
+        w.rt.state.store.clock = lambda: time.time() + 61          # a minute later
+        await w.click(ALERTS, dict(fake.messages[(ALERTS, first["ts"])]), action, user="UCAROL")
+        await w.idle()
+        to_team = [p for p in fake.of("chat.postMessage") if p.args["channel"] == "CDATAENG"]
+        assert len(to_team) == 1, [p.args["text"][:80] for p in to_team]
+    finally:
+        await w.close()

@@ -357,7 +357,7 @@ async def escalate(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) ->
                       thread_ts=thread)
         return
     # Posted: the escalation is done, and the click stays claimed whatever happens to the status line.
-    await rt.state.escalation_done(channel, ts, key, ok=True)
+    await rt.state.escalation_done(*once, key, ok=True)
     try:
         await _restatus(rt, channel, ts, msg_blocks, body, status, drop_actions=[action_id])
     except SlackApiError as e:
