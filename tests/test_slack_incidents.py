@@ -320,3 +320,31 @@ async def test_an_incident_escalated_once_stays_escalated_after_the_click_lease(
         assert len(to_team) == 1, [p.args["text"][:80] for p in to_team]
     finally:
         await w.close()
+
+
+async def test_a_report_slack_refuses_to_put_in_the_placeholder_is_posted_as_a_new_reply(tmp_path):
+    """One failed final chat.update (ok: false, not message_not_found) marked the triage failed, threw the
+    report away and left the thread saying 'Triaging `job`…' for good."""
+    write_log(tmp_path, "ing_a", KEYERROR)
+    w = await SlackWorld.start(tmp_path)
+    fake, answer, failed = w.fake, w.fake._answer, []
+
+    def once(method, args):   # only the final update (the report, with its buttons) fails, once
+        if method == "chat.update" and "triage_actions" in str(args.get("blocks")) and not failed:
+            failed.append(1)
+            return {"ok": False, "error": "internal_error"}
+        return answer(method, args)
+
+    fake._answer = once
+    try:
+        a = "1800000001.000100"
+        await send(w, "ing_a", a)
+        await fake.wait_for(lambda f: len(bot_replies(f, a)) == 2, timeout=30)
+        await w.idle()
+        rows = await w.rt.state.store.history()
+    finally:
+        await w.close()
+    placeholder, report = bot_replies(fake, a)
+    assert failed and "report is in the next reply" in placeholder["text"]
+    assert "triage_actions" in str(report["blocks"])
+    assert [r.status for r in rows] == ["done"] and rows[0].root_cause

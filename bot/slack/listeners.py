@@ -153,10 +153,8 @@ async def _triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim:
             payload = B.with_note(payload, note)
             try:
                 await live.finish(payload)
-            except SlackApiError as e:  # the resumed reply was deleted meanwhile: answer with a new one
-                if not claim.resumed or _api_error(e) != "message_not_found":
-                    raise
-                await rt.state.set_reply(claim, channel, await rt.post(channel, payload, thread_ts=ts))
+            except SlackApiError as e:  # the placeholder was deleted, or Slack refused the update
+                placeholder = await _report_anew(rt, claim, channel, ts, placeholder, payload, _api_error(e))
         except asyncio.CancelledError:
             observe.failed(rt, "interrupted")
             await _interrupted(rt, claim, alert, live)
@@ -169,6 +167,21 @@ async def _triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim:
         if group.incident_id is not None and report is not None:
             await rt.state.incident_reported(group.incident_id, channel, placeholder, report)
         _wake(rt, group)
+
+
+async def _report_anew(rt: Runtime, claim: Claim, channel: str, ts: str, placeholder: str,
+                       payload: dict[str, Any], error: str) -> str:
+    """The report could not replace its placeholder: post it as a new reply (the thread must not say
+    "Triaging…" forever), point the placeholder at it where it still exists, and return the new ts."""
+    log.warning("replacing the placeholder with the report failed (%s): posting the report as a new reply", error)
+    reply = await rt.post(channel, payload, thread_ts=ts)
+    await rt.state.set_reply(claim, channel, reply)
+    if error != "message_not_found":
+        try:
+            await rt.update(channel, placeholder, {"text": M.REPORT_BELOW})
+        except SlackApiError as e:
+            log.warning("the placeholder still says 'Triaging': %s", _api_error(e))
+    return reply
 
 
 def _wake(rt: Runtime, group: incidents.Group) -> None:

@@ -11,6 +11,7 @@ SIGN_OF_LIFE_REACTION = "eyes"
 # ------------------------------------------------------------------ progress
 TRIAGING = "Triaging `{job}`…"
 TRIAGING_NO_JOB = "Triaging this failure…"
+REPORT_BELOW = "Triage finished: the report is in the next reply."
 
 # ------------------------------------------------------------------ report
 REPORT_FALLBACK = "{job}: {label} problem ({pct}%). {root_cause} Next: {action}"
