@@ -142,7 +142,8 @@ async def _triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim:
                 placeholder = await rt.post(channel, B.progress_payload(alert.job, list(stages.items()), note),
                                             thread_ts=ts)
             await rt.state.set_reply(claim, channel, placeholder)
-        live = LiveMessage(lambda p: rt.update(channel, placeholder, p), rt.pacing.update_interval_s)
+        first_reply = placeholder
+        live = LiveMessage(lambda p: rt.update(channel, first_reply, p), rt.pacing.update_interval_s)
 
         def progress(stage: str, status: str) -> None:
             stages[stage] = status
