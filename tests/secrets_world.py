@@ -5,6 +5,23 @@ from __future__ import annotations
 PEM_BODY = "MIIEowIBAAKCAQEAvX2k9Qm1Y0s4Lr7pZpQXo3kVYz8Jm2b1r2Zc0fJYp6o4NfTq"
 
 SECRETS: list[tuple[str, str, str]] = [
+    # shapes an independent review found leaking (Ruby/Scala separators, Python b''/u'' literals, Hadoop XML,
+    # a bare AWS secret key after its key id or a space, an unsigned JWT)
+    ("password", "connect(:password => 'hunter2xyz', host: 'db')", "hunter2xyz"),
+    ("password", "JDBC options: Map(url -> jdbc:postgresql://db/wh, user -> etl, password -> S3cr3tPw9, dbtable -> t)",
+     "S3cr3tPw9"),
+    ("password", "Map(sfURL -> acme.snowflakecomputing.com, sfUser -> etl, sfPassword -> Sf0wPw77, sfDatabase -> WH)",
+     "Sf0wPw77"),
+    ("password", "kwargs={'user': 'etl', 'password': b'Byt3sPw'}", "Byt3sPw"),
+    ("password", "kwargs={'user': 'etl', 'passwd': u'Un1codePw'}", "Un1codePw"),
+    ("secret", "<property><name>fs.s3a.secret.key</name><value>XmlS3cr3t</value></property>", "XmlS3cr3t"),
+    ("secret", "<name>javax.jdo.option.ConnectionPassword</name><value>HivePw42</value>", "HivePw42"),
+    ("secret", "<password>ElemPw42</password>", "ElemPw42"),
+    ("aws_secret_key", "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("high_entropy", "credentials: AKIAIOSFODNN7EXAMPLE xJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ",
+     "xJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ"),
+    ("jwt", "jwt=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.", "eyJzdWIiOiJhZG1pbiJ9"),
     ("aws_access_key", "ERROR S3 AccessDenied for key AKIAQ3EGRSTUVWXYZ234 on bucket raw-events",
      "AKIAQ3EGRSTUVWXYZ234"),
     ("aws_secret_key", "ERROR env aws_secret_access_key=wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY1 rejected",

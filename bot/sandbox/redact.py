@@ -3,7 +3,8 @@
 What counts as a secret is a small model, not one regex per vendor:
   1. a known token prefix or shape (xoxb-, ghp_, AKIA, hvs., 1//0, ya29., sk-ant-, …);
   2. a value next to a key-ish word (`password=`, `"api_key": "…"`, `Pwd=`, `DB_PASS=`, JSON-escaped
-     `\\"password\\":\\"…\\"`, headers such as `Authorization:` and `Cookie:`);
+     `\\"password\\":\\"…\\"`, Ruby's `password => '…'`, Scala's `password -> …`, Python's `b'…'`, Hadoop XML
+     `<name>…password</name><value>…</value>`, headers such as `Authorization:` and `Cookie:`);
   3. URL userinfo (`scheme://user:pw@host`, where the password may hold `/` or `@`) and Oracle `user/pw@db`;
   4. a command-line flag (`--password VALUE`, `curl -u user:pw`, `mysql -pPW`, `-passin pass:PW`);
   5. a SQL clause (`WITH PASSWORD '…'`, `IDENTIFIED BY "…"`);
@@ -35,15 +36,17 @@ from bot.sandbox.patterns import compile_linear
 _KEY = r"[A-Za-z0-9_.-]*?"
 # After the key word: not a source file name, so `{credentials.py:1123}` is a location, not a secret.
 _KEY_END = r"(?:(?!\.(?:py|pyc|java|scala|kt|rb|go|js|ts|sql|sh|c|cc|cpp|rs|log)\b)[A-Za-z0-9_.-])*?"
-_VAL = (r"""(?:\\"(?P<s4>(?:[^"\\\n]|\\[^"\n]){1,400}?)\\"|"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
+_VAL = (r"""(?:[bBuUrR]{1,2}(?=["'])|)"""   # Python's b'…' / u'…' literals
+        r"""(?:\\"(?P<s4>(?:[^"\\\n]|\\[^"\n]){1,400}?)\\"|"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
         r"""(?P<s3>(?!(?:\d+|true|false|null|none)\b)[^\s"',;&}<>\\]{1,400}))""")
-_SEP = r"""(?:\\?["'])?[ \t]*[:=][ \t]*"""
+_SEP = r"""(?:\\?["'])?[ \t]*(?:=>|->|[:=])[ \t]*"""   # `key=`, `key: `, Ruby's `key =>`, Scala's `key ->`
 # password / api_key / secret values may be all digits (`password=123456`); only `token` keeps the digit
 # exemption, because `max_tokens=4096` / `prompt_tokens: 1500` / `token=3` are evidence, not secrets.
 _VAL_ANY = _VAL.replace(r"\d+|", "")
 # `pass` / `pwd` only as a whole word or after a separator (DB_PASS, MYSQL_PWD, Pwd): not `passed`, `bypass`.
 _PASS_END = r"(?:[_.-][A-Za-z0-9_.-]*?)?(?![A-Za-z0-9])"
 _Q = r"""(?:'(?P<s>[^'\n]{1,400})'|"(?P<s2>[^"\n]{1,400})"|(?P<s3>[^\s'";]{1,400}))"""
+_XML_SECRET = r"(?:password|passwd|secret|token|credential|api[._-]?key|access[._-]?key|account[._-]?key)"
 _HOST_END = r"""(?=[A-Za-z0-9._\-\[\]%]{1,253}(?:[:/?#\s'",;)\]]|$))"""
 
 # (kind, regex). Named groups s, s2, … mark the secret inside the match; without one the whole match goes.
@@ -86,11 +89,13 @@ _BUILTIN: list[tuple[str, str, tuple[str, ...]]] = [
     ("terraform_token", r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}", (".atlasv1.",)),
     ("twilio_key", r"\bAC[a-f0-9]{32}:(?P<s>[a-f0-9]{32})\b|\bSK[a-f0-9]{32}\b", ("AC", "SK")),
     ("sendgrid_key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", ("sg.",)),
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", ("eyj",)),
+    ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyj",)),   # alg none: no signature
     ("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
      ("akia", "asia", "agpa", "aida", "aroa", "aipa", "anpa", "anva", "abia", "acca")),
-    ("aws_secret_key", r"(?i)\baws" + _KEY + r"(?:secret|sk)" + _KEY + _SEP + r"""["']?(?P<s>[A-Za-z0-9/+]{40})\b""",
-     ("aws",)),
+    ("aws_secret_key", r"(?i)\baws" + _KEY + r"(?:secret|sk)" + _KEY + r"(?:" + _SEP + r"|[ \t]+)"
+     + r"""["']?(?P<s>[A-Za-z0-9/+]{40})\b"""
+     r"""|\b(?:AKIA|ASIA)[A-Z0-9]{16}[ \t,;:'"]+(?P<s2>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])""",
+     ("aws", "AKIA", "ASIA")),
     ("azure_storage_key", r"(?i)\bAccountKey=(?P<s>[A-Za-z0-9+/=]{20,})"
                           r"|(?i:\bfs\.azure\.account\.key\.[A-Za-z0-9_.-]{1,300}?[ \t]*[:=][ \t]*)"
                           r"""["']?(?P<s2>[A-Za-z0-9+/=]{20,})""", ("accountkey", "fs.azure.account.key")),
@@ -135,6 +140,10 @@ _BUILTIN: list[tuple[str, str, tuple[str, ...]]] = [
      + _KEY_END + _SEP + _VAL_ANY,
      ("secret", "credential", "private_key", "private-key", "privatekey", "client_key", "client-key", "clientkey")),
     ("session", r"(?i)(?:session[_-]?(?:id|key)|sessid)" + _KEY_END + _SEP + _VAL, ("session", "sessid")),
+    # Hadoop/Hive XML configuration: `<name>…password</name><value>X</value>` and `<password>X</password>`
+    ("secret", r"(?i)<name>[^<\n]{0,200}?" + _XML_SECRET
+     + r"[^<\n]{0,200}</name>[ \t]*<value>(?P<s>[^<\n]{1,400})</value>"
+     + r"|<[\w.:-]{0,100}?" + _XML_SECRET + r"[\w.:-]{0,100}>(?P<s2>[^<\n]{1,400})</", ("<name>", "</")),
 ]
 
 # Passwords given on a command line after a program name. A second pass of its own: a match runs from the
@@ -165,10 +174,15 @@ def _entropy(text: str) -> float:
 
 
 def _high_entropy(token: str) -> bool:
-    """A blob mixing upper case, lower case and at least three digits, with near-random character spread:
+    """A blob mixing upper case, lower case and at least three digits (one, in 40 characters: an AWS secret
+    key's shape), with near-random character spread:
     keys and tokens, not hex hashes, UUIDs, identifiers or words."""
     digits = sum(ch.isdigit() for ch in token)
-    if digits < 3 or not any(ch.isupper() for ch in token) or not any(ch.islower() for ch in token):
+    # an AWS secret key is 40 characters of base64, often with a single digit (runs with `/` of other lengths
+    # are paths in the real corpus)
+    if digits < (1 if len(token) == 40 else 3):
+        return False
+    if not any(ch.isupper() for ch in token) or not any(ch.islower() for ch in token):
         return False
     return _entropy(token.rstrip("=")) >= ENTROPY_BITS
 
