@@ -63,6 +63,17 @@ async def test_sandbox_grep_caps_matches_and_adds_context(box):
     assert ex.truncated
 
 
+async def test_sandbox_grep_cannot_probe_a_redacted_secret(box):
+    """Matching raw bytes and redacting the output let a pattern test the secret a character at a time."""
+    logs, sb = box
+    log = logs / "a.log"
+    log.write_text("INFO connecting\nERROR login failed: user=etl password=Zq7vK2pw\nINFO retrying\n")
+    for probe in ("password=Z", "password=Zq7", "Zq7vK2pw"):
+        assert (await sb.grep(log, probe, context=1)).lines == []
+    found = await sb.grep(log, "login failed", context=1)
+    assert [ln.number for ln in found.lines] == [1, 2, 3] and "Zq7vK2pw" not in found.text()
+
+
 async def test_sandbox_grep_rejects_bad_pattern_with_hint(box):
     logs, sb = box
     with pytest.raises(InvalidPattern, match="not a valid regular expression"):

@@ -123,8 +123,9 @@ class Sandbox:
             compile_linear(pattern, multiline=True, capture=False)
         except PatternRefused as e:
             raise InvalidPattern(f"grep pattern {pattern[:80]!r}: {e}") from None
-        return await self._excerpt("grep", path, {"pattern": pattern, "max_matches": max_matches,
-                                                  "context": max(0, context), "max_bytes": max_bytes})
+        ex = await self._excerpt("grep", path, {"pattern": pattern, "max_matches": max_matches,
+                                                "context": max(0, context), "max_bytes": max_bytes})
+        return _matching_after_redaction(ex, pattern, max(0, context))
 
     async def excerpt(self, path: str | Path, budget: int = 64_000) -> Excerpt:
         """The part of a log that matters: the end (error region) plus the first error if earlier."""
@@ -266,3 +267,14 @@ class SandboxManager:
     async def aclose(self) -> None:
         workers, self._workers = list(self._workers.values()), {}
         await asyncio.gather(*(w.aclose() for w in workers), return_exceptions=True)
+
+
+def _matching_after_redaction(ex: Excerpt, pattern: str, context: int) -> Excerpt:
+    """The grep's lines whose match survives redaction, with their context. The reader matches the raw bytes:
+    a line that matched only through a secret (`password=Zq…`, probed a character at a time at a log line's
+    bidding) would tell a model the secret it never sees, so it goes, with the context it brought."""
+    rx = compile_linear(pattern, multiline=True, capture=False)
+    hits = [ln.number for ln in ex.lines if ln.number is not None and rx.search(ln.text)]
+    keep = [ln for ln in ex.lines
+            if ln.number is not None and any(abs(ln.number - h) <= context for h in hits)]
+    return Excerpt(ex.path, keep, ex.size, ex.truncated)
