@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from bot.contract import Alert
 from bot.jobs import Job
 from bot.sandbox import Excerpt, Sandbox
+from bot.sandbox.reader import SCAN_LIMIT
 
 if TYPE_CHECKING:
     from bot.triage_context import TriageContext
@@ -150,6 +151,9 @@ class Toolbox:
 
     async def read_log(self, path: str | None = None, start_line: int = 1, max_lines: int = 200) -> str:
         ex = await self.sandbox.read_lines(self._path(path), start=start_line, max_lines=min(max_lines, 500))
+        if not ex.lines and ex.truncated:
+            return (f"(line {start_line} lies beyond the first {SCAN_LIMIT >> 20} MB of this {ex.size >> 20} MB log, "
+                    "further than a read goes: tail_log shows its end)")
         return ex.text()
 
     async def tail_log(self, path: str | None = None, lines: int = 200) -> str:
@@ -160,7 +164,9 @@ class Toolbox:
                        context: int = 0) -> str:
         ex = await self.sandbox.grep(self._path(path), pattern, max_matches=min(max_matches, 200),
                                      context=min(context, 5))
-        return ex.text() or "(no match)"
+        note = (f"\n(searched the first {SCAN_LIMIT >> 20} MB of this {ex.size >> 20} MB log only: tail_log shows "
+                "its end)" if ex.truncated and ex.size > SCAN_LIMIT else "")
+        return (ex.text() or "(no match)") + note
 
     async def list_files(self, path: str) -> str:
         infos = await self.sandbox.list_dir(path)

@@ -239,3 +239,23 @@ async def test_sandbox_long_final_error_line_is_found_by_the_triage(tmp_path):
     report = await run_triage(topo, Alert(job="orders_daily"), provider=OfflineProvider(), log_path=log)
     assert "no error line" not in report.root_cause
     assert any("AnalysisException" in e.text for e in report.evidence)
+
+
+async def test_reads_by_line_and_grep_stop_at_the_scan_limit_of_a_huge_log(box):
+    """A model's read_log(start_line=10**9) or grep_log on a 3 GB log read the whole file; both stop at
+    SCAN_LIMIT and say where to look instead (tail_log reads the end at any size)."""
+    from bot.sandbox.reader import SCAN_LIMIT
+
+    logs, sb = box
+    log = logs / "huge.log"
+    with log.open("wb") as f:            # sparse: a few lines, then zeros, then the error at the very end
+        f.write(b"INFO start\n" * 10)
+        f.truncate(SCAN_LIMIT + (64 << 20))
+        f.seek(SCAN_LIMIT + (64 << 20) - 30)
+        f.write(b"\nERROR final line of the run\n")
+    tools = _grep_tool(sb, log)
+    assert "lies beyond the first 256 MB" in await tools.read_log(start_line=10**9)
+    grepped = await tools.grep_log("ERROR final")
+    assert grepped.startswith("(no match)") and "searched the first 256 MB" in grepped
+    assert "ERROR final line of the run" in await tools.tail_log(lines=2)
+    assert [ln.number for ln in (await sb.read_lines(log, start=9, max_lines=2)).lines] == [9, 10]

@@ -26,6 +26,7 @@ MAX_LINE_CHARS = 4000          # a longer line is cut, with a marker
 COUNT_LIMIT = 32 << 20         # count newlines (exact line numbers) only up to this offset
 HEAD_SCAN = 1 << 20            # excerpt: look for the first error in this many leading bytes
 HARD_CAP = 4 << 20             # no single result carries more than this many bytes of text
+SCAN_LIMIT = 256 << 20         # read_lines and grep read at most this far into a log: a 3 GB log is not read whole
 ERROR_MARKERS = (b"Traceback (most recent call last)", b"ERROR", b"Exception", b"FATAL", b"Caused by", b"Error",
                  b"error:")
 
@@ -147,12 +148,13 @@ def _pread_count(fd: int, start: int, end: int) -> int:
     return n
 
 
-def iter_lines(fd: int, start_offset: int = 0, max_line: int = MAX_LINE_CHARS * 4) -> Iterator[bytes]:
+def iter_lines(fd: int, start_offset: int = 0, max_line: int = MAX_LINE_CHARS * 4,
+               until: int | None = None) -> Iterator[bytes]:
     """Yield each raw line (without its newline) from `start_offset` on, streaming in chunks; over-long lines
-    are cut."""
+    are cut. With `until`, reading stops at that offset (the line running through it is yielded cut)."""
     off, carry, cut = start_offset, b"", False
     while True:
-        b = os.pread(fd, CHUNK, off)
+        b = os.pread(fd, CHUNK, off) if until is None or off < until else b""
         if not b:
             break
         off += len(b)
@@ -176,24 +178,26 @@ def iter_lines(fd: int, start_offset: int = 0, max_line: int = MAX_LINE_CHARS * 
 
 
 def read_lines(fd: int, start: int, max_lines: int, max_bytes: int) -> tuple[Lines, int, bool]:
-    """Lines start .. start+max_lines-1 (1-based), within max_bytes. → (lines, size, truncated)."""
+    """Lines start .. start+max_lines-1 (1-based), within max_bytes and the first SCAN_LIMIT bytes of the log.
+    → (lines, size, truncated)."""
     size = size_of(fd)
     max_bytes = max(1, min(max_bytes, HARD_CAP))
     out: Lines = []
     used = 0
-    for number, raw in enumerate(iter_lines(fd), 1):
+    for number, raw in enumerate(iter_lines(fd, until=SCAN_LIMIT), 1):
         if number < start:
             continue
         if len(out) >= max_lines or (used + len(raw) > max_bytes and out):
             return out, size, True
         out.append((number, _decode(raw)))
         used += len(raw) + 1
-    return out, size, False
+    return out, size, size > SCAN_LIMIT   # past SCAN_LIMIT nothing was read: tail or grep instead
 
 
 def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) -> tuple[Lines, int, bool]:
-    """Matching lines with `context` lines either side, at most max_matches matches and max_bytes of text.
-    Chunks with no match anywhere are skipped without splitting them into lines."""
+    """Matching lines with `context` lines either side, at most max_matches matches and max_bytes of text,
+    within the first SCAN_LIMIT bytes. Chunks with no match anywhere are skipped without splitting them into
+    lines."""
     size = size_of(fd)
     rx = compile_linear(pattern, multiline=True, capture=False)   # linear in the block, whatever the pattern
     max_bytes = max(1, min(max_bytes, HARD_CAP))
@@ -203,7 +207,9 @@ def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) 
     after = 0                      # context lines still owed after the last match
     matches, used, number, off, carry = 0, 0, 0, 0, b""
     while True:
-        b = os.pread(fd, CHUNK, off)
+        b = os.pread(fd, CHUNK, off) if off < SCAN_LIMIT else b""
+        if not b and off >= SCAN_LIMIT and off < size:
+            return out, size, True         # searched the first SCAN_LIMIT bytes only
         if not b:
             block, carry = carry, b""
             if not block:
