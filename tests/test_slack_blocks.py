@@ -30,6 +30,15 @@ def test_slack_blocks_escape_alert_and_log_text():
     assert "/l/a.log:3" in dumped
 
 
+def test_memory_pings_the_resolver_but_not_an_id_quoted_from_a_log():
+    """A past root cause quotes log text; its `@U0CEO42` became a real mention in the next report's memory."""
+    r = _report(memory=["last resolved by @U0BOB 2 days ago: notify @U0CEO42 and @W0ALLHANDS when the feed is late"],
+                learned_from="correction by @U0ANN on 2026-11-30")
+    dumped = json.dumps(B.memory_block(r))
+    assert "<@U0BOB>" in dumped and "<@U0ANN>" in dumped
+    assert "<@U0CEO42>" not in dumped and "<@W0ALLHANDS>" not in dumped and "@U0CEO42" in dumped
+
+
 def test_slack_blocks_truncate_to_limits_with_visible_note():
     huge = "x" * 10_000
     r = _report(job="j" * 400, root_cause=huge, action=huge,

@@ -146,11 +146,12 @@ def actions_block(report: TriageReport, teams: Sequence[tuple[str, str]],
     return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
 
 
-_MENTION = re.compile(r"@([UW][A-Z0-9]{2,30})\b")
+# only the "by @U…" the store and engine write: an `@U…` quoted from a log or a note must not ping anyone
+_MENTION = re.compile(r"(?<=\bby )@([UW][A-Z0-9]{2,30})\b")
 
 
 def mentions(escaped: str) -> str:
-    """`@U0BOB` in already-escaped text → a Slack mention (the engine and store write plain `@id`)."""
+    """`by @U0BOB` in already-escaped text → a Slack mention (the engine and store write `by @id`)."""
     return _MENTION.sub(r"<@\1>", escaped)
 
 
