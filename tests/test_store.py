@@ -254,3 +254,28 @@ async def test_sqlite_replicas_creating_the_database_together_all_open_it(tmp_pa
         finally:
             for s in stores:
                 await s.close()
+
+
+async def test_a_store_call_timed_out_while_another_process_writes_does_not_wedge_sqlite(tmp_path):
+    """State's 5 s timeout fired while BEGIN IMMEDIATE waited for another process's write lock: the BEGIN went
+    through later in its thread with nothing to roll it back, so every later call failed ('cannot start a
+    transaction within a transaction') and no other process could write the file again."""
+    import sqlite3
+    import threading
+
+    from bot.slack.state import State
+
+    path = tmp_path / "etl-triage.db"
+    store = await open_store(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")                      # another replica holds the write lock for 1.5 s
+    threading.Timer(1.5, lambda: other.execute("COMMIT")).start()
+    try:
+        state = State(store, owner="me", op_timeout_s=0.5, retry_s=0.0)
+        assert await state.claim_alert("C1", "1.1", {"job": "j"}) is not None   # answered from memory
+        await asyncio.sleep(2.0)                           # the other writer is long done
+        assert await store.claim_alert("C1", "2.2", {"job": "j"}, owner="me", lease_s=30) is not None
+        sqlite3.connect(path, timeout=1.0).execute("BEGIN IMMEDIATE")   # raises 'database is locked' if wedged
+    finally:
+        await store.close()
+        other.close()

@@ -101,6 +101,7 @@ class SqliteBackend:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-triage-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()  # one connection: one transaction at a time in this process
+        self._undoing: set[asyncio.Future[None]] = set()
 
     async def open(self) -> SqliteBackend:
         def connect() -> None:
@@ -127,7 +128,17 @@ class SqliteBackend:
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self.call(lambda c: c.execute("BEGIN IMMEDIATE"))
+            try:
+                await self.call(lambda c: c.execute("BEGIN IMMEDIATE"))
+            except BaseException:
+                # Cancelled (a store call's timeout) while BEGIN waited for another process's write lock: the
+                # BEGIN still runs in the worker thread and would leave this connection inside a transaction,
+                # holding the file's write lock for good. A rollback queued behind it on the same single thread
+                # undoes it, before any later transaction's BEGIN.
+                undo = asyncio.ensure_future(self.call(_rollback_if_open))
+                self._undoing.add(undo)
+                undo.add_done_callback(self._undoing.discard)
+                raise
             try:
                 yield _SqliteTx(self)
             except BaseException:
@@ -140,6 +151,11 @@ class SqliteBackend:
             conn, self._conn = self._conn, None
             await self.call_raw(conn.close)
         self._pool.shutdown(wait=False)
+
+
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 # ------------------------------------------------------------------ Postgres
