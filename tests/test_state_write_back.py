@@ -120,3 +120,13 @@ async def test_a_correction_made_while_the_store_is_away_reaches_a_click_it_has(
         await proxy.stop()
     assert _feedback(pg_url, "1700000993.000200") == [("wrong_diagnosis", "U1", "DE", "infra",
                                                        "the warehouse was down", None, False)]
+
+
+async def test_a_redelivery_after_the_store_is_back_is_not_claimed_a_second_time(outage):
+    """Claimed in memory while the store was away, then redelivered by Slack once it is back but before the
+    write-back: the store, knowing nothing of it, handed out a second claim and the alert got two replies."""
+    state, proxy, _url = outage
+    first = await state.claim_alert("CALERTS", "1700000995.000100", {"job": "orders_daily"}, team="DE")
+    assert first is not None and first.triage_id == 0                           # a memory claim
+    await _back(state, proxy)
+    assert await state.claim_alert("CALERTS", "1700000995.000100", {"job": "orders_daily"}, team="DE") is None

@@ -107,12 +107,13 @@ class State:
 
     async def claim_alert(self, channel: str, ts: str, alert: dict[str, Any], team: str | None = None) -> Claim | None:
         """The claim for a new alert (or one left behind by a dead process); None when it is taken."""
-        first_here = self.seen_events.first((channel, ts))
+        if not self.seen_events.first((channel, ts)) or (channel, ts) in self._unrecorded:
+            # a redelivery this process has already claimed: in the store (which would say taken), or in memory
+            # while the store was away, in which case the store, back now, would hand out a second claim
+            return None
         claim = await self._try("claiming an alert", lambda s: s.claim_alert(
             channel, ts, alert, owner=self.owner, lease_s=self.lease_s, team=team))
         if claim is _MISSING:
-            if not first_here:
-                return None
             if self.store is not None and len(self._unrecorded) < MAX_UNRECORDED:
                 self._unrecorded[(channel, ts)] = _Unrecorded(alert, team)
             return memory_claim(channel, ts, alert)
