@@ -343,3 +343,46 @@ async def test_a_triage_given_up_after_its_attempts_says_so_in_its_thread_once(t
     said = json.dumps(update.args)
     assert "Triage given up* after 3 attempts" in said and "/triage orders_daily" in said
     assert fake.of("chat.postMessage") == []                   # the paused reply became the answer, no second one
+
+
+NO_JOB_ALERT = {"bot_id": "B0AIRFLOW", "subtype": "bot_message", "username": "Airflow",
+                "text": ":x: Task load_events failed after 3 attempts"}
+
+
+async def test_a_slow_no_job_reply_keeps_its_claim_and_gets_no_second_reply(tmp_path, fake, store_url):
+    """The 'no job recognised' reply held a lease nobody renewed: a post slower than the lease (a paced storm)
+    let the sweep take the claim over and triage an empty alert in the same thread."""
+    from bot.slack.recovery import resume_expired
+
+    w = await SlackWorld.start(tmp_path, fake=fake, store_url=store_url, lease_s=0.5)
+    fake.slow("chat.postMessage", 1.5, thread_ts="1700000001.000200")
+    try:
+        await w.event(NO_JOB_ALERT)
+        await asyncio.sleep(0.8)              # the reply is still being posted, past the 0.5 s lease
+        assert await resume_expired(w.rt) == 0
+        await w.idle()
+        texts = [m["text"] for m in w.thread_messages(ALERTS, "1700000001.000200")]
+    finally:
+        await w.close()
+    assert len(texts) == 1 and "triage" in texts[0].lower() and "Couldn't" not in texts[0]
+
+
+async def test_a_no_job_alert_whose_holder_died_gets_the_no_job_reply_not_a_triage(tmp_path, fake, store_url):
+    from bot.contract import Alert
+    from bot.slack.recovery import resume_expired
+
+    w = await SlackWorld.start(tmp_path, fake=fake, store_url=store_url)
+    try:
+        ts = fake.add_message(ALERTS, NO_JOB_ALERT["text"])
+        claim = await w.rt.state.store.claim_alert(ALERTS, ts, Alert(source="slack").model_dump(), owner="dead",
+                                                   lease_s=0.01)
+        assert claim is not None
+        await asyncio.sleep(0.05)             # the dead holder's lease runs out
+        assert await resume_expired(w.rt) == 1
+        await w.idle()
+        texts = [m["text"] for m in w.thread_messages(ALERTS, ts)]
+        rows = await w.rt.state.store.history()
+    finally:
+        await w.close()
+    assert len(texts) == 1 and texts[0].startswith("Which job should I triage?")
+    assert [r.status for r in rows] == ["failed"]

@@ -96,12 +96,17 @@ async def handle_message_event(rt: Runtime, event: dict[str, Any], context: dict
     return alert
 
 
+NO_JOB_ERROR = "no job recognised; offered /triage"
+
+
 async def _no_job(rt: Runtime, channel: str, decision: intake.Decision, claim: Claim) -> None:
-    """A failure that names no job: say what was recognised, and close the claim so nobody resumes it."""
+    """A failure that names no job: say what was recognised, and close the claim so nobody resumes it (its lease
+    is renewed meanwhile: a post slowed by a storm's pacing can outlast it)."""
     try:
-        await intake.reply_no_job(rt, channel, decision)
+        async with rt.state.holding(claim):
+            await intake.reply_no_job(rt, channel, decision)
     finally:
-        await rt.state.finish(claim, None, error="no job recognised; offered /triage")
+        await rt.state.finish(claim, None, error=NO_JOB_ERROR)
 
 
 async def triage_alert(rt: Runtime, channel: str, ts: str, alert: Alert, claim: Claim,

@@ -21,7 +21,7 @@ from bot.alerts import parse_alert
 from bot.contract import Alert
 from bot.slack import blocks as B
 from bot.slack import messages as M
-from bot.slack.listeners import handle_message_event, job_arg, triage_alert
+from bot.slack.listeners import NO_JOB_ERROR, handle_message_event, job_arg, triage_alert
 from bot.slack.runtime import Runtime
 from bot.slack.threads import our_reply, resumed_reply
 from bot.store import Claim
@@ -46,6 +46,9 @@ async def resume_expired(rt: Runtime) -> int:
         except ValueError:
             log.warning("stored alert %s/%s is unreadable; marking it failed", claim.channel, claim.ts)
             await rt.state.finish(claim, None, error="stored alert unreadable")
+            continue
+        if not alert.job and not alert.log_hint:   # a "no job recognised" reply whose holder died
+            rt.tracker.spawn(_resume_no_job(rt, claim), name=f"no job {claim.channel}/{claim.ts}")
             continue
         log.info("resuming the triage of %s/%s (attempt %d)", claim.channel, claim.ts, claim.attempts)
         rt.incidents.arrive(claim.channel, claim.ts)   # it keeps its place: later alerts join after it
@@ -78,6 +81,18 @@ async def _say_given_up(rt: Runtime, claim: Claim) -> None:
     except SlackApiError as e:
         log.warning("could not say in %s/%s that its triage was given up: %s", claim.channel, claim.ts,
                     e.response.get("error"))
+
+
+async def _resume_no_job(rt: Runtime, claim: Claim) -> None:
+    """There is nothing to triage: the thread gets the 'no job' reply unless it has ours already."""
+    try:
+        if await resumed_reply(rt, claim) is None:
+            await rt.post(claim.channel, {"text": M.NO_JOB_ASKED}, thread_ts=claim.ts)
+    except SlackApiError as e:
+        log.warning("could not say in %s/%s that no job was found: %s", claim.channel, claim.ts,
+                    e.response.get("error"))
+    finally:
+        await rt.state.finish(claim, None, error=NO_JOB_ERROR)
 
 
 async def _history(rt: Runtime, channel: str, oldest: float) -> list[dict[str, Any]]:
