@@ -348,3 +348,30 @@ async def test_a_report_slack_refuses_to_put_in_the_placeholder_is_posted_as_a_n
     assert failed and "report is in the next reply" in placeholder["text"]
     assert "triage_actions" in str(report["blocks"])
     assert [r.status for r in rows] == ["done"] and rows[0].root_cause
+
+
+async def test_a_resumed_repeat_updates_its_same_cause_reply_instead_of_posting_another(tmp_path, store_url):
+    """A repeat whose holder died after posting 'Same cause as…' (or whose finish hit a store blip) is resumed
+    by the sweep: it posted a second short reply in the same thread."""
+    from bot.slack.recovery import resume_expired
+
+    for job in ("ing_a", "ing_b"):
+        write_log(tmp_path, job, KEYERROR)
+    w = await SlackWorld.start(tmp_path, store_url=store_url)
+    fake = w.fake
+    try:
+        a, b = "1800000001.000100", "1800000002.000100"
+        await send(w, "ing_a", a)
+        await send(w, "ing_b", b)
+        await fake.wait_for(all_answered([a, b]), timeout=30)
+        await w.idle()
+        # b's holder "dies" after its reply, before recording it: the claim is open again, its lease run out
+        async with w.rt.state.store.backend.tx() as tx:
+            await tx.execute("UPDATE triages SET status = 'running', lease_owner = 'dead', lease_until = 0, "
+                             "reply_ts = NULL, finished_at = NULL "
+                             "WHERE alert_id = (SELECT id FROM alerts WHERE ts = ?)", (b,))
+        assert await resume_expired(w.rt) == 1
+        await w.idle()
+        assert len(bot_replies(fake, b)) == 1 and final(bot_replies(fake, b)[0])
+    finally:
+        await w.close()

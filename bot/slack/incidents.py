@@ -28,6 +28,7 @@ from bot.jobs import resolve_job
 from bot.slack import blocks as B
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
+from bot.slack.threads import resumed_reply
 from bot.store import Claim, Incident
 from bot.triage_context import TriageContext
 
@@ -131,16 +132,26 @@ def as_member(first: TriageReport, alert: Alert) -> TriageReport:
 
 async def answer_repeat(rt: Runtime, channel: str, ts: str, alert: Alert, claim: Claim, inc: Incident,
                         teams: list[tuple[str, str]]) -> TriageReport:
-    """Post the short reply in the alert's thread and bump the first report's live count."""
+    """Post the short reply in the alert's thread (a resumed claim updates the one already there) and bump the
+    first report's live count."""
     assert inc.report is not None and inc.report_channel and inc.report_ts
     report = as_member(inc.report, alert)
     jobs = await rt.state.incident_jobs(inc.id)
     link = await permalink(rt, inc.report_channel, inc.report_ts)
     payload = B.member_payload(report, teams, incident_id=inc.id, first_job=inc.report.job or "the first job",
                                permalink=link, jobs=max(1, len(jobs)))
-    async with rt.incidents.repeat(channel):
-        reply = await rt.post(channel, payload, thread_ts=ts)
-    await rt.state.set_reply(claim, channel, reply)
+    reply = await resumed_reply(rt, claim) if claim.resumed else None
+    if reply is not None:   # resumed after the short reply went out (a store blip, a crash): update it
+        try:
+            await rt.update(channel, reply, payload)
+        except SlackApiError as e:
+            if e.response.get("error") != "message_not_found":
+                raise
+            reply = None
+    if reply is None:
+        async with rt.incidents.repeat(channel):
+            reply = await rt.post(channel, payload, thread_ts=ts)
+        await rt.state.set_reply(claim, channel, reply)
     show_count(rt, inc, jobs, teams)
     return report
 
