@@ -375,3 +375,36 @@ async def test_a_resumed_repeat_updates_its_same_cause_reply_instead_of_posting_
         assert len(bot_replies(fake, b)) == 1 and final(bot_replies(fake, b)[0])
     finally:
         await w.close()
+
+
+async def test_the_live_count_after_a_restart_keeps_the_first_reports_status_and_spent_buttons(tmp_path, fake,
+                                                                                                 store_url):
+    """Bumping the count after a restart (or from another replica) rebuilt the first report from the stored
+    one: its 'Escalated to … by …' line vanished and the spent Escalate button came back."""
+    for job in ("ing_a", "ing_b", "ing_c"):
+        write_log(tmp_path, job, KEYERROR)
+    a, b, c = "1800000001.000100", "1800000002.000100", "1800000003.000100"
+    w = await SlackWorld.start(tmp_path, fake=fake, store_url=store_url)
+    try:
+        await send(w, "ing_a", a)
+        await send(w, "ing_b", b)
+        await fake.wait_for(all_answered([a, b]), timeout=30)
+        await w.idle()
+        [first] = bot_replies(fake, a)
+        action = next(e["action_id"] for bl in first["blocks"] if bl.get("type") == "actions"
+                      for e in bl["elements"] if e.get("style") == "primary")
+        await w.click(ALERTS, first, action)
+        await w.idle()
+    finally:
+        await w.close()
+    assert "Escalated to" in json.dumps(fake.messages[(ALERTS, first["ts"])]["blocks"])
+    w2 = await SlackWorld.start(tmp_path, fake=fake, store_url=store_url)   # restart (or a second replica)
+    try:
+        await send(w2, "ing_c", c)
+        await fake.wait_for(all_answered([c]), timeout=30)
+        await w2.idle()
+        await fake.wait_for(lambda f: "3 jobs" in json.dumps(f.messages[(ALERTS, first["ts"])]["blocks"]), 10)
+    finally:
+        await w2.close()
+    blocks = json.dumps(fake.messages[(ALERTS, first["ts"])]["blocks"])
+    assert "Escalated to" in blocks and action not in blocks

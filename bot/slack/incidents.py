@@ -164,7 +164,7 @@ def show_count(rt: Runtime, inc: Incident, jobs: list[str], teams: list[tuple[st
 
     async def send(payload: dict[str, Any]) -> None:
         async with rt.lock(channel, ts):
-            current = rt.blocks_of(channel, ts, payload["blocks"])
+            current = await rt.current_blocks(channel, ts, payload["blocks"])
             blocks = B.with_incident(current, job=first.job or "(unknown job)", category=first.category,
                                      alerts=payload["alerts"], jobs=payload["jobs"])
             await rt.update(channel, ts, {"text": payload["text"], "blocks": blocks})

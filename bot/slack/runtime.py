@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.providers.base import Provider
@@ -99,6 +100,21 @@ class Runtime:
     def blocks_of(self, channel: str, ts: str, fallback: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Our latest blocks for a message (in memory), else the ones Slack sent with the click."""
         return self._blocks.get((channel, ts), fallback)
+
+    async def current_blocks(self, channel: str, ts: str, fallback: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Our latest blocks for a message: in memory, else as Slack has them now (after a restart, or posted by
+        another replica: its status line and spent buttons included), else `fallback`."""
+        if (channel, ts) in self._blocks:
+            return self._blocks[(channel, ts)]
+        try:
+            resp = await self.client.conversations_replies(channel=channel, ts=ts, oldest=ts, latest=ts,
+                                                           inclusive=True, limit=1)
+        except SlackApiError as e:
+            log.warning("could not read message %s/%s to update it (%s); rebuilding it from the report", channel,
+                        ts, e.response.get("error"))
+            return fallback
+        found = next((m for m in resp.get("messages") or [] if m.get("ts") == ts and m.get("blocks")), None)
+        return list(found["blocks"]) if found else fallback
 
     def lock(self, channel: str, ts: str) -> asyncio.Lock:
         """One lock per message, so clicks on it update it one at a time; idle locks beyond 5000 are dropped."""
