@@ -408,3 +408,19 @@ async def test_the_live_count_after_a_restart_keeps_the_first_reports_status_and
         await w2.close()
     blocks = json.dumps(fake.messages[(ALERTS, first["ts"])]["blocks"])
     assert "Escalated to" in blocks and action not in blocks
+
+
+async def test_the_permalink_cache_stays_bounded(tmp_path):
+    """One entry per incident for the life of the process: a bot up for months grew it without end."""
+    from bot.slack.incident_state import MAX_TRACKED
+    from bot.slack.incidents import permalink
+
+    w = await SlackWorld.start(tmp_path)
+    try:
+        cache = w.rt.incidents.permalinks
+        cache.update({(ALERTS, f"1600000000.{i:06d}"): "https://x" for i in range(MAX_TRACKED)})
+        ts = w.fake.add_message(ALERTS, "a report")
+        assert (await permalink(w.rt, ALERTS, ts) or "").startswith("https://")
+        assert len(cache) == MAX_TRACKED and (ALERTS, ts) in cache
+    finally:
+        await w.close()

@@ -26,6 +26,7 @@ from bot.engine import prepare
 from bot.errors import BotError
 from bot.jobs import resolve_job
 from bot.slack import blocks as B
+from bot.slack.incident_state import MAX_TRACKED
 from bot.slack.pacing import LiveMessage
 from bot.slack.runtime import Runtime
 from bot.slack.threads import resumed_reply
@@ -121,7 +122,10 @@ async def permalink(rt: Runtime, channel: str, ts: str) -> str | None:
             return None
         if not link:
             return None
-        rt.incidents.permalinks[key] = str(link)
+        cache = rt.incidents.permalinks
+        if len(cache) >= MAX_TRACKED:   # one entry per incident for the life of the process: keep the newest
+            del cache[next(iter(cache))]
+        cache[key] = str(link)
     return rt.incidents.permalinks[key]
 
 
