@@ -429,3 +429,73 @@ async def test_anthropic_garbage_200_body_falls_back(world, garbage):
     classify = _stage(report, "classify")
     assert classify.provider == "offline" and "unusable answer from Claude" in classify.fallback
     assert report.complete
+
+
+# ------------------------------------------------------------------ answers the bot must not take (a review's finds)
+
+async def test_anthropic_evidence_it_was_never_shown_is_refused_then_falls_back(world):
+    """A schema-valid answer citing /etc/shadow:9999 was accepted and its invented line quoted in the report."""
+    invented = [{"path": "/etc/shadow", "line": 9999, "text": "root:$6$hash (never in any log)"}]
+
+    def responder(body: dict, n: int) -> Reply:
+        kind = stage_of(body)
+        if kind == "classification":
+            return submit(body, {"category": "infra", "confidence": 0.99, "summary": "invented",
+                                 "evidence": invented})
+        return submit(body, valid_answer(kind, body=body))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+    classify = _stage(report, "classify")
+    assert classify.provider == "offline" and "not a line you were shown" in (classify.fallback or "")
+    assert all(e.path != "/etc/shadow" for e in report.evidence)
+    repair = [r for r in fake.requests if stage_of(r) == "classification"][1]
+    assert "/etc/shadow:9999" in json.dumps(repair["messages"][-1])     # one repair turn said why
+
+
+async def test_anthropic_evidence_it_was_shown_is_accepted_with_the_line_number_it_had(world):
+    def responder(body: dict, n: int) -> Reply:
+        kind = stage_of(body)
+        if kind == "classification":
+            wrong_line = {"path": str(world["log"]), "line": 2, "text": "KeyError: 'customer_id'"}
+            if n == 0:
+                return submit(body, {"category": "data", "confidence": 0.8, "summary": "s", "evidence": [wrong_line]})
+            return submit(body, {"category": "data", "confidence": 0.8, "summary": "s",
+                                 "evidence": [{**wrong_line, "line": 6}]})
+        return submit(body, valid_answer(kind, body=body))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+    assert _stage(report, "classify").provider == "anthropic"          # repaired: line 6 is where it is
+    assert sum(stage_of(r) == "classification" for r in fake.requests) == 2
+
+
+async def test_anthropic_an_answer_cut_off_by_max_tokens_is_not_taken(world):
+    def responder(body: dict, n: int) -> Reply:
+        kind = stage_of(body)
+        if kind == "classification":
+            cut = {"category": "data", "confidence": 0.9, "summary": "column custo"}
+            return message([tool_use("submit_classification", cut)], stop_reason="max_tokens")
+        return submit(body, valid_answer(kind, body=body))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+    classify = _stage(report, "classify")
+    assert classify.provider == "offline" and "max_tokens" in (classify.fallback or "")
+
+
+async def test_anthropic_calls_to_an_unknown_tool_spend_the_tool_budget(world):
+    """An unknown tool's call did not count: classify sent 397 requests and spent the triage's token budget,
+    which then sent investigate and recommend to the offline engine too."""
+    world["topo"].stage("classify").max_tool_calls = 2
+
+    def responder(body: dict, n: int) -> Reply:
+        if stage_of(body) == "classification":
+            return message([tool_use("read_file", {"path": "/etc/passwd"})])
+        return submit(body, valid_answer(stage_of(body), body=body))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, world["topo"], world["log"])
+    assert sum(stage_of(r) == "classification" for r in fake.requests) <= 2 + 4
+    assert _stage(report, "classify").provider == "offline"
+    assert _stage(report, "recommend").provider == "anthropic"

@@ -24,7 +24,7 @@ from bot.providers.anthropic import AnthropicProvider
 from bot.settings import Settings
 from bot.topology import load_topology
 from tests.conftest import ROOT
-from tests.fakes.anthropic_api import FakeAnthropic, Reply, stage_of, submit
+from tests.fakes.anthropic_api import FakeAnthropic, Reply, stage_of, submit, user_text
 from tests.fakes.slack_world import ALERTS, SlackWorld
 from tests.secrets_world import SECRETS, secret_log
 
@@ -32,13 +32,17 @@ KINDS = {k for k, _, _ in SECRETS}
 ALERT_SECRET = "alert-Pw-31337"
 
 
-def _echo(lines: list[str], log: str = "/logs/x.log"):
-    """A responder whose every answer quotes `lines` verbatim (secrets included)."""
+def _echo(lines: list[str]):
+    """A responder whose every answer quotes `lines` verbatim, secrets included, in its free text; its evidence
+    cites the redacted lines it was shown (cited evidence must be what the stage saw), kept for later stages."""
     text = "\n".join(lines)
-    evidence = [{"path": log, "line": i + 1, "text": line} for i, line in enumerate(lines)]
+    cited: list[dict[str, Any]] = []
 
     def responder(body: dict[str, Any], n: int) -> Reply:
         kind = stage_of(body)
+        shown = [e for e in _shown_lines(body) if "[REDACTED:" in e["text"]]
+        evidence = shown or cited
+        cited[:] = evidence
         answer = {
             "classification": {"category": "infra", "confidence": 0.9, "summary": text, "evidence": evidence},
             "investigation": {"category": "infra", "confidence": 0.9, "summary": text,
@@ -50,6 +54,14 @@ def _echo(lines: list[str], log: str = "/logs/x.log"):
         return submit(body, answer)
 
     return responder
+
+
+def _shown_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
+    m = re.search(r"^## Log excerpt: (\S+) \(", user_text(body), re.MULTILINE)
+    if m is None:
+        return []
+    return [{"path": m[1], "line": int(n), "text": t}
+            for n, t in re.findall(r"^(\d+): (.*\S)\s*$", user_text(body)[m.end():], re.MULTILINE)]
 
 
 def _leaks(text: str) -> list[str]:
@@ -105,7 +117,7 @@ async def test_redaction_claude_request_bodies_never_carry_a_planted_secret(tmp_
 async def test_redaction_cli_run_output_never_prints_a_planted_secret(tmp_path, as_json):
     log = _world(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "ETL_TRIAGE_"))}
-    async with FakeAnthropic(_echo([line for _, line, _ in SECRETS], str(log))) as fake:
+    async with FakeAnthropic(_echo([line for _, line, _ in SECRETS])) as fake:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", "--provider", "anthropic", "--log", str(log),
             "--log-root", str(tmp_path / "logs"), *(["--json"] if as_json else []), cwd=ROOT,
@@ -116,7 +128,7 @@ async def test_redaction_cli_run_output_never_prints_a_planted_secret(tmp_path, 
     assert proc.returncode == 0, err
     if as_json:
         report = json.loads(out)
-        assert report["provider"] == "anthropic" and len(report["evidence"]) == len(SECRETS)
+        assert report["provider"] == "anthropic" and len(report["evidence"]) >= len(SECRETS)
         out = "\n".join(_strings(report))
     assert _leaks(out + err) == []
     assert _markers(out) >= KINDS           # the root cause quoted every line, and each came out redacted

@@ -36,6 +36,7 @@ from bot.providers.claude_messages import (
     untrusted,
     user_turn,
 )
+from bot.providers.seen import Seen
 from bot.sandbox import Excerpt
 from bot.settings import Settings
 
@@ -47,6 +48,7 @@ MIN_OUTPUT_TOKENS = 512              # below this an answer cannot fit: give up 
 EXCERPT_BYTES = {"classification": 16_000}
 DEFAULT_EXCERPT_BYTES = 8_000
 TOOL_RESULT_CHARS = 12_000
+MAX_EXTRA_TURNS = 3                  # round trips beyond the tool budget (a repair, a forced submit) before giving up
 
 
 class AnthropicProvider:
@@ -110,6 +112,9 @@ class _Conversation:
         self.submit = submit_tool_name(request.output_model)
         self.tool_calls = 0
         self.repaired = False
+        self.seen = Seen()
+        for out in request.inputs.values():
+            self.seen.add_output(out)
         sandbox = request.tools.sandbox
         redact = getattr(getattr(sandbox, "redactor", None), "redact", None) or (lambda t: t)
         # redacted, and valid UTF-8 whatever the file names
@@ -131,22 +136,30 @@ class _Conversation:
             msg = await self._call(system, tools, choice, messages)
             if msg.stop_reason == "refusal":
                 raise ProviderError("Claude declined to answer (stop_reason: refusal)")
+            if msg.stop_reason == "max_tokens":   # an answer or tool call cut off mid-way: its input is partial
+                raise ProviderError("Claude's answer was cut off by max_tokens")
             uses = [b for b in msg.content if b.type == "tool_use"]
             messages.append({"role": "assistant", "content": _echo(msg)})
             submitted = next((b for b in uses if b.name == self.submit), None)
             if submitted is not None:
                 try:
-                    return req.output_model.model_validate(submitted.input)
+                    out = req.output_model.model_validate(submitted.input)
                 except ValidationError as e:
                     self._repair_or_raise(messages, uses, submitted.id, _errors(e))
                     force_submit = True
                     continue
+                unseen = self.seen.unseen(out)
+                if unseen is None:
+                    return out
+                self._repair_or_raise(messages, uses, submitted.id, unseen)
+                force_submit = True
+                continue
             if not uses:
-                if msg.stop_reason == "max_tokens":
-                    raise ProviderError("Claude's answer was cut off by max_tokens")
                 self._repair_or_raise(messages, [], None, f"no call to {self.submit}")
                 force_submit = True
                 continue
+            if self.usage.round_trips > self.max_tool_calls + MAX_EXTRA_TURNS:
+                raise ProviderError(f"no {self.submit} after {self.usage.round_trips} round trips")
             results = [await self._run_tool(b, handlers) for b in uses]
             messages.append({"role": "user", "content": results})
             force_submit = self.tool_calls >= self.max_tool_calls
@@ -162,6 +175,8 @@ class _Conversation:
             ex = await self.req.tools.log_excerpt(budget=budget)
         except AccessDenied as e:
             return None, f"The log is not readable by this stage ({e.reason})."
+        if ex is not None:
+            self.seen.add_excerpt(ex)
         return ex, None if ex is not None else "No log was found for this run."
 
     async def _call(self, system: list[TextBlockParam], tools: list[ToolParam], choice: ToolChoiceParam,
@@ -208,12 +223,12 @@ class _Conversation:
 
         if block.name == self.submit:
             return result(f"{self.submit} must be called alone; call it again without other tools.", True)
+        if self.tool_calls >= self.max_tool_calls:
+            return result(f"tool budget of {self.max_tool_calls} call(s) spent; call {self.submit} now.", True)
+        self.tool_calls += 1   # every call counts, an unknown tool's too: none can loop on the budget
         handler = handlers.get(block.name)
         if handler is None:
             return result(f"unknown tool {block.name!r}; available: {', '.join(handlers)}", True)
-        if self.tool_calls >= self.max_tool_calls:
-            return result(f"tool budget of {self.max_tool_calls} call(s) spent; call {self.submit} now.", True)
-        self.tool_calls += 1
         args = block.input if isinstance(block.input, dict) else {}
         try:
             text = await handler(**args)
@@ -227,15 +242,19 @@ class _Conversation:
         text = self._redact(text)
         if len(text) > TOOL_RESULT_CHARS:
             text = text[:TOOL_RESULT_CHARS] + "\n…(truncated; narrow the request)"
+        asked = args.get("path")
+        log = self.req.tools.log_path
+        self.seen.add_tool_result(block.name, asked if isinstance(asked, str) else str(log) if log else None, text)
         return result(untrusted("tool_output", text, tool=block.name))
 
     def _repair_or_raise(self, messages: list[MessageParam], uses: list[ToolUseBlock], submit_id: str | None,
                          errors: str) -> None:
         """One repair turn quoting the errors; a second invalid answer is the provider's failure."""
+        errors = self._redact(errors)   # they may quote the answer, and an answer may carry a secret
         if self.repaired:
             raise ProviderError(f"invalid {self.req.output_model.__name__} after one repair turn: {errors}"[:300])
         self.repaired = True
-        ask = (f"Your answer did not validate against the {self.req.output_model.__name__} schema:\n{errors}\n"
+        ask = (f"Your answer was not accepted as a {self.req.output_model.__name__}:\n{errors}\n"
                f"Call {self.submit} again with the corrected, complete answer.")
         content: list[ContentBlockParam] = []
         for b in uses:

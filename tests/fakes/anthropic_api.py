@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import itertools
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,8 +72,27 @@ def user_text(body: dict[str, Any]) -> str:
     return first if isinstance(first, str) else " ".join(b.get("text", "") for b in first)
 
 
-def valid_answer(kind: str, category: str = "data") -> dict[str, Any]:
-    ev = [{"path": "/logs/x.log", "line": 1, "text": "ERROR"}]
+_EXCERPT = re.compile(r"^## Log excerpt: (?P<path>\S+) \(", re.MULTILINE)
+_NUMBERED = re.compile(r"^(\d+): (.*\S)\s*$", re.MULTILINE)
+
+
+def shown_evidence(body: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What a model that read its input would cite: the excerpt's first error-looking line (else its last), as
+    path, number and text exactly as shown; nothing when the request showed no log."""
+    text = user_text(body) if body else ""
+    m = _EXCERPT.search(text)
+    if m is None:
+        return []
+    lines = [(int(n), t) for n, t in _NUMBERED.findall(text[m.end():])]
+    if not lines:
+        return []
+    n, t = next(((n, t) for n, t in lines if re.search(r"Error|ERROR|Exception", t)), lines[-1])
+    return [{"path": m["path"], "line": n, "text": t}]
+
+
+def valid_answer(kind: str, category: str = "data", body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A schema-valid answer for `kind`; its evidence is a line `body` showed (none without a body)."""
+    ev = shown_evidence(body)
     return {
         "classification": {"category": category, "confidence": 0.9, "summary": "column customer_id missing",
                            "evidence": ev},
@@ -85,7 +105,7 @@ def valid_answer(kind: str, category: str = "data") -> dict[str, Any]:
 
 
 def auto_responder(body: dict[str, Any], n: int) -> Reply:
-    return submit(body, valid_answer(stage_of(body)))
+    return submit(body, valid_answer(stage_of(body), body=body))
 
 
 class FakeAnthropic:
