@@ -134,3 +134,20 @@ def test_alerts_variant_wordings(ref_topo, text, failure, job):
     assert rec.failure is failure, rec.reason
     if failure:
         assert rec.job == job, (rec.job, rec.job_how)
+
+
+@pytest.mark.parametrize(("text", "failure"), [
+    # words inside names state nothing (an independent review: real failures ignored, successes triaged)
+    ('Job "cancelled_orders" failed.', True),                                   # Dagster's default
+    ("Flow run cancelled_orders/crimson-fox entered state Failed", True),        # Prefect
+    ("Workflow shipped-orders-7xk2p failed", True),                              # Argo
+    ("Flow run failed_charges_sync/brave-otter entered state Completed", False),
+    ('Job "error_events_load" succeeded.', False),
+    # a tally is a count, not a statement, and its zero negates nothing after it
+    ("dbt build for revenue_rollup finished. Done. PASS=10 WARN=0 ERROR=2 SKIP=0 TOTAL=12", True),
+    ("Elementary: revenue_rollup tests finished. Warnings: 0, Errors: 3", True),
+    ("dbt build for revenue_rollup finished. Done. PASS=12 WARN=0 ERROR=0 SKIP=0 TOTAL=12", False),
+    ("orders_daily timed-out after 2h", True),                                  # a hyphenated word is words
+])
+def test_alerts_state_words_inside_names_and_counts(topo, text, failure):
+    assert recognise({"text": text, "bot_id": "B1", "subtype": "bot_message"}, topo).failure is failure

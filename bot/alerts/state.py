@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from bot.alerts.text import Message
 
 WORD_RE = re.compile(r"[a-z0-9]+")
+# a message's tokens: words, and names joined by _ . / or - (a job `cancelled_orders`, a run `shipped-orders-7xk2p`)
+TOKEN_RE = re.compile(r"[a-z0-9]+(?:[_./\-][a-z0-9]+)*")
+COUNT_RE = re.compile(r"[ \t]*[=:][ \t]*(\d+)\b")   # `ERROR=2`, `Errors: 3`: a count, not a statement
+_NAME = "\x00"   # a name: part of no phrase, negates nothing
 SHORTCODE_RE = re.compile(r":([a-z0-9_+\-]{1,40}):")
 BRACKET_RE = re.compile(r"\[\s?(re-?triggered|triggered|recovered|resolved|ok|warn|warning|no data)\s?\]")
 
@@ -99,7 +103,7 @@ _DEFAULT_INDEX = _index(_PHRASES)
 def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
     """Every state phrase, marker and bracket tag in reading order."""
     index = _DEFAULT_INDEX
-    if failure_words:
+    if failure_words:   # the team's own vocabulary replaces the built-in failure words (docs/slack.md)
         index = _index({**_PHRASES, FAILURE: tuple(failure_words), WEAK_FAILURE: ()})
     hits: list[Hit] = []
     order = 0
@@ -119,12 +123,18 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
                 if ch in _MARKER_CHARS:
                     hits.append(Hit(FAILURE if ch in FAILURE_CHARS else SUCCESS, ch, order + pos, part.where,
                                     part.quoted))
-        words = [(m.group(0), m.start()) for m in WORD_RE.finditer(low)]
-        for i, (w, pos) in enumerate(words):
+        words = _words(low)
+        for i, (w, pos, end) in enumerate(words):
             for phrase, kind in index.get(w, ()):
-                if tuple(x for x, _ in words[i:i + len(phrase)]) != phrase:
+                if tuple(x for x, _, _ in words[i:i + len(phrase)]) != phrase:
                     continue
-                before = {x for x, _ in words[max(0, i - 2):i]}
+                last_end = words[i + len(phrase) - 1][2]
+                count = COUNT_RE.match(low, last_end) if len(phrase) == 1 else None
+                if count is not None:      # a tally: only failures counted above zero say anything
+                    if kind == FAILURE and int(count.group(1)) > 0:
+                        hits.append(Hit(kind, " ".join(phrase), order + pos, part.where, part.quoted))
+                    break
+                before = {x for x, _, _ in words[max(0, i - 2):i]}
                 after = words[i + len(phrase)][0] if i + len(phrase) < len(words) else ""
                 if not (before & _NEGATORS or (kind == FAILURE and after in ("0", "none"))):
                     hits.append(Hit(kind, " ".join(phrase), order + pos, part.where, part.quoted))
@@ -132,6 +142,25 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
         order += len(part.text) + 1
     hits.sort(key=lambda h: h.order)
     return hits
+
+
+def _words(low: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) in reading order. A name (`cancelled_orders`, `etl.failed_jobs`, a k8s-style
+    `shipped-orders-7xk2p`) is one opaque token, so the words inside it state nothing; a plain hyphenated word
+    (`timed-out`) is its words. A count's number (`WARN=0`) is opaque too: it does not negate what follows."""
+    out: list[tuple[str, int, int]] = []
+    for m in TOKEN_RE.finditer(low):
+        tok, start = m.group(0), m.start()
+        parts = tok.split("-")
+        if any(c in tok for c in "_./") or len(parts) > 2 or (len(parts) == 2 and any(ch.isdigit() for ch in tok)):
+            out.append((_NAME, start, m.end()))
+            continue
+        offset = start
+        for part in parts:
+            counted = part.isdigit() and out and COUNT_RE.fullmatch(low[out[-1][2]:offset + len(part)]) is not None
+            out.append((_NAME if counted else part, offset, offset + len(part)))
+            offset += len(part) + 1
+    return out
 
 
 def decide(msg: Message, *, failure_words: Sequence[str] | None = None, late_is_failure: bool = False) -> Verdict:
