@@ -124,7 +124,7 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
                     hits.append(Hit(FAILURE if ch in FAILURE_CHARS else SUCCESS, ch, order + pos, part.where,
                                     part.quoted))
         words = _words(low)
-        for i, (w, pos, end) in enumerate(words):
+        for i, (w, pos, _end) in enumerate(words):
             for phrase, kind in index.get(w, ()):
                 if tuple(x for x, _, _ in words[i:i + len(phrase)]) != phrase:
                     continue
