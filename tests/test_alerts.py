@@ -151,3 +151,14 @@ def test_alerts_variant_wordings(ref_topo, text, failure, job):
 ])
 def test_alerts_state_words_inside_names_and_counts(topo, text, failure):
     assert recognise({"text": text, "bot_id": "B1", "subtype": "bot_message"}, topo).failure is failure
+
+
+@pytest.mark.parametrize(("text", "job"), [
+    # the alert's own job, unregistered, beats a registered name elsewhere in it (a task, a downstream job)
+    (":red_circle: Task Failed.\n*Dag*: warehouse_nightly\n*Task*: customer_sync\n", "warehouse_nightly"),
+    ("DAG billing_daily failed. Downstream revenue_rollup will be stale.", "billing_daily"),
+    ("Workflow run failed for marketing_spend on main", "marketing_spend"),   # a bare word is no job name
+])
+def test_alerts_the_job_the_alert_names_wins_over_a_registered_name_it_mentions(ref_topo, text, job):
+    rec = recognise({"bot_id": "B0X", "subtype": "bot_message", "text": text}, ref_topo)
+    assert rec.failure and rec.job == job, (rec.job, rec.job_how)

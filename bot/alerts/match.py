@@ -77,10 +77,22 @@ class Registry:
 
 def choose_job(candidates: Sequence[str], registry: Registry, text: str,
                quoted: Sequence[str] = (), as_written: Sequence[str] = ()) -> JobMatch | None:
-    """Candidates are in priority order (labelled fields, URLs, the tools' wording). Only `as_written` names
-    (labelled or in a tool's exact wording) are used when no registered job matches; quoted and loosely
+    """Candidates are in priority order (labelled fields, URLs, the tools' wording). The job the alert names
+    in its own field or wording (`as_written`) comes before any registered name found elsewhere in it — a task,
+    a step, a downstream job: a registered name it holds (`clickstream-k8s-cron-1732078800`, `etl-finance-ledger`)
+    as a stated guess, else the name itself, registered or not (jobs need no [jobs] entry). Quoted and loosely
     worded names only ever match the registry."""
-    for raw in (*candidates, *quoted):
+    for raw in candidates:
+        hit = registry.lookup(raw)
+        if hit:
+            return hit
+    for raw in as_written:
+        hit = registry.guess(raw)
+        if hit:
+            return hit
+        if _named(raw):
+            return JobMatch(raw, "as-written", raw)
+    for raw in quoted:
         hit = registry.lookup(raw)
         if hit:
             return hit
@@ -91,7 +103,13 @@ def choose_job(candidates: Sequence[str], registry: Registry, text: str,
         hit = registry.guess(raw)
         if hit:
             return hit
-    for raw in as_written:
+    for raw in as_written:   # a bare word ("Workflow run failed" → `run`) only when nothing else names a job
         if IDENT_RE.fullmatch(raw) and not raw.isdigit():
             return JobMatch(raw, "as-written", raw)
     return None
+
+
+def _named(raw: str) -> bool:
+    """Shaped like a job's name (`nightly_batch`, `billing-daily`, `Load2`), not a bare word of the sentence."""
+    return IDENT_RE.fullmatch(raw) is not None and not raw.isdigit() and (
+        any(c in raw for c in "_-.") or any(c.isdigit() for c in raw) or raw[1:] != raw[1:].lower())
