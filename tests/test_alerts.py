@@ -162,3 +162,11 @@ def test_alerts_state_words_inside_names_and_counts(topo, text, failure):
 def test_alerts_the_job_the_alert_names_wins_over_a_registered_name_it_mentions(ref_topo, text, job):
     rec = recognise({"bot_id": "B0X", "subtype": "bot_message", "text": text}, ref_topo)
     assert rec.failure and rec.job == job, (rec.job, rec.job_how)
+
+
+def test_alerts_airflow_3_run_url_keeps_its_percent_encoded_run_id_and_task(topo):
+    """`[\\w-]` stopped at '%': the run id became `scheduled__2026-11-20T02`, a prefix of every run that day."""
+    url = ("http://af:8080/dags/orders_daily/runs/scheduled__2026-11-20T02%3A00%3A00%2B00%3A00/tasks/load_orders"
+           "?try_number=1")
+    rec = recognise({"bot_id": "B1", "text": f":red_circle: Task failed. <{url}|View log>"}, topo)
+    assert (rec.job, rec.run_id, rec.task) == ("orders_daily", "scheduled__2026-11-20T02:00:00+00:00", "load_orders")

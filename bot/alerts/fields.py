@@ -97,7 +97,9 @@ URL_PATHS: tuple[tuple[re.Pattern[str], str, int], ...] = tuple((re.compile(p, r
     (r"/locations/[^/]{1,200}/jobs/(?P<v>[\w.\-]{1,200})", JOB, 90),
     (r"/flow-runs/flow-run/(?P<v>[\w\-]{1,80})", RUN, 97),
     (r"/flow-run/(?P<v>[\w\-]{1,80})", RUN, 95),
-    (r"/(?:instance/)?runs/(?P<v>[\w\-]{1,80})", RUN, 92),
+    # Airflow 3's /dags/<dag>/runs/<run id, percent-encoded: scheduled__2026-11-20T02%3A00%3A00%2B00%3A00>
+    (r"/(?:instance/)?runs/(?P<v>[^/?#&\s|>]{1,200})", RUN, 92),
+    (r"/dags/[\w.\-]{1,200}/runs/[^/?#\s|>]{1,200}/tasks/(?P<v>[\w.\-]{1,200})", TASK, 90),
     (r"/actions/runs/(?P<v>\d{1,20})", RUN, 90),
     (r"/executions/[\w.\-]{1,120}/[\w.\-]{1,200}/(?P<v>[\w\-]{1,80})", RUN, 92),
     (r"/workflows/[\w.\-]{1,120}/(?P<v>[\w.\-]{1,200})", JOB, 80),
