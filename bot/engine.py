@@ -39,13 +39,13 @@ from bot.contract import (
     TriageReport,
     displayable,
 )
-from bot.errors import LogNotFound, brief
+from bot.errors import LogNotFound, LogNotText, brief
 from bot.fingerprint import fingerprint as fingerprint_of
 from bot.investigation_tools import investigation_tools
 from bot.jobs import resolve_job
 from bot.providers.base import Provider, StageInputs, StageRequest
 from bot.providers.fallback import Bounded, StageFailed, WithFallback
-from bot.sandbox import SandboxManager
+from bot.sandbox import Sandbox, SandboxManager
 from bot.toolbox import Toolbox
 from bot.topology import StageSpec, Topology
 from bot.triage_context import TriageContext
@@ -71,6 +71,7 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
     candidate = log_path or redacted.log_hint
     if candidate:
         ctx.log_path = sandbox.check(candidate)
+        await _require_text(sandbox, ctx.log_path)
         return ctx
     if job is None:
         raise LogNotFound("no log and no job name; pass --log PATH or --job NAME")
@@ -83,7 +84,17 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
                           + (f" matching run {redacted.run_id!r}" if redacted.run_id else "")
                           + "; pass --log PATH or check [jobs] logs / --log-root")
     ctx.log_path = found
+    await _require_text(sandbox, found)
     return ctx
+
+
+async def _require_text(sandbox: Sandbox, path: Path) -> None:
+    """A rotated `.log.gz` or a binary file is no log to triage: say so instead of quoting its bytes."""
+    head = await sandbox.head_bytes(path, 4096)
+    if head[:2] == b"\x1f\x8b":
+        raise LogNotText(f"{path} is gzip-compressed: decompress it, or point [jobs] logs at the uncompressed log")
+    if b"\x00" in head:
+        raise LogNotText(f"{path} is binary (it holds NUL bytes), not a text log; pass the run's text log")
 
 
 async def run_triage(

@@ -32,6 +32,10 @@ class LogNotFound(BotError):
     """No log could be found for the failed run."""
 
 
+class LogNotText(BotError):
+    """The run's log is compressed or binary: triaging its bytes would quote garbage as a root cause."""
+
+
 class SettingsError(BotError):
     """A required setting (environment variable or flag) is missing or invalid."""
 

@@ -215,3 +215,28 @@ def test_a_try_number_that_is_not_an_ascii_number_is_ignored_not_a_crash(tmp_pat
                  "bot_id": "B1", "subtype": "bot_message"}
         alert = recognise(event, topo).alert()
         assert (alert.job, alert.task, alert.try_number) == ("orders_daily", "load", None)
+
+
+async def test_a_compressed_or_binary_log_is_refused_with_what_to_do(tmp_path):
+    """A rotated .gz handed over as the log was triaged as CODE with its bytes quoted as the root cause."""
+    import gzip
+
+    import pytest
+
+    from bot.contract import Alert
+    from bot.engine import prepare
+    from bot.errors import LogNotText
+    from tests.fakes.slack_world import make_topology
+
+    topo = make_topology(tmp_path)
+    logs = Path(topo.expand("{log_root}/{job}", job="orders_daily"))
+    (logs / "gz.log").write_bytes(gzip.compress(b"ERROR boom\n" * 50))
+    (logs / "bin.log").write_bytes(b"ELF\x00\x01\x02 ERROR" * 20)
+    manager = SandboxManager(mode="in-process")
+    try:
+        with pytest.raises(LogNotText, match="gzip-compressed: decompress it"):
+            await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / "gz.log")
+        with pytest.raises(LogNotText, match="binary"):
+            await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / "bin.log")
+    finally:
+        await manager.aclose()
