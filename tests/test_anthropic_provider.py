@@ -347,7 +347,7 @@ async def test_anthropic_refusal_and_garbage_fall_back(world):
     assert _stage(report, "recommend").provider == "anthropic" and report.complete
 
 
-async def test_anthropic_stage_timeout_falls_back(world, tmp_path):
+def _classify_timeout_topology(world, tmp_path, timeout_s: float) -> Topology:
     prompts = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts", prompts)
     topo_file = tmp_path / "topology.toml"
@@ -358,13 +358,36 @@ timeout_s = 30
 name = "classify"
 prompt_file = "{prompts / 'classify-failure.md'}"
 read = ["{world['tmp'] / 'logs'}/**"]
-timeout_s = 0.3
+timeout_s = {timeout_s}
 [[pipeline.stages]]
 name = "recommend"
 prompt_file = "{prompts / 'recommend.md'}"
 depends_on = ["classify"]
 """)
-    topo = load_topology(topo_file)
+    return load_topology(topo_file)
+
+
+async def test_anthropic_a_timed_out_stage_still_reports_what_it_spent(world, tmp_path):
+    """The timeout's StageFailed carried no usage: a stage that had paid for a call reported 0 tokens."""
+    topo = _classify_timeout_topology(world, tmp_path, 1.0)
+
+    def responder(body: dict, n: int) -> Reply:
+        if stage_of(body) == "classification":
+            if n == 0:
+                return message([tool_use("grep_log", {"pattern": "KeyError"})], input_tokens=5000,
+                               output_tokens=300)
+            return Reply(hang=True)
+        return submit(body, valid_answer(stage_of(body), body=body))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, topo, world["log"])
+    classify = _stage(report, "classify")
+    assert classify.provider == "offline" and "timed out" in (classify.fallback or "")
+    assert (classify.round_trips, classify.input_tokens, classify.output_tokens) == (1, 5000, 300)
+
+
+async def test_anthropic_stage_timeout_falls_back(world, tmp_path):
+    topo = _classify_timeout_topology(world, tmp_path, 0.3)
 
     def responder(body: dict, n: int) -> Reply:
         if stage_of(body) == "classification":

@@ -80,7 +80,8 @@ class AnthropicProvider:
 
     async def run_stage(self, request: StageRequest) -> StageOutcome:
         model = self.model_for(request)
-        usage = Usage(model=model)
+        usage = request.spent
+        usage.model = model
         try:
             return StageOutcome(output=await _Conversation(self, request, model, usage).run(), usage=usage)
         except ProviderError as e:

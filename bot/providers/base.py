@@ -55,6 +55,8 @@ class StageRequest:
     inputs: StageInputs           # typed outputs of the stages this one depends on
     tools: Toolbox                # the stage's sandboxed tools
     output_model: type[BaseModel]
+    # what the stage has spent so far, kept here so a stage cut off by its timeout still reports its cost
+    spent: Usage = field(default_factory=lambda: Usage())
 
     @property
     def topology(self) -> Topology:

@@ -45,8 +45,9 @@ class Bounded:
             if not isinstance(outcome.output, request.output_model):
                 raise TypeError(f"provider returned {type(outcome.output).__name__}, "
                                 f"stage needs {request.output_model.__name__}")
-        except TimeoutError as e:
-            raise StageFailed("timeout", f"timed out after {timeout:g}s") from e
+        except TimeoutError as e:   # the provider was cut off: what it had spent is on the request
+            spent = request.spent if request.spent.round_trips else None
+            raise StageFailed("timeout", f"timed out after {timeout:g}s", spent) from e
         except Exception as e:
             if not self.quiet and not isinstance(e, BotError):
                 log.exception("stage %s failed", request.stage.name)
