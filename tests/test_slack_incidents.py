@@ -292,19 +292,29 @@ async def test_a_resumed_alert_keeps_its_place_in_the_storm(tmp_path, fake):
 
 
 
-async def test_an_incident_escalated_once_stays_escalated_after_the_click_lease(tmp_path, store_url):
-    """The click was claimed under the incident but marked posted under the message: the claim's 60 s lease ran
-    out and a later click on the incident's first report escalated it a second time."""
+async def _two_of_one_incident(tmp_path: Path, store_url: str) -> tuple[SlackWorld, str, str]:
+    """A bot whose two alerts of one cause have been answered: the first's report, the second's short reply."""
     for job in ("ing_a", "ing_b"):
         write_log(tmp_path, job, KEYERROR)
     w = await SlackWorld.start(tmp_path, store_url=store_url)
-    fake = w.fake
+    a, b = "1800000001.000100", "1800000002.000100"
     try:
-        a, b = "1800000001.000100", "1800000002.000100"
         await send(w, "ing_a", a)
         await send(w, "ing_b", b)
-        await fake.wait_for(all_answered([a, b]), timeout=30)
+        await w.fake.wait_for(all_answered([a, b]), timeout=30)
         await w.idle()
+    except BaseException:
+        await w.close()
+        raise
+    return w, a, b
+
+
+async def test_an_incident_escalated_once_stays_escalated_after_the_click_lease(tmp_path, store_url):
+    """The click was claimed under the incident but marked posted under the message: the claim's 60 s lease ran
+    out and a later click on the incident's first report escalated it a second time."""
+    w, a, b = await _two_of_one_incident(tmp_path, store_url)
+    fake = w.fake
+    try:
         [repeat], [first] = bot_replies(fake, b), bot_replies(fake, a)
         action = next(e["action_id"] for bl in repeat["blocks"] if bl.get("type") == "actions"
                       for e in bl["elements"] if e.get("style") == "primary")
@@ -355,16 +365,9 @@ async def test_a_resumed_repeat_updates_its_same_cause_reply_instead_of_posting_
     by the sweep: it posted a second short reply in the same thread."""
     from bot.slack.recovery import resume_expired
 
-    for job in ("ing_a", "ing_b"):
-        write_log(tmp_path, job, KEYERROR)
-    w = await SlackWorld.start(tmp_path, store_url=store_url)
+    w, _a, b = await _two_of_one_incident(tmp_path, store_url)
     fake = w.fake
     try:
-        a, b = "1800000001.000100", "1800000002.000100"
-        await send(w, "ing_a", a)
-        await send(w, "ing_b", b)
-        await fake.wait_for(all_answered([a, b]), timeout=30)
-        await w.idle()
         # b's holder "dies" after its reply, before recording it: the claim is open again, its lease run out
         async with w.rt.state.store.backend.tx() as tx:
             await tx.execute("UPDATE triages SET status = 'running', lease_owner = 'dead', lease_until = 0, "
