@@ -71,7 +71,7 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
     candidate = log_path or redacted.log_hint
     if candidate:
         ctx.log_path = sandbox.check(candidate)
-        await _require_text(sandbox, ctx.log_path)
+        await _require_text(ctx, sandbox)
         return ctx
     if job is None:
         raise LogNotFound("no log and no job name; pass --log PATH or --job NAME")
@@ -84,17 +84,23 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
                           + (f" matching run {redacted.run_id!r}" if redacted.run_id else "")
                           + "; pass --log PATH or check [jobs] logs / --log-root")
     ctx.log_path = found
-    await _require_text(sandbox, found)
+    await _require_text(ctx, sandbox)
     return ctx
 
 
-async def _require_text(sandbox: Sandbox, path: Path) -> None:
-    """A rotated `.log.gz` or a binary file is no log to triage: say so instead of quoting its bytes."""
-    head = await sandbox.head_bytes(path, 4096)
-    if head[:2] == b"\x1f\x8b":
-        raise LogNotText(f"{path} is gzip-compressed: decompress it, or point [jobs] logs at the uncompressed log")
-    if b"\x00" in head:
-        raise LogNotText(f"{path} is binary (it holds NUL bytes), not a text log; pass the run's text log")
+async def _require_text(ctx: TriageContext, sandbox: Sandbox) -> None:
+    """A rotated `.log.gz` or a binary file is no log to triage: say so instead of quoting its bytes. Judged on
+    the triage's one excerpt (read here by the first reading stage, as it would be anyway; later stages reuse it)."""
+    ex = await ctx.excerpt(sandbox)
+    if ex is None or not ex.lines:
+        return
+    text = "\n".join(ln.text for ln in ex.lines)
+    if "\x00" not in text and text.count("\ufffd") <= len(text) // 10:
+        return
+    if ex.lines[0].number == 1 and ex.lines[0].text.startswith("\x1f\ufffd"):
+        raise LogNotText(f"{ctx.log_path} is gzip-compressed: decompress it, or point [jobs] logs at the "
+                         "uncompressed log")
+    raise LogNotText(f"{ctx.log_path} is binary, not a text log; pass the run's text log")
 
 
 async def run_triage(
