@@ -216,3 +216,17 @@ def test_topology_allowlist_hint_names_each_path_once(tmp_path):
     with pytest.raises(TopologyError) as err:
         load_topology(_write(tmp_path, text))
     assert str(err.value).count("/srv/a/**") == 1, str(err.value)
+
+
+def test_topology_an_undecodable_or_missing_prompt_names_its_stage_field_and_file(tmp_path):
+    """The error said 'cannot read a prompt file: 'utf-8' codec can't decode…', naming neither stage nor file."""
+    path = _write(tmp_path, SEED)
+    (tmp_path / "prompts" / "investigate.md").write_bytes(b"# investigate\n\xff\xfe bad\n")
+    with pytest.raises(TopologyError) as e:
+        load_topology(path)
+    assert e.value.where == "stage 'investigate'" and "field 'prompt_file'" in e.value.detail
+    assert "prompts/investigate.md is not UTF-8" in str(e.value) and "save the prompt as UTF-8" in str(e.value)
+    (tmp_path / "prompts" / "investigate.md").unlink()
+    with pytest.raises(TopologyError) as missing:
+        load_topology(path)
+    assert "stage 'investigate': field 'prompt_file': prompts/investigate.md does not exist" in str(missing.value)

@@ -72,11 +72,25 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
     )
     topo._declared = frozenset(doc.vars) | (frozenset(VAR_RE.findall(raw_bytes.decode("utf-8"))) - {"job"})
     check_semantics(file, topo)
-    try:
-        topo.load_prompts()
-    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
-        raise TopologyError(file, "", f"cannot read a prompt file: {e}", "check the prompts/ files") from None
+    _load_prompts(file, topo)
     return topo
+
+
+def _load_prompts(file: str, topo: Topology) -> None:
+    """Every prompt read now, so a triage never touches the disk for them (and a prompt edited or removed after
+    start-up cannot break a running bot); a missing or undecodable one named by its stage, field and path."""
+    for s in topo.stages:
+        wanted = [("prompt_file", s.prompt_file)]
+        wanted += [(f"branches.{b}.prompt_file", br.prompt_file) for b, br in s.branches.items() if br.prompt_file]
+        for field_name, rel in wanted:
+            try:
+                topo.prompt_file_text(rel)
+            except UnicodeDecodeError as e:
+                raise TopologyError(file, f"stage '{s.name}'", f"field '{field_name}': {rel} is not UTF-8 text "
+                                    f"(byte {e.start})", "save the prompt as UTF-8") from None
+            except (OSError, ValueError) as e:
+                raise TopologyError(file, f"stage '{s.name}'", f"field '{field_name}': cannot read {rel}: {e}",
+                                    "check the prompts/ files") from None
 
 
 # ---------------------------------------------------------------- error location

@@ -241,19 +241,14 @@ class Topology(BaseModel):
             text += "\n\n" + self._prompt(extra)
         return text
 
+    def prompt_file_text(self, rel: str) -> str:
+        """A prompt file's text (read once, then from memory)."""
+        return self._prompt(rel)
+
     def _prompt(self, rel: str) -> str:
         if rel not in self._prompts:
             self._prompts[rel] = read_regular(self.base_dir / rel, MAX_PROMPT_BYTES).decode("utf-8")
         return self._prompts[rel]
-
-    def load_prompts(self) -> None:
-        """Read every prompt file now, so a triage never touches the disk for them (and a prompt edited or
-        removed after start-up cannot break a running bot)."""
-        for s in self.stages:
-            self._prompt(s.prompt_file)
-            for br in s.branches.values():
-                if br.prompt_file:
-                    self._prompt(br.prompt_file)
 
     def order(self) -> list[StageSpec]:
         """Stages in a dependency-respecting order (stable: of the stages whose dependencies are placed, the
