@@ -230,3 +230,10 @@ def test_topology_an_undecodable_or_missing_prompt_names_its_stage_field_and_fil
     with pytest.raises(TopologyError) as missing:
         load_topology(path)
     assert "stage 'investigate': field 'prompt_file': prompts/investigate.md does not exist" in str(missing.value)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_topology_an_endless_stage_timeout_is_refused(tmp_path, value):
+    path = _write(tmp_path, SEED.replace('name = "classify"\n', f'name = "classify"\ntimeout_s = {value}\n', 1))
+    with pytest.raises(TopologyError, match="timeout_s"):
+        load_topology(path)

@@ -44,7 +44,7 @@ class StageSpec(_Strict):
     prompt_file: str
     depends_on: list[str] = Field(default_factory=list)
     read: list[str] = Field(default_factory=list)
-    timeout_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(30.0, gt=0, allow_inf_nan=False)   # inf: a stage that may hang for good
     output: OutputKind | None = None
     model: str | None = None
     branch_on: str | None = None
@@ -60,7 +60,7 @@ class StageSpec(_Strict):
 class PipelineSpec(_Strict):
     name: str = "etl-triage"
     description: str = ""
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(120.0, gt=0, allow_inf_nan=False)
     require_os_enforcement: bool = False
     allow_hardlinks: bool = Field(False, description="read regular files with more than one link")
     max_tool_calls: int = Field(8, ge=0)
