@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.errors import BotError
 from bot.settings import Settings
-from bot.store import HistoryRow, database_url, open_store
+from bot.store import HistoryRow, database_url, open_store, sqlite_path
 
 SINCE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -66,7 +66,12 @@ def row_text(r: HistoryRow) -> str:
 
 async def history_main(args: argparse.Namespace, settings: Settings) -> int:
     since = time.time() - parse_since(args.since) if args.since else None
-    store = await open_store(database_url(settings.database_url, settings.state_dir))
+    url = database_url(settings.database_url, settings.state_dir)
+    if url.startswith("sqlite:///") and not sqlite_path(url).exists():   # reading history creates no database
+        print(f"no triages yet: {sqlite_path(url)} does not exist (the bot writes it when it answers an alert; "
+              "set ETL_TRIAGE_STATE_DIR or ETL_TRIAGE_DATABASE_URL to read another)")
+        return 0
+    store = await open_store(url)
     try:
         rows = await store.history(job=args.job, since=since, limit=args.limit)
     finally:

@@ -73,8 +73,16 @@ async def test_cli_history_on_postgres(pg_url, tmp_path):
 
 
 async def test_cli_history_empty_store_says_so(tmp_path):
+    await (await open_store(f"sqlite:///{tmp_path / 'etl-triage.db'}")).close()
     code, out, _ = await _cli("history", "--job", "nope", ETL_TRIAGE_STATE_DIR=str(tmp_path))
     assert code == 0 and out.startswith("no triages for job 'nope' in ")
+
+
+async def test_cli_history_without_a_database_creates_none(tmp_path):
+    """A read-only command wrote an empty state database (and its folder) where none was."""
+    state = tmp_path / "state"
+    code, out, _ = await _cli("history", ETL_TRIAGE_STATE_DIR=str(state))
+    assert code == 0 and out.startswith("no triages yet:") and not state.exists()
 
 
 async def test_cli_db_upgrade_applies_then_reports_up_to_date(store_url):
