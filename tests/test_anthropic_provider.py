@@ -522,3 +522,20 @@ async def test_anthropic_calls_to_an_unknown_tool_spend_the_tool_budget(world):
     assert sum(stage_of(r) == "classification" for r in fake.requests) <= 2 + 4
     assert _stage(report, "classify").provider == "offline"
     assert _stage(report, "recommend").provider == "anthropic"
+
+
+async def test_anthropic_a_retry_after_beyond_the_stage_budget_fails_the_stage_saying_so(world, tmp_path):
+    """The SDK slept for whatever Retry-After said: a 529 asking for 10 minutes used the whole stage and was
+    reported as 'timed out', the overload never named."""
+    topo = _classify_timeout_topology(world, tmp_path, 3.0)
+
+    def responder(body: dict, n: int) -> Reply:
+        if stage_of(body) == "classification":
+            return error(529, "overloaded_error", retry_after_ms="600000")
+        return submit(body, valid_answer(stage_of(body), body=body))
+
+    async with FakeAnthropic(responder) as fake:
+        report = await _triage(fake, topo, world["log"])
+    classify = _stage(report, "classify")
+    assert classify.provider == "offline" and "HTTP 529" in classify.fallback and "600s" in classify.fallback
+    assert sum(stage_of(r) == "classification" for r in fake.requests) == 1

@@ -9,6 +9,7 @@ refusals, garbage, budgets) raises ProviderError and the engine hands the stage 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import cast
@@ -48,6 +49,7 @@ MIN_OUTPUT_TOKENS = 512              # below this an answer cannot fit: give up 
 EXCERPT_BYTES = {"classification": 16_000}
 DEFAULT_EXCERPT_BYTES = 8_000
 TOOL_RESULT_CHARS = 12_000
+RETRY_BACKOFF_S = 0.5               # first retry's wait when the API names none; doubled per retry, at most 8 s
 MAX_EXTRA_TURNS = 3                  # round trips beyond the tool budget (a repair, a forced submit) before giving up
 
 
@@ -57,9 +59,10 @@ class AnthropicProvider:
 
     name = "anthropic"
 
-    def __init__(self, client: anthropic.AsyncAnthropic, model: str | None = None) -> None:
-        self.client = client
+    def __init__(self, client: anthropic.AsyncAnthropic, model: str | None = None, *, max_retries: int = 2) -> None:
+        self.client = client          # built with max_retries=0: retries are ours, held to the stage's time
         self.model = model
+        self.max_retries = max_retries
 
     @classmethod
     def from_env(cls, model: str | None = None, settings: Settings | None = None, *,
@@ -69,8 +72,8 @@ class AnthropicProvider:
         if not settings.anthropic_api_key:
             raise SettingsError("ANTHROPIC_API_KEY is not set; export it or run with --provider offline")
         client = anthropic.AsyncAnthropic(api_key=settings.anthropic_api_key,
-                                          base_url=settings.anthropic_base_url, max_retries=max_retries)
-        return cls(client, model)
+                                          base_url=settings.anthropic_base_url, max_retries=0)
+        return cls(client, model, max_retries=max_retries)
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -186,12 +189,19 @@ class _Conversation:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise ProviderError(f"stage time budget of {self.req.stage.timeout_s:g}s spent")
-        try:
-            msg = await self.p.client.messages.create(
-                model=self.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
-                messages=messages, timeout=remaining)
-        except ValueError as e:  # a 200 whose body is not JSON (a proxy's error page, a truncated body)
-            raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300]) from e
+        for attempt in range(self.p.max_retries + 1):
+            try:
+                msg = await self.p.client.messages.create(
+                    model=self.model, max_tokens=max_tokens, system=system, tools=tools, tool_choice=choice,
+                    messages=messages, timeout=remaining)
+                break
+            except ValueError as e:  # a 200 whose body is not JSON (a proxy's error page, a truncated body)
+                raise ProviderError(f"unusable answer from Claude: {type(e).__name__}: {e}"[:300]) from e
+            except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
+                if attempt == self.p.max_retries or not _retryable(e):
+                    raise
+                await self._wait_to_retry(e, attempt)
+                remaining = self.deadline - time.monotonic()
         if not isinstance(getattr(msg, "content", None), list) or getattr(msg, "usage", None) is None:
             raise ProviderError(f"unusable answer from Claude: not a Messages API response ({type(msg).__name__})")
         u = msg.usage
@@ -202,6 +212,19 @@ class _Conversation:
         self.usage.output_tokens += u.output_tokens or 0
         self.ledger.tokens += spent_in + (u.output_tokens or 0)
         return msg
+
+    async def _wait_to_retry(self, e: anthropic.APIStatusError | anthropic.APIConnectionError, attempt: int) -> None:
+        """Wait as the API asks (Retry-After) or back off; a wait longer than the stage has left is the
+        stage's failure now, saying why, instead of a sleep that ends in "timed out"."""
+        wait = _retry_after(e) if isinstance(e, anthropic.APIStatusError) else None
+        wait = min(RETRY_BACKOFF_S * 2 ** attempt, 8.0) if wait is None else wait
+        left = self.deadline - time.monotonic()
+        if wait >= left:
+            what = (f"HTTP {e.status_code} ({_error_type(e)})" if isinstance(e, anthropic.APIStatusError)
+                    else type(e).__name__)
+            raise ProviderError(f"Claude API {what}: retry asked in {wait:g}s, more than the {max(left, 0):.1f}s "
+                                "left for this stage")
+        await asyncio.sleep(wait)
 
     def _output_allowance(self) -> int:
         left = self.triage_tokens - self.ledger.tokens
@@ -276,6 +299,30 @@ def _echo(msg: Message) -> list[ContentBlockParam]:
 def _errors(e: ValidationError) -> str:
     lines = [f"- {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()[:10]]
     return "\n".join(lines)
+
+
+def _retryable(e: anthropic.APIStatusError | anthropic.APIConnectionError) -> bool:
+    """As the SDK decides: connection errors, timeouts, 408, 409, 429 and 5xx (529 overloaded), unless the
+    server says `x-should-retry`."""
+    if isinstance(e, anthropic.APIConnectionError):
+        return True
+    said = e.response.headers.get("x-should-retry")
+    if said in ("true", "false"):
+        return said == "true"
+    return e.status_code in (408, 409, 429) or e.status_code >= 500
+
+
+def _retry_after(e: anthropic.APIStatusError) -> float | None:
+    """Seconds the API asks to wait (`retry-after-ms`, else `retry-after` in seconds), if it says."""
+    headers = e.response.headers
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name, ""))
+        except ValueError:
+            continue
+        if value >= 0:
+            return value / scale
+    return None
 
 
 def _error_type(e: anthropic.APIStatusError) -> str:
