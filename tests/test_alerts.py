@@ -158,6 +158,7 @@ def test_alerts_state_words_inside_names_and_counts(topo, text, failure):
     (":red_circle: Task Failed.\n*Dag*: warehouse_nightly\n*Task*: customer_sync\n", "warehouse_nightly"),
     ("DAG billing_daily failed. Downstream revenue_rollup will be stale.", "billing_daily"),
     ("Workflow run failed for marketing_spend on main", "marketing_spend"),   # a bare word is no job name
+    ('Dagster run `8a1c` failed for job "nightly_batch". Steps failed: ["orders_daily"]', "nightly_batch"),
 ])
 def test_alerts_the_job_the_alert_names_wins_over_a_registered_name_it_mentions(ref_topo, text, job):
     rec = recognise({"bot_id": "B0X", "subtype": "bot_message", "text": text}, ref_topo)

@@ -56,6 +56,7 @@ _SENTENCES: tuple[tuple[str, str, int, str], ...] = (
     (rf"\bexecution of run for [\"'](?P<v>{_Q})[\"'] failed", JOB, 96, "dagster"),
     (r"\bsteps? failed:\s{0,2}\[\s{0,2}[\"'](?P<v>[\w.\-\[\]]{1,200})[\"']", TASK, 90, "dagster"),
     (rf"\bjob [\"'`](?P<v>{_Q})[\"'`] (?:has )?failed", JOB, 94, "dagster"),
+    (rf"\bfailed for job [\"'`](?P<v>{_Q})[\"'`]", JOB, 94, "dagster"),   # Dagster run failure sensors
     (rf"\b(?:job|pipeline|dag|flow|workflow|sensor) [\"'`]?(?P<v>{_N})[\"'`]? (?:has |run [\"'`]?"
      r"(?P<run>[\w\-]{1,80})[\"'`]? )?(?:failed|errored|crashed)", JOB, 85, ""),
     (rf"\bdbt(?: cloud)? job [\"'`]?(?P<v>{_N})", JOB, 88, "dbt"),
