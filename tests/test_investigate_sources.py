@@ -349,3 +349,27 @@ def test_tools_arguments_are_validated_and_bounded_from_one_model():
             ReadLogArgs.model_validate(bad)
     with pytest.raises(ValidationError):
         GrepLogArgs.model_validate({})
+
+
+async def test_deploys_a_partial_clone_config_cannot_make_git_run_a_command(world: World):
+    """A repository may declare itself a partial clone whose promisor remote's `uploadpack` is a shell command:
+    `git log --name-only` meeting a missing tree lazily fetched, running it (where Landlock is absent)."""
+    import os
+
+    world.base_repo()
+    world.commit({"dags/orders/load.py": 'df["customer_id"]\n'}, "touch load", when="2026-11-19 22:00:00")
+    tree = world.git("rev-parse", "HEAD:dags/orders").strip()
+    os.remove(world.repo / ".git" / "objects" / tree[:2] / tree[2:])
+    marker = world.root / "RAN"
+    for key, value in (("core.repositoryformatversion", "1"), ("extensions.partialClone", "origin"),
+                       ("remote.origin.url", str(world.repos / "other")), ("remote.origin.promisor", "true"),
+                       ("remote.origin.uploadpack", f"sh -c 'touch {marker}; exit 1' #")):
+        world.git("config", key, value)
+    (world.repos / "other").mkdir()
+    mgr = SandboxManager(mode="in-process")              # the host without Landlock: no kernel net under git
+    try:
+        sb = mgr.for_stage("investigate", [f"{world.repos}/**"], Audit())
+        d = await recent_deploys(sb, str(world.repo), ["dags/orders"], FAILED)
+    finally:
+        await mgr.aclose()
+    assert not marker.exists() and d.error is not None and "git failed" in d.error

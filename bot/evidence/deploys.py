@@ -90,7 +90,11 @@ def git_env() -> dict[str, str]:
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
     return {**keep, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": os.devnull,
             "GIT_PAGER": "cat", "PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0",
-            "GIT_NO_REPLACE_OBJECTS": "1"}
+            "GIT_NO_REPLACE_OBJECTS": "1",
+            # a repository's config must not make git fetch: a partial clone's lazy fetch of a missing object
+            # would run its remote's `uploadpack` command (git >= 2.44 honours this; protocol.allow below
+            # refuses every transport on older ones)
+            "GIT_NO_LAZY_FETCH": "1", "GIT_PROTOCOL_FROM_USER": "0"}
 
 
 def _git_argv(sandbox: Sandbox, repo: Path, args: list[str]) -> list[str]:
@@ -99,7 +103,8 @@ def _git_argv(sandbox: Sandbox, repo: Path, args: list[str]) -> list[str]:
     if git is None:
         raise RuntimeError("git is not installed; install git to see recent deploys")
     return sandbox.confine([os.path.realpath(git), f"--git-dir={repo / '.git'}", f"--work-tree={repo}",
-                            "-c", "core.fsmonitor=false", "-c", "log.showSignature=false", *args])
+                            "-c", "core.fsmonitor=false", "-c", "log.showSignature=false",
+                            "-c", "protocol.allow=never", *args])
 
 
 async def _git(sandbox: Sandbox, repo: Path, args: list[str], limit_s: float) -> str:
