@@ -373,3 +373,16 @@ async def test_deploys_a_partial_clone_config_cannot_make_git_run_a_command(worl
     finally:
         await mgr.aclose()
     assert not marker.exists() and d.error is not None and "git failed" in d.error
+
+
+async def test_deploys_pins_count_at_the_root_and_in_the_jobs_code_not_in_another_jobs(world: World,
+                                                                                         sandbox: Sandbox):
+    """In a monorepo, another job's requirements bump made this job's failure read as a dependency change."""
+    world.base_repo()
+    world.commit({"other_job/requirements.txt": "pandas==2.2\n"}, "Bump other job", when="2026-11-19 20:00:00")
+    d = await recent_deploys(sandbox, str(world.repo), ["dags/orders"], FAILED)
+    assert d.error is None and d.pins == []
+    root = world.commit({"requirements.txt": "pandas==2.2\n"}, "Bump the image", when="2026-11-19 21:00:00")
+    own = world.commit({"dags/orders/requirements.txt": "pyarrow==17\n"}, "Bump orders", when="2026-11-19 22:00:00")
+    d = await recent_deploys(sandbox, str(world.repo), ["dags/orders/load.py"], FAILED)
+    assert {c.sha for c in d.pins} == {root, own}

@@ -85,6 +85,19 @@ class Deploys:
         return "\n".join(out) + pins
 
 
+def _pin_specs(paths: list[str]) -> list[str]:
+    """Where the job's dependency pins live: the repository root (its image, its lockfile) and the job's own
+    code paths. Another job's requirements file in a monorepo says nothing about this one; with no code paths
+    configured, the whole repository is the job's."""
+    if not paths:
+        return [f":(glob)**/{g}" for g in DEPENDENCY_GLOBS]
+    dirs = {str(Path(p).parent) if Path(p).suffix else p.rstrip("/") for p in paths}   # a code file: its folder
+    if "." in dirs or "" in dirs:
+        return [f":(glob)**/{g}" for g in DEPENDENCY_GLOBS]
+    return [f":(glob){g}" for g in DEPENDENCY_GLOBS] + [
+        f":(glob){d}/**/{g}" for d in sorted(dirs) for g in DEPENDENCY_GLOBS]
+
+
 def git_env() -> dict[str, str]:
     """A minimal environment: no user/system config, pager, editor, external diff or credential prompt."""
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
@@ -154,7 +167,7 @@ async def recent_deploys(sandbox: Sandbox, repo: str, paths: list[str], failed_a
         res.commits = _parse(out)
         pins = await _git(sandbox, root, ["log", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
                                  f"--max-count={MAX_COMMITS}", *window, f"--format={_END}%H{_SEP}%an{_SEP}%cI{_SEP}%s",
-                                 "--name-only", "--", *(f":(glob)**/{g}" for g in DEPENDENCY_GLOBS)], limit_s)
+                                 "--name-only", "--", *_pin_specs(paths)], limit_s)
         res.pins = _parse(pins)
         for word in mentions or []:
             if res.commits and word and not word.startswith("-"):
