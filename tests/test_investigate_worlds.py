@@ -269,3 +269,18 @@ async def test_investigate_previous_run_tool_says_the_current_log_has_no_errors(
     finally:
         await manager.aclose()
     assert not prev.same_error and "has no error lines" in prev.text() and "KeyError" not in prev.text()
+
+
+@pytest.mark.parametrize(("files", "when"), [
+    ({"dags/orders/README.md": "docs\n"}, "2026-11-19 22:30:00"),            # docs only, the night before
+    ({"dags/orders/util.py": "x = 1\n"}, "2026-11-17 04:30:00"),             # code, but 2.9 days before
+])
+async def test_investigate_a_docs_only_or_old_commit_is_not_the_deploy_that_broke_the_job(world: World, files, when):
+    """The newest commit in the 72 h window was 'the deploy': a README typo three days earlier made a KeyError
+    'code 0.9 … right after a deploy'."""
+    world.base_repo()
+    world.commit(files, "docs: typo", when=when)
+    usual_partitions(world)
+    log = world.log("orders_daily", "2026-11-20T02-00-00.log", airflow_log(KEYERROR), "2026-11-20 02:00:15")
+    report, inv = await triage(world, log=log)
+    assert inv.category != "code" and report.category != "code", inv.summary

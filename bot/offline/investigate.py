@@ -224,7 +224,7 @@ def _column(v: _Verdict, g: _Gathered, name: str, failed_at: datetime | None) ->
     present = [s for s in sources if s.new_schema and col.lower() in (n.lower() for n in s.new_schema.names)]
     deploys = g.deploys
     commits = deploys.commits if deploys else []
-    commit = _suspect(commits, col, g)
+    commit = _suspect(commits, col, g, failed_at=failed_at)
     if commit and (col in commit.mentions or drift is None):
         assert deploys is not None  # the suspect is one of deploys.commits
         strong = col in commit.mentions or bool(present)
@@ -261,8 +261,15 @@ def _column(v: _Verdict, g: _Gathered, name: str, failed_at: datetime | None) ->
     return False
 
 
-def _suspect(commits: list[Commit], col: str, g: _Gathered) -> Commit | None:
-    """The commit most likely to have caused it: mentions the column, touches a traceback file, or newest."""
+SUSPECT_WINDOW_H = 24.0   # a commit that neither mentions the column nor touches the traceback: this recent at most
+_DOCS = re.compile(r"(?i)(?:^|/)(?:readme|changelog|license|notice|authors|contributing)[^/]*$|\.(?:md|rst|adoc)$"
+                   r"|(?:^|/)docs?/")
+
+
+def _suspect(commits: list[Commit], col: str, g: _Gathered, failed_at: datetime | None = None) -> Commit | None:
+    """The commit most likely to have caused it: mentions the column, touches a traceback file, or newest.
+    With `failed_at` (the commit would overturn the log's reading) the newest only counts when it changed code
+    and landed within SUSPECT_WINDOW_H: a README typo three days earlier is no deploy that broke the job."""
     if not commits:
         return None
     tb_files = set()
@@ -276,7 +283,13 @@ def _suspect(commits: list[Commit], col: str, g: _Gathered) -> Commit | None:
     for c in commits:
         if any(t.endswith("/" + f) or t == f for f in c.files for t in tb_files):
             return c
-    return commits[0]
+    newest = commits[0]
+    if failed_at is not None:
+        code = [f for f in newest.files if not _DOCS.search(f)]
+        age_h = (failed_at - newest.time).total_seconds() / 3600
+        if not code or age_h > SUSPECT_WINDOW_H:
+            return None
+    return newest
 
 
 def _header_evidence(sources: list[UpstreamSource], both: bool = False) -> list[Evidence]:
