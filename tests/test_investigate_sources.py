@@ -386,3 +386,18 @@ async def test_deploys_pins_count_at_the_root_and_in_the_jobs_code_not_in_anothe
     own = world.commit({"dags/orders/requirements.txt": "pyarrow==17\n"}, "Bump orders", when="2026-11-19 22:00:00")
     d = await recent_deploys(sandbox, str(world.repo), ["dags/orders/load.py"], FAILED)
     assert {c.sha for c in d.pins} == {root, own}
+
+
+async def test_a_jsonl_schema_is_the_keys_of_its_first_records_not_of_its_first_record(world: World,
+                                                                                        sandbox: Sandbox):
+    """Writers leave out null fields (Spark's default): a first record without customer_id read as the column
+    removed upstream, 'schema drift', while 1,000 of the 1,001 rows had it."""
+    from bot.evidence.schema import read_schema
+
+    f = world.data / "landing" / "events.jsonl"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f'{{"order_id": {i}, "customer_id": {i * 7}}}\n' for i in range(2, 1002))
+    f.write_text('{"order_id": 1}\n' + rows)
+    schema = await read_schema(sandbox, str(f), f.stat().st_size)
+    assert schema is not None and schema.error is None
+    assert schema.names == ["order_id", "customer_id"] and dict(schema.columns)["customer_id"] == "int"

@@ -103,9 +103,35 @@ async def read_schema(sandbox: Sandbox, path: str, size: int) -> Schema | None:
         rec = json.loads(first)
         if not isinstance(rec, dict):
             return Schema(path, fmt, [], error="first line is not a JSON object")
-        return Schema(path, fmt, [(k, _json_type(v)) for k, v in rec.items()])
+        return Schema(path, fmt, list(_json_keys(rec, head).items()))
     except (ValueError, zlib.error, OSError) as e:
         return Schema(path, fmt, [], error=str(e)[:200])
+
+
+JSON_RECORDS = 200   # records of the head read for their keys
+
+
+def _json_keys(first: dict[str, object], head: bytes) -> dict[str, str | None]:
+    """The keys of the head's first JSON_RECORDS records, in order of first appearance, each with the type of
+    its first non-null value: writers that leave out null fields (Spark's default) drop a key from one record,
+    not from the schema. A cut or malformed line is skipped."""
+    keys: dict[str, str | None] = {}
+    lines = head.split(b"\n")[:JSON_RECORDS]
+    for i, raw in enumerate(lines):
+        if i == 0:
+            rec: object = first
+        elif i == len(lines) - 1 and not head.endswith(b"\n"):
+            break                                  # the head's last line may be cut mid-record
+        else:
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue
+        if isinstance(rec, dict):
+            for k, v in rec.items():
+                if keys.get(k) in (None, "null"):
+                    keys[k] = _json_type(v)
+    return keys
 
 
 def _json_type(v: object) -> str:
