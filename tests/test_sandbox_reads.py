@@ -259,3 +259,21 @@ async def test_reads_by_line_and_grep_stop_at_the_scan_limit_of_a_huge_log(box):
     assert grepped.startswith("(no match)") and "searched the first 256 MB" in grepped
     assert "ERROR final line of the run" in await tools.tail_log(lines=2)
     assert [ln.number for ln in (await sb.read_lines(log, start=9, max_lines=2)).lines] == [9, 10]
+
+
+async def test_list_dir_past_its_limit_matches_the_pattern_first_and_keeps_the_newest(box):
+    """Past LIST_LIMIT entries the listing stopped in directory order: the file asked for (or the newest) could
+    be missing from a flat landing folder of 12,000 files."""
+    from bot.sandbox.core import LIST_LIMIT
+
+    logs, sb = box
+    for i in range(LIST_LIMIT + 20):
+        p = logs / f"orders_{i:05d}.csv"
+        p.write_text("x\n")
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+    wanted = logs / "orders_2026-11-19.csv"
+    wanted.write_text("x\n")
+    os.utime(wanted, (10, 10))                          # the oldest of all, and one name among thousands
+    assert [i.path for i in await sb.list_dir(logs, "orders_2026-11-19*")] == [str(wanted)]
+    newest = {i.path for i in await sb.list_dir(logs)}
+    assert newest == {str(logs / f"orders_{i:05d}.csv") for i in range(20, LIST_LIMIT + 20)}

@@ -145,7 +145,7 @@ class Sandbox:
                              prefer: list[str] | None = None) -> list[FileInfo]:
         """The `keep` newest files ending in `suffix` (and the newest whose names hold a `prefer` key) and
         the `keep` newest directories of an allowed directory, chosen over all of its entries with memory
-        bounded by `keep` (unlike list_dir, which stops at LIST_LIMIT entries)."""
+        bounded by `keep` (list_dir keeps the LIST_LIMIT newest of the entries its pattern matches)."""
         c, resp = await self._op("scan_dir", path, {"suffix": suffix, "keep": keep, "prefer": list(prefer or [])},
                                  directory=True)
         out = []
@@ -160,7 +160,7 @@ class Sandbox:
         Symlinks and special files are left out."""
         import fnmatch
 
-        c, resp = await self._op("list_dir", path, {"limit": LIST_LIMIT}, directory=True)
+        c, resp = await self._op("list_dir", path, {"limit": LIST_LIMIT, "pattern": pattern}, directory=True)
         base = c.real
         out = []
         for name, kind, size, mtime in resp["entries"]:

@@ -8,6 +8,7 @@ Stdlib, plus RE2 for grep (bot/sandbox/patterns.py).
 
 from __future__ import annotations
 
+import fnmatch
 import heapq
 import os
 from collections import deque
@@ -305,21 +306,25 @@ def _first_marker(data: bytes) -> int | None:
     return min(hits) if hits else None
 
 
-def list_dir(fd: int, limit: int) -> tuple[list[tuple[str, str, int, float]], bool]:
-    """Entries of an opened directory: (name, kind f|d|l|o, size, mtime), at most `limit`."""
-    out: list[tuple[str, str, int, float]] = []
+def list_dir(fd: int, limit: int, pattern: str = "*") -> tuple[list[tuple[str, str, int, float]], bool]:
+    """Entries of an opened directory whose names match `pattern`: (name, kind f|d|l|o, size, mtime). Past
+    `limit` the newest `limit` are kept (streamed, bounded memory), not the first in directory order: the
+    newest is what the checks look for. → (entries, truncated)."""
+    newest: list[tuple[float, str, tuple[str, str, int, float]]] = []
+    truncated = False
     with os.scandir(fd) as it:
         for entry in it:
-            if len(out) >= limit:
-                return out, True
+            if pattern != "*" and not fnmatch.fnmatchcase(entry.name, pattern):
+                continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             kind = "d" if entry.is_dir(follow_symlinks=False) else "f" if entry.is_file(follow_symlinks=False) \
                 else "l" if entry.is_symlink() else "o"
-            out.append((entry.name, kind, st.st_size, st.st_mtime))
-    return out, False
+            truncated = truncated or len(newest) >= limit
+            _push(newest, (st.st_mtime, entry.name, (entry.name, kind, st.st_size, st.st_mtime)), max(1, limit))
+    return [row for _, _, row in newest], truncated
 
 
 def scan_dir(fd: int, suffix: str, keep: int, prefer: list[str]) -> tuple[list[tuple[str, str, int, float]], int]:

@@ -37,7 +37,7 @@ def perform(req: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "denied": e.reason}
     try:
         if op == "list_dir":
-            entries, truncated = reader.list_dir(fd, args["limit"])
+            entries, truncated = reader.list_dir(fd, args["limit"], str(args.get("pattern") or "*"))
             return {"ok": True, "entries": entries, "truncated": truncated}
         if op == "scan_dir":
             entries, seen = reader.scan_dir(fd, args["suffix"], args["keep"], list(args.get("prefer") or []))
