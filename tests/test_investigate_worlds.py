@@ -284,3 +284,16 @@ async def test_investigate_a_docs_only_or_old_commit_is_not_the_deploy_that_brok
     log = world.log("orders_daily", "2026-11-20T02-00-00.log", airflow_log(KEYERROR), "2026-11-20 02:00:15")
     report, inv = await triage(world, log=log)
     assert inv.category != "code" and report.category != "code", inv.summary
+
+
+async def test_investigate_a_column_dropped_in_one_file_of_a_partition_is_schema_drift(world: World):
+    """Only the partition's newest file was read: with the drop in an older file of two, upstream 'looked
+    normal'."""
+    world.base_repo()
+    world.partition("dt=2026-11-18", {"part-0000.csv": HEADER}, "2026-11-19 01:10:00")
+    world.partition("dt=2026-11-19", {"part-0000.csv": "order_id,amount\n1,9.5\n"}, "2026-11-20 01:10:00")
+    world.partition("dt=2026-11-19", {"part-0001.csv": HEADER}, "2026-11-20 01:12:00")
+    log = world.log("orders_daily", "2026-11-20T02-00-00.log", airflow_log(KEYERROR), "2026-11-20 02:00:15")
+    report, inv = await triage(world, log=log)
+    assert report.category == "data"
+    assert inv.category == "data" and "customer_id' was removed" in inv.summary

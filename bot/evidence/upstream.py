@@ -161,8 +161,8 @@ async def _source(sandbox: Sandbox, spec: str, root: str, pattern: str, run_date
     before = [p for p in ordered if (p.date or date.min, p.mtime, p.label)
               < (subject.date or date.min, subject.mtime, subject.label)]
     src.previous = before[-1] if before else None
-    src.new_schema = await _schema(sandbox, subject)
     src.old_schema = await _schema(sandbox, src.previous) if src.previous else None
+    src.new_schema = await _schema(sandbox, subject, unlike=src.old_schema)
     if src.new_schema and src.old_schema:
         src.diff = compare(src.old_schema, src.new_schema)
     return src
@@ -282,11 +282,23 @@ def _label_like(example: Partition, d: date) -> str:
     return f"{d:%Y-%m-%d}"
 
 
-async def _schema(sandbox: Sandbox, part: Partition) -> Schema | None:
-    """The schema of the partition's newest non-empty data file we can read."""
+SCHEMA_FILES = 8   # files of a partition whose schema is read, newest first
+
+
+async def _schema(sandbox: Sandbox, part: Partition, unlike: Schema | None = None) -> Schema | None:
+    """The schema of the partition's newest non-empty data file we can read; with `unlike` (the previous
+    partition's), the first of its SCHEMA_FILES newest files whose columns differ from it, if one does: a
+    partition where one file of several dropped a column is not a partition that looks normal."""
+    first: Schema | None = None
+    read = 0
     for f in sorted(part.files, key=lambda f: (f.mtime, f.path), reverse=True):
-        if f.size > 0:
-            s = await read_schema(sandbox, f.path, f.size)
-            if s is not None:
-                return s
-    return None
+        if f.size <= 0 or read >= (SCHEMA_FILES if unlike is not None else 1):
+            continue
+        s = await read_schema(sandbox, f.path, f.size)
+        if s is None:
+            continue
+        read += 1
+        first = first or s
+        if unlike is None or (not s.error and not unlike.error and s.names != unlike.names):
+            return s
+    return first
