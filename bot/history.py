@@ -67,8 +67,9 @@ def row_text(r: HistoryRow) -> str:
 async def history_main(args: argparse.Namespace, settings: Settings) -> int:
     since = time.time() - parse_since(args.since) if args.since else None
     url = database_url(settings.database_url, settings.state_dir)
-    if url.startswith("sqlite:///") and not sqlite_path(url).exists():   # reading history creates no database
-        print(f"no triages yet: {sqlite_path(url)} does not exist (the bot writes it when it answers an alert; "
+    db_file = sqlite_path(url) if url.startswith("sqlite:///") else None
+    if db_file is not None and not db_file.exists():   # reading history creates no database
+        print(f"no triages yet: {db_file} does not exist (the bot writes it when it answers an alert; "
               "set ETL_TRIAGE_STATE_DIR or ETL_TRIAGE_DATABASE_URL to read another)")
         return 0
     store = await open_store(url)

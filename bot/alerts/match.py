@@ -104,12 +104,16 @@ def choose_job(candidates: Sequence[str], registry: Registry, text: str,
         if hit:
             return hit
     for raw in as_written:   # a bare word ("Workflow run failed" → `run`) only when nothing else names a job
-        if IDENT_RE.fullmatch(raw) and not raw.isdigit():
+        if _identifier(raw):
             return JobMatch(raw, "as-written", raw)
     return None
 
 
+def _identifier(raw: str) -> bool:
+    return IDENT_RE.fullmatch(raw) is not None and not raw.isdigit()
+
+
 def _named(raw: str) -> bool:
     """Shaped like a job's name (`nightly_batch`, `billing-daily`, `Load2`), not a bare word of the sentence."""
-    return IDENT_RE.fullmatch(raw) is not None and not raw.isdigit() and (
+    return _identifier(raw) and (
         any(c in raw for c in "_-.") or any(c.isdigit() for c in raw) or raw[1:] != raw[1:].lower())

@@ -89,10 +89,8 @@ def _pin_specs(paths: list[str]) -> list[str]:
     """Where the job's dependency pins live: the repository root (its image, its lockfile) and the job's own
     code paths. Another job's requirements file in a monorepo says nothing about this one; with no code paths
     configured, the whole repository is the job's."""
-    if not paths:
-        return [f":(glob)**/{g}" for g in DEPENDENCY_GLOBS]
     dirs = {str(Path(p).parent) if Path(p).suffix else p.rstrip("/") for p in paths}   # a code file: its folder
-    if "." in dirs or "" in dirs:
+    if not dirs or "." in dirs or "" in dirs:
         return [f":(glob)**/{g}" for g in DEPENDENCY_GLOBS]
     return [f":(glob){g}" for g in DEPENDENCY_GLOBS] + [
         f":(glob){d}/**/{g}" for d in sorted(dirs) for g in DEPENDENCY_GLOBS]

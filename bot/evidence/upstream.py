@@ -290,9 +290,11 @@ async def _schema(sandbox: Sandbox, part: Partition, unlike: Schema | None = Non
     partition's), the first of its SCHEMA_FILES newest files whose columns differ from it, if one does: a
     partition where one file of several dropped a column is not a partition that looks normal."""
     first: Schema | None = None
-    read = 0
+    read, limit = 0, SCHEMA_FILES if unlike is not None else 1
     for f in sorted(part.files, key=lambda f: (f.mtime, f.path), reverse=True):
-        if f.size <= 0 or read >= (SCHEMA_FILES if unlike is not None else 1):
+        if read >= limit:
+            break
+        if f.size <= 0:
             continue
         s = await read_schema(sandbox, f.path, f.size)
         if s is None:

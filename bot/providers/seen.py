@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -27,33 +28,34 @@ def _norm(text: str) -> str:
 
 
 class Seen:
+    """Paths are kept normalised (`os.path.normpath`), so a cited `./logs/x.log` is the shown `logs/x.log`."""
+
     def __init__(self) -> None:
         self.lines: dict[tuple[str, int], str] = {}
         self.paths: set[str] = set()
+        self._numbered: set[str] = set()      # paths of which numbered lines were shown
         self._blobs: list[str] = []
 
     def add_excerpt(self, ex: Excerpt) -> None:
-        self.paths.add(ex.path)
-        for ln in ex.lines:
-            if ln.number is not None:
-                self.lines[(ex.path, ln.number)] = _norm(ln.text)
+        self._numbered_lines(ex.path, ((ln.number, ln.text) for ln in ex.lines if ln.number is not None))
         self._blobs.append(_norm(ex.text()))
 
     def add_tool_result(self, tool: str, path: str | None, text: str) -> None:
         """A tool's redacted result; a log tool's `N: text` lines are numbered lines of `path`."""
         if path:
-            self.paths.add(path)
+            self.paths.add(os.path.normpath(path))
         if tool in LOG_TOOLS and path:
-            for m in _NUMBERED.finditer(text):
-                self.lines[(path, int(m[1]))] = _norm(m[2])
+            self._numbered_lines(path, ((int(m[1]), m[2]) for m in _NUMBERED.finditer(text)))
         self._blobs.append(_norm(text))
 
     def add_output(self, out: BaseModel) -> None:
         """An earlier stage's output: its evidence was checked (or produced by the bot) when it was made."""
         for e in _evidence_of(out):
-            self.paths.add(e.path)
+            path = os.path.normpath(e.path)
+            self.paths.add(path)
             if e.line is not None:
-                self.lines.setdefault((e.path, e.line), _norm(e.text))
+                self._numbered.add(path)
+                self.lines.setdefault((path, e.line), _norm(e.text))
             self._blobs.append(_norm(e.text))
 
     def unseen(self, out: BaseModel) -> str | None:
@@ -61,33 +63,27 @@ class Seen:
         problems = []
         for e in _evidence_of(out):
             cited = _norm(e.text)[:COMPARED_CHARS]
-            known = self._line(e.path, e.line)
+            path = os.path.normpath(e.path)
+            known = self.lines.get((path, e.line)) if e.line is not None else None
             if known is not None:
                 ok = cited in known or known in _norm(e.text)
-            elif e.line is not None and self._numbered(e.path):
+            elif e.line is not None and path in self._numbered:
                 ok = False        # a line number of a log shown line by line, but not one of the lines shown
             else:
-                ok = self._shown_path(e.path) and bool(cited) and any(cited in b for b in self._blobs)
+                shown = path in self.paths or any(e.path in b for b in self._blobs)
+                ok = shown and bool(cited) and any(cited in b for b in self._blobs)
             if not ok:
                 problems.append(f"- evidence {e.where()}: {e.text[:120]!r} is not a line you were shown")
         if not problems:
             return None
         return "\n".join(problems[:5]) + "\nCite only lines from the excerpt or from your tools' results."
 
-    def _line(self, path: str, line: int | None) -> str | None:
-        if line is None:
-            return None
-        return next((t for (p, n), t in self.lines.items() if n == line and _same(p, path)), None)
-
-    def _numbered(self, path: str) -> bool:
-        return any(_same(p, path) for p, _ in self.lines)
-
-    def _shown_path(self, path: str) -> bool:
-        return any(_same(p, path) for p in self.paths) or any(path in b for b in self._blobs)
-
-
-def _same(a: str, b: str) -> bool:
-    return os.path.normpath(a) == os.path.normpath(b)
+    def _numbered_lines(self, path: str, lines: Iterable[tuple[int, str]]) -> None:
+        key = os.path.normpath(path)
+        self.paths.add(key)
+        for number, text in lines:
+            self._numbered.add(key)
+            self.lines[(key, number)] = _norm(text)
 
 
 def _evidence_of(out: BaseModel) -> list[Evidence]:

@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import AccessDenied, BotError
 from bot.sandbox import landlock
@@ -17,6 +17,9 @@ from bot.sandbox.policy import Checked, Denied, Policy
 from bot.sandbox.redact import Redactor
 from bot.sandbox.results import Audit, Excerpt, FileInfo, Line
 from bot.sandbox.worker import perform
+
+if TYPE_CHECKING:
+    from bot.sandbox.patterns import LinearPattern
 
 log = logging.getLogger(__name__)
 MODES = ("auto", "landlock", "in-process")
@@ -120,12 +123,12 @@ class Sandbox:
         """Matching lines (RE2 syntax, linear time whatever the pattern); a pattern RE2 cannot run raises
         InvalidPattern saying what to write instead, before anything is read."""
         try:
-            compile_linear(pattern, multiline=True, capture=False)
+            rx = compile_linear(pattern, multiline=True, capture=False)
         except PatternRefused as e:
             raise InvalidPattern(f"grep pattern {pattern[:80]!r}: {e}") from None
         ex = await self._excerpt("grep", path, {"pattern": pattern, "max_matches": max_matches,
                                                 "context": max(0, context), "max_bytes": max_bytes})
-        return _matching_after_redaction(ex, pattern, max(0, context))
+        return _matching_after_redaction(ex, rx, max(0, context))
 
     async def excerpt(self, path: str | Path, budget: int = 64_000) -> Excerpt:
         """The part of a log that matters: the end (error region) plus the first error if earlier."""
@@ -157,14 +160,12 @@ class Sandbox:
 
     async def list_dir(self, path: str | Path, pattern: str = "*") -> list[FileInfo]:
         """Regular files and directories in an allowed directory that the allowlist lets this stage see.
-        Symlinks and special files are left out."""
-        import fnmatch
-
+        Symlinks and special files are left out; the reader matched `pattern` already."""
         c, resp = await self._op("list_dir", path, {"limit": LIST_LIMIT, "pattern": pattern}, directory=True)
         base = c.real
         out = []
         for name, kind, size, mtime in resp["entries"]:
-            if kind not in ("f", "d") or not fnmatch.fnmatchcase(name, pattern):
+            if kind not in ("f", "d"):
                 continue
             full = os.path.join(base, name)
             if self.policy.allows_entry(full, kind == "d"):
@@ -269,11 +270,10 @@ class SandboxManager:
         await asyncio.gather(*(w.aclose() for w in workers), return_exceptions=True)
 
 
-def _matching_after_redaction(ex: Excerpt, pattern: str, context: int) -> Excerpt:
+def _matching_after_redaction(ex: Excerpt, rx: LinearPattern, context: int) -> Excerpt:
     """The grep's lines whose match survives redaction, with their context. The reader matches the raw bytes:
     a line that matched only through a secret (`password=Zq…`, probed a character at a time at a log line's
     bidding) would tell a model the secret it never sees, so it goes, with the context it brought."""
-    rx = compile_linear(pattern, multiline=True, capture=False)
     hits = [ln.number for ln in ex.lines if ln.number is not None and rx.search(ln.text)]
     keep = [ln for ln in ex.lines
             if ln.number is not None and any(abs(ln.number - h) <= context for h in hits)]

@@ -236,16 +236,13 @@ class Topology(BaseModel):
 
     def prompt_text(self, stage: StageSpec, branch: str | None = None) -> str:
         """The stage prompt, followed by the branch prompt when the stage branches (read once, at load)."""
-        text = self._prompt(stage.prompt_file)
+        text = self.prompt_file_text(stage.prompt_file)
         if branch and branch in stage.branches and (extra := stage.branches[branch].prompt_file):
-            text += "\n\n" + self._prompt(extra)
+            text += "\n\n" + self.prompt_file_text(extra)
         return text
 
     def prompt_file_text(self, rel: str) -> str:
         """A prompt file's text (read once, then from memory)."""
-        return self._prompt(rel)
-
-    def _prompt(self, rel: str) -> str:
         if rel not in self._prompts:
             self._prompts[rel] = read_regular(self.base_dir / rel, MAX_PROMPT_BYTES).decode("utf-8")
         return self._prompts[rel]
