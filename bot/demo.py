@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import tomllib
 from pathlib import Path
+
+import tomli
 
 from bot.contract import Alert
 from bot.engine import run_triage
@@ -27,7 +28,7 @@ def build_repo(spec: Path, dest: Path) -> bool:
     git = shutil.which("git")
     if git is None or not spec.is_file():
         return False
-    commits = tomllib.loads(spec.read_text(encoding="utf-8")).get("commits", [])
+    commits = tomli.loads(spec.read_text(encoding="utf-8")).get("commits", [])
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(dest), "GIT_CONFIG_NOSYSTEM": "1",
            "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C"}
 

@@ -11,12 +11,12 @@ import itertools
 import math
 import re
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import tomli
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.contract import CATEGORIES, CONFIDENT, Alert, Category, Classification
@@ -87,10 +87,10 @@ def load_case(case_dir: Path) -> Case:
     """Read and validate `<case_dir>/case.toml`. Raises CaseError naming the file and field."""
     file = case_dir / CASE_FILE
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = tomli.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CaseError(file, "", "not found; every case directory needs a case.toml") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    except (UnicodeDecodeError, tomli.TOMLDecodeError) as e:
         raise CaseError(file, "", f"invalid TOML: {e}") from None
     try:
         spec = _CaseSpec.model_validate(raw)

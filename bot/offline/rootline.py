@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from bot.offline.signatures import _trie_regex
+import ahocorasick
+
 from bot.offline.taxonomy import Entry, Taxonomy, taxonomy
 from bot.sandbox import Line
 
@@ -80,14 +81,21 @@ _PHRASE = re.compile(
     r"|rejected|violat\w*|not allowed|not permitted|unauthori[sz]ed|forbidden|out of memory|no space|errored"
     r"|exception|traceback|error|fail|mismatch\w*|differ\w*|not present|larger than|too (?:large|long|many|big)"
     r"|unsupported|not supported|incompatible|conflict\w*)\b")
-# a line without any of these (lowercased) substrings is not an error line: one trie search per line
+# a line without any of these (lowercased) substrings is not an error line: one Aho-Corasick pass per line
 _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "panic", "cannot", "can't", "could not",
                "couldn't", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such", "not exist",
                "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable", "reject", "violat",
                "not allowed", "not permitted", "unauthori", "forbidden", "out of memory", "no space", "sig", "exit",
                "return code", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl", "quota", "limit",
                "lost", "err", "status", "code", "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9")
-_GATE = re.compile(_trie_regex(_GATE_WORDS))
+_GATE = ahocorasick.Automaton()
+for _w in _GATE_WORDS:
+    _GATE.add_word(_w, _w)
+_GATE.make_automaton()
+
+
+def _error_shaped(text: str) -> bool:
+    return next(_GATE.iter(text[:SCAN_CHARS].lower()), None) is not None
 _HAS_STATUS = re.compile(r"[45]\d\d")
 _SIGNAL_NUMBER = re.compile(r"signal[ =:]+(-?\d{1,2})\b", re.IGNORECASE)
 _ERRNO_BY_NUMBER = {"2": "ENOENT", "13": "EACCES", "28": "ENOSPC", "32": "EPIPE", "104": "ECONNRESET",
@@ -302,7 +310,7 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
     chained_before: set[int] = set()
     last_exception_idx: int | None = None
     gated = [i for i in range(start, n)
-             if _GATE.search(lines[i].text[:SCAN_CHARS].lower()) or _EXC_OPENING.match(lines[i].text.lstrip())]
+             if _error_shaped(lines[i].text) or _EXC_OPENING.match(lines[i].text.lstrip())]
     if len(gated) > HEAD_LINES + TAIL_LINES:
         gated = gated[:HEAD_LINES] + gated[-TAIL_LINES:]
     for i in gated:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import bisect
 import re
 import string
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+import ahocorasick
+import tomli
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, ValidationInfo, field_validator
 
 from bot.contract import CATEGORIES, Category
@@ -121,38 +122,9 @@ class Hit:
 @dataclass(frozen=True)
 class Library:
     signatures: tuple[Signature, ...]
-    keywords: tuple[str, ...]                       # every distinct keyword
+    keywords: tuple[str, ...]                       # every distinct keyword, in first-seen order
     by_keyword: dict[str, tuple[Signature, ...]]
-    gate: re.Pattern[str]                           # finds the next position a keyword starts, and the longest
-    prefixes: dict[str, tuple[str, ...]]            # keyword -> the keywords it starts with (itself included)
-    # keyword -> the signatures gated by it or by a keyword it starts with, in first-seen order
-    gated: dict[str, tuple[Signature, ...]] = field(default_factory=dict)
-    _overlaps: dict[str, tuple[tuple[tuple[int, str], ...], int]] = field(default_factory=dict, repr=False)
-
-    @cached_property
-    def _proper_prefixes(self) -> frozenset[str]:
-        return frozenset(k[:n] for k in self.keywords for n in range(1, len(k)))
-
-    def overlaps(self, kw: str) -> tuple[tuple[tuple[int, str], ...], int]:
-        """Where the gate resumes after finding `kw`, and the keywords it skips on the way.
-
-        Returns ((offset, longest keyword starting there), ...) for the offsets inside `kw` before the
-        first one where a keyword could run past its end, and that offset (else `len(kw)`): up to there,
-        the text of `kw` alone decides which keywords start. Memoised: a scan meets few distinct keywords.
-        """
-        got = self._overlaps.get(kw)
-        if got is None:
-            inner, resume = [], len(kw)
-            for j in range(1, len(kw)):
-                rest = kw[j:]
-                if rest in self._proper_prefixes:
-                    resume = j
-                    break
-                longest = next((rest[:n] for n in range(len(rest), 0, -1) if rest[:n] in self.by_keyword), None)
-                if longest:
-                    inner.append((j, longest))
-            got = self._overlaps[kw] = (tuple(inner), resume)
-        return got
+    gate: Any                                       # an Aho-Corasick automaton over the keywords (pyahocorasick)
 
     def get(self, sig_id: str) -> Signature | None:
         return next((s for s in self.signatures if s.id == sig_id), None)
@@ -181,8 +153,8 @@ def render(templates: tuple[str, ...], facts: dict[str, str]) -> str:
 def library(path: Path = LIBRARY) -> Library:
     """Parse the signature library once per process; regexes compile on first use (all at once if not shipped)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        data = tomli.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomli.TOMLDecodeError) as e:
         raise SignatureError(f"{path}: cannot read the signature library: {e}; fix the TOML syntax") from e
     sigs = tuple(_signature(path, i, raw) for i, raw in enumerate(data.get("signature", [])))
     seen: set[str] = set()
@@ -194,35 +166,14 @@ def library(path: Path = LIBRARY) -> Library:
     for s in sigs:
         for k in s.keywords:
             by_kw.setdefault(k, []).append(s)
-    kws = tuple(by_kw)
-    order = {k: n for n, k in enumerate(kws)}
-    prefixes = {k: tuple(sorted((k[:n] for n in range(1, len(k) + 1) if k[:n] in order), key=order.__getitem__))
-                for k in kws}
-    gated = {k: tuple({s.id: s for j in prefixes[k] for s in by_kw[j]}.values()) for k in kws}
-    lib = Library(sigs, kws, {k: tuple(v) for k, v in by_kw.items()},
-                  gate=re.compile(_trie_regex(kws)), prefixes=prefixes, gated=gated)
+    gate = ahocorasick.Automaton()
+    for n, k in enumerate(by_kw):
+        gate.add_word(k, (n, k))
+    gate.make_automaton()
+    lib = Library(sigs, tuple(by_kw), {k: tuple(v) for k, v in by_kw.items()}, gate)
     if path != LIBRARY:
         lib.compile_all()
     return lib
-
-
-def _trie_regex(words: tuple[str, ...]) -> str:
-    """One regex for many literals, factored as a trie: per position it costs the keyword depth, not the count."""
-    trie: dict[str, Any] = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, Any]) -> str:
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body  # greedy: the longest keyword at a position
-
-    return build(trie)
 
 
 class SignatureEntry(BaseModel):
@@ -330,31 +281,21 @@ def scan(lines: list[Line], lib: Library | None = None) -> list[Hit]:
     low = "\n".join(texts).lower()
     # signature id -> the lines where one of its keywords occurs; first-seen order decides the order of
     # hits on the same line with the same priority, so it is kept
+    # every occurrence of every keyword (overlapping ones too), in text order and, at one position, in the
+    # library's order: that order decides the order of hits on the same line with the same priority
+    found = sorted((end - len(kw) + 1, n, kw) for end, (n, kw) in lib.gate.iter(low))
     cand: dict[str, tuple[Signature, set[int]]] = {}
-    seen: set[tuple[str, int]] = set()
-
-    def gate(kw: str, line: int) -> None:
-        seen.add((kw, line))
-        for s in lib.gated[kw]:
+    seen: set[tuple[int, int]] = set()
+    for start, n, kw in found:
+        line = bisect.bisect_right(starts, start) - 1
+        if (n, line) in seen:
+            continue
+        seen.add((n, line))
+        for s in lib.by_keyword[kw]:
             if (entry := cand.get(s.id)) is None:
                 cand[s.id] = (s, {line})
             else:
                 entry[1].add(line)
-
-    # every position where a keyword starts, in order, with the longest keyword there: the gate regex finds
-    # the next one; those inside it follow from the keyword's own text, up to where one could overrun it
-    search, memo, bisect_right, pos = lib.gate.search, lib._overlaps, bisect.bisect_right, 0
-    while (m := search(low, pos)) is not None:
-        start, kw = m.start(), m[0]
-        inner, resume = memo.get(kw) or lib.overlaps(kw)
-        line = bisect_right(starts, start) - 1
-        if (kw, line) not in seen:
-            gate(kw, line)
-        for j, k in inner:
-            at = bisect_right(starts, start + j) - 1 if "\n" in kw else line
-            if (k, at) not in seen:
-                gate(k, at)
-        pos = start + resume
     hits: list[Hit] = []
     for s, idxs in cand.values():
         c = s.compiled

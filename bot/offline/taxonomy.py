@@ -8,11 +8,11 @@ them generalises to logs no signature was written for. Loaded once per process, 
 from __future__ import annotations
 
 import re
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import tomli
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.contract import Category
@@ -96,8 +96,8 @@ class Taxonomy:
 def taxonomy(path: Path = TAXONOMY) -> Taxonomy:
     """Parse and validate the taxonomy once per process."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        raw = tomli.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomli.TOMLDecodeError) as e:
         raise TaxonomyError(f"{path}: cannot read the taxonomy: {e}; fix the TOML syntax") from e
     unknown = set(raw) - set(KINDS)
     if unknown:

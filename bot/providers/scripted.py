@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import tomli
 from pydantic import ValidationError
 
 from bot.errors import ProviderError, SettingsError
@@ -57,11 +57,11 @@ class ScriptedProvider:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-            script = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+            script = json.loads(text) if path.suffix == ".json" else tomli.loads(text)
         except OSError as e:
             raise SettingsError(f"cannot read the provider script {path}: {e.strerror}; "
                                 "use --provider scripted:FILE with a TOML or JSON file") from None
-        except (ValueError, tomllib.TOMLDecodeError) as e:  # json.JSONDecodeError is a ValueError
+        except (ValueError, tomli.TOMLDecodeError) as e:  # json.JSONDecodeError is a ValueError
             raise SettingsError(f"{path}: not a valid {'JSON' if path.suffix == '.json' else 'TOML'} "
                                 f"script: {e}") from None
         if not isinstance(script, dict):

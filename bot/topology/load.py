@@ -5,10 +5,10 @@ file, the stage and the field."""
 from __future__ import annotations
 
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomli
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import TopologyError
@@ -46,10 +46,10 @@ def load_topology(path: str | Path, overrides: dict[str, str] | None = None) -> 
     except ValueError as e:
         raise TopologyError(file, "", str(e), "point --topology at the topology.toml file itself") from None
     try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+        raw = tomli.loads(raw_bytes.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise TopologyError(file, "", f"not UTF-8 text (byte {e.start})") from None
-    except tomllib.TOMLDecodeError as e:
+    except tomli.TOMLDecodeError as e:
         raise TopologyError(file, "", f"invalid TOML: {e}", "fix the syntax at that line and column") from None
     except RecursionError:
         raise TopologyError(file, "", "invalid TOML: arrays or tables nested too deeply",
