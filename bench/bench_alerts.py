@@ -1,6 +1,7 @@
-"""Alert recognition: the time for a 1 MB adversarial message of each shape, a typical alert, the same with an
-`[alerts] patterns` entry that has nested repeats (RE2), and the scores on the reference set (recognised / right
-job / false positives). Prints figures; asserts nothing.
+"""Alert recognition: the time for a 1 MB adversarial message of each shape, how the time grows with the text (4x
+the text: linear is 4x, quadratic 16x), a typical alert, the same with an `[alerts] patterns` entry that has nested
+repeats (RE2), and the scores on the reference set (recognised / right job / false positives). Prints figures;
+asserts nothing.
 
     .venv/bin/python bench/bench_alerts.py
 """
@@ -41,6 +42,7 @@ def main() -> None:
         worst = max(worst, ms)
         print(f"  {name:<17} {ms:7.1f} ms")
     print(f"  worst              {worst:7.1f} ms")
+    growth(topo)
     fixtures = load_fixtures()
     typical = statistics.median(timed(f.event, topo, 20) for f in fixtures)
     print(f"typical alert (median over the {len(fixtures)} reference cases): {typical:.2f} ms")
@@ -52,6 +54,29 @@ def main() -> None:
     false_pos = sum(r.failure for f, r in recs if not f.failure)
     print(f"reference set: recognised {recognised}/{len(fails)}, right job {right}/{len(fails)}, "
           f"false positives {false_pos}/{len(fixtures) - len(fails)}")
+
+
+def growth(topo) -> None:
+    """4x the text of one part (1.5k -> 6k chars) and 4x the parts (6 -> 24, under the 64 KB read cap)."""
+    print("growth with 4x the text (best of 5; linear is 4x, quadratic 16x):  in one part / across parts")
+    worst = 0.0
+    for name, unit in UNITS.items():
+        ratios = []
+        for small, large in ((adversarial(unit, 1_500), adversarial(unit, 6_000)),
+                             (adversarial(unit, 12_000, 6), adversarial(unit, 48_000, 24))):
+            ratios.append(best(large, topo) / best(small, topo))
+        worst = max(worst, *ratios)
+        print(f"  {name:<17} {ratios[0]:5.1f}x / {ratios[1]:5.1f}x")
+    print(f"  worst             {worst:5.1f}x")
+
+
+def best(event, topo, n: int = 5) -> float:
+    runs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        recognise(event, topo)
+        runs.append(time.perf_counter() - t0)
+    return min(runs)
 
 
 def nested_pattern(plain, fixtures) -> None:

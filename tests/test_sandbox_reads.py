@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -100,29 +99,6 @@ async def test_sandbox_grep_tool_runs_nested_quantifiers_and_finds_only_the_matc
     log.write_text(f"{evil}\n{match}\n{evil}\n")
     async with asyncio.timeout(60):                            # failure bound only: RE2 answers in microseconds
         assert await _grep_tool(sb, log).grep_log(pattern) == f"2: {match}"
-
-
-@pytest.mark.parametrize("pattern", [r"(a+)+$", r"(x+x+)+y"])
-async def test_sandbox_grep_tool_time_grows_linearly_with_the_log(box, pattern):
-    logs, sb = box
-    evil = next(e for p, _, e in NESTED if p == pattern)
-    small, large = logs / "small.log", logs / "large.log"
-    long_line = evil[:-1] * 50 + evil[-1]                      # 2000 characters, still no match
-    small.write_text(f"{long_line}\n" * 300)
-    large.write_text(f"{long_line}\n" * 1200)                  # 4x the bytes
-    tool = _grep_tool(sb, small)
-
-    async def best(path: Path) -> float:
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            assert await tool.grep_log(pattern, path=str(path)) == "(no match)"
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    async with asyncio.timeout(60):
-        t_small, t_large = await best(small), await best(large)
-    assert t_large < 8 * t_small + 0.005, f"4x the log took {t_large / t_small:.1f}x the time (quadratic: 16x)"
 
 
 @pytest.mark.parametrize(("pattern", "says"), [
