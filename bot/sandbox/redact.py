@@ -4,7 +4,8 @@ What counts as a secret is a small model, not one regex per vendor:
   1. a known token prefix or shape (xoxb-, ghp_, AKIA, hvs., 1//0, ya29., sk-ant-, …);
   2. a value next to a key-ish word (`password=`, `"api_key": "…"`, `Pwd=`, `DB_PASS=`, JSON-escaped
      `\\"password\\":\\"…\\"`, Ruby's `password => '…'`, Scala's `password -> …`, Python's `b'…'`, Hadoop XML
-     `<name>…password</name><value>…</value>`, headers such as `Authorization:` and `Cookie:`);
+     `<name>…password</name><value>…</value>`, headers such as `Authorization:` and `Cookie:`, prose such as
+     `password 'x'` and `the password is x2` — but not MySQL's `using password: YES|NO`, which is evidence);
   3. URL userinfo (`scheme://user:pw@host`, where the password may hold `/` or `@`) and Oracle `user/pw@db`;
   4. a command-line flag (`--password VALUE`, `curl -u user:pw`, `mysql -pPW`, `-passin pass:PW`);
   5. a SQL clause (`WITH PASSWORD '…'`, `IDENTIFIED BY "…"`);
@@ -38,7 +39,7 @@ _KEY = r"[A-Za-z0-9_.-]*?"
 _KEY_END = r"(?:(?!\.(?:py|pyc|java|scala|kt|rb|go|js|ts|sql|sh|c|cc|cpp|rs|log)\b)[A-Za-z0-9_.-])*?"
 _VAL = (r"""(?:[bBuUrR]{1,2}(?=["'])|)"""   # Python's b'…' / u'…' literals
         r"""(?:\\"(?P<s4>(?:[^"\\\n]|\\[^"\n]){1,400}?)\\"|"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
-        r"""(?P<s3>(?!(?:\d+|true|false|null|none)\b)[^\s"',;&}<>\\]{1,400}))""")
+        r"""(?P<s3>(?!(?:\d+|true|false|null|none|yes|no)\b)[^\s"',;&}<>\\]{1,400}))""")
 _SEP = r"""(?:\\?["'])?[ \t]*(?:=>|->|[:=])[ \t]*"""   # `key=`, `key: `, Ruby's `key =>`, Scala's `key ->`
 # password / api_key / secret values may be all digits (`password=123456`); only `token` keeps the digit
 # exemption, because `max_tokens=4096` / `prompt_tokens: 1500` / `token=3` are evidence, not secrets.
@@ -131,6 +132,13 @@ _BUILTIN: list[tuple[str, str, tuple[str, ...]]] = [
      ("password", "passwd", "passphrase", "pass_phrase")),
     ("password", r"(?i)(?<![A-Za-z0-9])(?:pass|pwd)" + _PASS_END + _SEP + _VAL,
      ("pass", "pwd")),   # digits exempt: dbt's `PASS=41`
+    # prose: `Invalid password 'x'`, `the password is hunter2`; unquoted after is/was only with a digit or a
+    # symbol, so `the password is incorrect` / `password was reset` stay evidence
+    ("password", r"(?i)\b(?:password|passwd|passphrase)[ \t]+(?:(?:is|was)[ \t]*:?[ \t]*)?"
+                 r"""(?:'(?P<s>[^'\n]{1,400})'|"(?P<s2>[^"\n]{1,400})")"""
+                 r"|(?i:\b(?:password|passwd|passphrase)[ \t]+(?:is|was)[ \t]*:?[ \t]+)"
+                 r"""(?P<s3>[^\s'"]{0,200}[0-9!@#$%^&*+=?~_-][^\s'"]{0,200})""",
+     ("password", "passwd", "passphrase")),
     ("api_key", r"(?i)(?:api[_-]?key|apikey|access[_-]?key|account[_-]?key)" + _KEY_END + _SEP
      + _VAL_ANY,
      ("apikey", "api_key", "api-key", "access_key", "access-key", "accesskey", "account_key", "account-key",
