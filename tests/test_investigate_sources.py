@@ -321,11 +321,13 @@ async def test_deploys_refuses_commondir_outside_allowlist(world: World, sandbox
     _assert_refused(await recent_deploys(sandbox, str(world.repo), [], FAILED), "commondir")
 
 
-async def test_deploys_refuses_config_include(world: World, sandbox: Sandbox, tmp_path: Path):
+@pytest.mark.parametrize("header", ["[include]\n\tpath", "[core] [include] path", '[ IncludeIf "gitdir:/"] path'])
+async def test_deploys_refuses_config_include(world: World, sandbox: Sandbox, tmp_path: Path, header: str):
+    # git reads a section header anywhere on a line: `[core] [include] path = …` includes as well
     outside = _outside_repo(tmp_path)
     world.base_repo()
     world.write(outside.root / "inc.cfg", "[core]\n\trepositoryformatversion = 0\n")
-    _append(world.repo / ".git" / "config", f"[include]\n\tpath = {outside.root / 'inc.cfg'}\n")
+    _append(world.repo / ".git" / "config", f"{header} = {outside.root / 'inc.cfg'}\n")
     _assert_refused(await recent_deploys(sandbox, str(world.repo), [], FAILED), "include")
 
 

@@ -35,7 +35,7 @@ DEPENDENCY_GLOBS = ("requirements*.txt", "requirements/*.txt", "constraints*.txt
                     "environment.yaml", "packages.yml", "dependencies.yml", "package-lock.json", "Dockerfile*",
                     "*.dockerfile", "docker-compose*.yml", "docker-compose*.yaml", "pom.xml", "build.gradle*",
                     "build.sbt", "go.mod", "Chart.yaml", "values*.yaml", "images.txt", "*.tf")
-_INCLUDE = re.compile(rb"^\s*\[\s*include(?:if)?\b", re.IGNORECASE | re.MULTILINE)
+_INCLUDE = re.compile(rb"\[\s*include(?:if)?\b", re.IGNORECASE)   # git reads a header anywhere on a line
 
 
 class UnsafeRepo(Exception):
