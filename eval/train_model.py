@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bot.evaluate import Case, load_corpus, wilson  # noqa: E402
 from bot.offline import calibration, classify, model  # noqa: E402
 from bot.sandbox import Line  # noqa: E402
+from bot.sandbox.reader import plain  # noqa: E402
 
 # (deciding source, raw confidence, model agrees, disputed, right, answer, truth, model's category)
 Row = tuple[str, float, bool, bool, bool, str, str, str]
@@ -41,8 +42,9 @@ FOLDS = 5
 
 
 def lines_of(case: Case) -> list[Line]:
+    """The excerpt as the sandbox reader gives it to the classifier (terminal codes dropped)."""
     data = case.log.read_bytes()[-EXCERPT_BYTES:].decode("utf-8", "replace")
-    return [Line(i + 1, t[:4000]) for i, t in enumerate(data.splitlines())]
+    return [Line(i + 1, plain(t)[:4000]) for i, t in enumerate(data.splitlines())]
 
 
 def train(samples: list[tuple[list[str], str]]) -> dict[str, dict[str, float]]:

@@ -253,3 +253,22 @@ async def test_list_dir_past_its_limit_matches_the_pattern_first_and_keeps_the_n
     assert [i.path for i in await sb.list_dir(logs, "orders_2026-11-19*")] == [str(wanted)]
     newest = {i.path for i in await sb.list_dir(logs)}
     assert newest == {str(logs / f"orders_{i:05d}.csv") for i in range(20, LIST_LIMIT + 20)}
+
+
+ANSI_LOG = ("\x1b[0m02:00:01  \x1b[31mFailure in model orders_daily (models/orders_daily.sql)\x1b[0m\n"
+            "\x1b]8;;file:///dbt/models/orders_daily.sql\x1b\\orders_daily.sql\x1b]8;;\x1b\\ failed\n"
+            "[0m02:00:02  [[31mERROR[0m in 0.76s]\n"                       # ESC lost when pasted: codes stay
+            "retry in [5m] then give up\n")                                  # no reset on the line: not a code
+
+
+async def test_sandbox_reads_drop_terminal_colour_codes(box):
+    # dbt and Airflow write colour codes into task logs: evidence quotes and the classifier see the text
+    logs, sb = box
+    log = logs / "dbt.log"
+    log.write_text(ANSI_LOG)
+    want = ["02:00:01  Failure in model orders_daily (models/orders_daily.sql)", "orders_daily.sql failed",
+            "02:00:02  [ERROR in 0.76s]", "retry in [5m] then give up"]
+    assert [ln.text for ln in (await sb.tail(log)).lines] == want
+    assert [ln.text for ln in (await sb.read_lines(log, 1, 10)).lines] == want
+    assert [ln.text for ln in (await sb.excerpt(log)).lines] == want
+    assert [ln.text for ln in (await sb.grep(log, "ERROR")).lines] == ["02:00:02  [ERROR in 0.76s]"]

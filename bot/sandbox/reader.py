@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import heapq
 import os
+import re
 from collections import deque
 
 from bot.sandbox.patterns import compile_linear
@@ -34,8 +35,23 @@ ERROR_MARKERS = (b"Traceback (most recent call last)", b"ERROR", b"Exception", b
 Lines = list[tuple[int | None, str]]
 
 
+# Terminal codes that dbt, Airflow and docker write into task logs: colours (CSI), hyperlinks (OSC 8), and the same
+# colour codes with their ESC lost in a copy-paste (`[31mERROR[0m`), taken only on a line holding a reset `[0m`
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_BARE_SGR = re.compile(r"\[(?:\d{1,3};)*\d{0,3}m")
+
+
+def plain(text: str) -> str:
+    """The text a terminal would show: what an on-call engineer reads, and what evidence must quote."""
+    if "\x1b" in text:
+        text = _ESCAPES.sub("", text)
+    if "[0m" in text:
+        text = _BARE_SGR.sub("", text)
+    return text
+
+
 def _decode(raw: bytes) -> str:
-    text = raw.rstrip(b"\r").decode("utf-8", "replace")
+    text = plain(raw.rstrip(b"\r").decode("utf-8", "replace"))
     if len(text) > MAX_LINE_CHARS:
         text = text[:MAX_LINE_CHARS] + f" …[line cut, {len(raw)} bytes]"
     return text
