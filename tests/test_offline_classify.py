@@ -752,3 +752,27 @@ def test_every_runner_up_says_what_would_decide_it():
         cls = classify(ex, Alert())
         missing += [f"{case.id}: {cls.category} or {a.category}" for a in cls.alternatives if not a.decide.strip()]
     assert missing == []
+
+
+KEYERROR_LOG = """\
+[2026-11-20, 02:00:03 UTC] {taskinstance.py:1824} ERROR - Task failed with exception
+Traceback (most recent call last):
+  File "/opt/airflow/dags/orders/load.py", line 41, in load
+    df["customer_id"] = df["cust_id"].astype(int)
+  File "/usr/local/lib/python3.11/site-packages/pandas/core/frame.py", line 3761, in __getitem__
+    indexer = self.columns.get_loc(key)
+KeyError: 'cust_id'
+"""
+
+
+@pytest.mark.parametrize("prefix", ["airflow-worker-1  | ", "worker_1   | ", "target-snowflake    | ",
+                                    "[pod/orders-7f9c/main] ", "2026-11-20T02:00:03.123456789Z stderr F ",
+                                    "2026-11-20T02:00:03.1234567Z "])
+def test_classify_reads_through_a_container_log_prefix(prefix):
+    # docker compose, Meltano, `kubectl logs --prefix`, CRI files and GitHub Actions put a prefix on every line;
+    # the reading must be the one of the bare log (here: a column the input no longer has)
+    bare = classify(excerpt(KEYERROR_LOG), Alert(job="orders"))
+    prefixed = classify(excerpt("".join(prefix + ln + "\n" for ln in KEYERROR_LOG.splitlines())), Alert(job="orders"))
+    assert (prefixed.category, prefixed.facts) == (bare.category, bare.facts)
+    assert bare.category == "data" and bare.facts["column"] == "cust_id"
+    assert prefixed.evidence and all(prefix not in e.text for e in prefixed.evidence)

@@ -49,8 +49,29 @@ class Analysis:
     features: list[str] = field(default_factory=list)
 
 
+# what a container runtime or CI runner puts before every line: docker compose / Meltano `name  | `,
+# `kubectl logs --prefix`, CRI log files, GitHub Actions' 7-digit timestamps
+_CONTAINER_PREFIX = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,62} *\| |\[pod/[\w.-]{1,253}/[\w.-]{1,63}\] "
+                               r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z (?:stdout|stderr) [FP] "
+                               r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z )")
+PREFIXED_SHARE = 0.6
+
+
+def without_container_prefix(lines: list[Line]) -> list[Line]:
+    """The lines without the prefix a container runtime put on (nearly) every one of them, so that a log read
+    through `docker compose logs` reads like the log itself; any other log is returned as it is."""
+    texts = [ln for ln in lines if ln.text.strip()]
+    if not texts:
+        return lines
+    cut = [_CONTAINER_PREFIX.match(ln.text) for ln in lines]
+    if sum(m is not None for m in cut) < PREFIXED_SHARE * len(texts):
+        return lines
+    return [Line(ln.number, ln.text[m.end():]) if m else ln for ln, m in zip(lines, cut, strict=True)]
+
+
 def analyse(lines: list[Line]) -> Analysis:
     """Run the three readers over the lines (the last attempt of a retried task, when there are several)."""
+    lines = without_container_prefix(lines)
     hits = scan(lines)
     winner = _decide(hits, lines)
     start = _last_attempt_start(lines) or 0
