@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from bot.contract import Alert, Alternative, Category, Classification, Evidence
 from bot.offline import calibration, model
+from bot.offline.records import plain_records
 from bot.offline.rootline import Judgement, RootLine, candidates, judge, strip_prefix
 from bot.offline.signatures import Hit, scan
 from bot.sandbox import Excerpt, Line
@@ -71,7 +72,7 @@ def without_container_prefix(lines: list[Line]) -> list[Line]:
 
 def analyse(lines: list[Line]) -> Analysis:
     """Run the three readers over the lines (the last attempt of a retried task, when there are several)."""
-    lines = without_container_prefix(lines)
+    lines = plain_records(without_container_prefix(lines))
     hits = scan(lines)
     winner = _decide(hits, lines)
     start = _last_attempt_start(lines) or 0
