@@ -767,10 +767,10 @@ KeyError: 'cust_id'
 
 @pytest.mark.parametrize("prefix", ["airflow-worker-1  | ", "worker_1   | ", "target-snowflake    | ",
                                     "[pod/orders-7f9c/main] ", "2026-11-20T02:00:03.123456789Z stderr F ",
-                                    "2026-11-20T02:00:03.1234567Z "])
+                                    "2026-11-20T02:00:03.1234567Z ", "> ", ">", "> > "])
 def test_classify_reads_through_a_container_log_prefix(prefix):
-    # docker compose, Meltano, `kubectl logs --prefix`, CRI files and GitHub Actions put a prefix on every line;
-    # the reading must be the one of the bare log (here: a column the input no longer has)
+    # docker compose, Meltano, `kubectl logs --prefix`, CRI files and GitHub Actions put a prefix on every line,
+    # and a log pasted from an issue or a chat reply arrives Markdown-quoted; the reading must be the bare log's (here: a column the input no longer has)
     bare = classify(excerpt(KEYERROR_LOG), Alert(job="orders"))
     prefixed = classify(excerpt("".join(prefix + ln + "\n" for ln in KEYERROR_LOG.splitlines())), Alert(job="orders"))
     assert (prefixed.category, prefixed.facts) == (bare.category, bare.facts)

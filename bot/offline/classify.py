@@ -51,16 +51,18 @@ class Analysis:
 
 
 # what a container runtime or CI runner puts before every line: docker compose / Meltano `name  | `,
-# `kubectl logs --prefix`, CRI log files, GitHub Actions' 7-digit timestamps
-_CONTAINER_PREFIX = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,62} *\| |\[pod/[\w.-]{1,253}/[\w.-]{1,63}\] "
+# `kubectl logs --prefix`, CRI log files, GitHub Actions' 7-digit timestamps; and a Markdown quote (`> `, nested
+# `> > `), as a log pasted into an issue or a chat reply arrives
+_CONTAINER_PREFIX = re.compile(r"^(?:>(?:[ \t]?>)*[ \t]?"
+                               r"|[A-Za-z0-9][\w.-]{0,62} *\| |\[pod/[\w.-]{1,253}/[\w.-]{1,63}\] "
                                r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z (?:stdout|stderr) [FP] "
                                r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z )")
 PREFIXED_SHARE = 0.6
 
 
 def without_container_prefix(lines: list[Line]) -> list[Line]:
-    """The lines without the prefix a container runtime put on (nearly) every one of them, so that a log read
-    through `docker compose logs` reads like the log itself; any other log is returned as it is."""
+    """The lines without the prefix a container runtime (or a Markdown quote) put on (nearly) every one of them,
+    so that a log read through `docker compose logs` reads like the log itself; any other log is returned as it is."""
     texts = [ln for ln in lines if ln.text.strip()]
     if not texts:
         return lines
