@@ -8,21 +8,14 @@ the escalation of the final category from the configuration.
 
 from __future__ import annotations
 
-import re
-
 from bot.contract import Alternative, Classification, Evidence, Investigation, Recommendation
-from bot.offline.rootline import strip_prefix
+from bot.offline.rootline import names_no_cause, strip_prefix
 from bot.offline.signatures import library, render
 
 MAX_EVIDENCE = 8
 MAX_QUOTE = 300
 QUOTED_LINES = 2
 MAX_ACTIONS = 3
-# lines that name no cause: a stack frame (where, not what), or the orchestrator saying that the task failed
-_NO_NEWS = re.compile(r'File "|at [\w$.<>/]+\(|(?:\d\d:\d\d:\d\d\s+)?(?i:Marking task as \w+|Task failed with exception'
-                      r'|Traceback \(most recent call last\)|(?:Failed to execute job \d+ for task \S+ \()?'
-                      r'Task exited with return code [01]\b|Completed with \d+ errors? and \d+ warnings?:?$'
-                      r'|Done\. PASS=\d+)')
 GENERIC_ACTION = {
     "data": "Inspect this run's input (the partition, file or table named above) against the last good run, "
             "fix or quarantine the bad records upstream, then re-run.",
@@ -126,7 +119,7 @@ def _quoted(cls: Classification) -> str:
     for e in cls.evidence:
         line = " ".join(strip_prefix(e.text.strip().removeprefix("Caused by: "))[0].split())
         repeated = any(line in q or q in line for q in quoted)   # a Caused-by chain says its line twice
-        if line and line not in cls.summary and not repeated and not _NO_NEWS.match(line):
+        if line and line not in cls.summary and not repeated and not names_no_cause(line):
             quoted.append(line)
         if len(quoted) == QUOTED_LINES:
             break

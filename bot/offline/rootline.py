@@ -113,6 +113,20 @@ _SUMMARY = re.compile(
     r"|Encountered an error:\s*$|Traceback \(most recent call last\)"
     r"|Error in sys\.excepthook|Setting the status|Dependencies all met|^\s*raise\b|^\s*\w+\s*=\s*\w+\(|Retrying"
     r"|will retry|up_for_retry|Sentry|see the (?:log|above)|For more information|^\s*(?:\^|~)+", re.IGNORECASE)
+# the part of _SUMMARY that never carries the cause, plus stack frames (where, not what): the lines a root cause
+# does not quote. Not all of _SUMMARY: "Job aborted due to stage failure: …" and "ERROR - Failed …" often go on to
+# name the cause (quoting by _SUMMARY instead lowered real dev fact recall from 80.9% to 79.5%)
+_NO_NEWS = re.compile(r'File "|at [\w$.<>/]+\(|(?:\d\d:\d\d:\d\d\s+)?(?i:Marking task as \w+|Task failed with exception'
+                      r'|Traceback \(most recent call last\)|(?:Failed to execute job \d+ for task \S+ \()?'
+                      r'Task exited with return code [01]\b|Completed with \d+ errors? and \d+ warnings?:?$'
+                      r'|Done\. PASS=\d+)')
+
+
+def names_no_cause(line: str) -> bool:
+    """The (prefix-stripped) line is a frame or an orchestrator's "it failed", so quoting it tells nobody why."""
+    return _NO_NEWS.match(line) is not None
+
+
 _CHAIN = re.compile(r"The above exception was the direct cause|During handling of the above exception")
 _NOT_ERROR = re.compile(r"(?i)\b(?:0 errors?|no errors?|errors?=0|error_count[=:]\s*0|without errors?|ERROR=0"
                         r"|warnings?|deprecat\w*|retry(?:ing)? in|succeeded|success(?:ful(?:ly)?)?)\b")
