@@ -97,10 +97,22 @@ async def _require_text(ctx: TriageContext, sandbox: Sandbox) -> None:
     text = "\n".join(ln.text for ln in ex.lines)
     if "\x00" not in text and text.count("\ufffd") <= len(text) // 10:
         return
+    if _utf16(text):
+        raise LogNotText(f"{ctx.log_path} is UTF-16 text (Windows PowerShell's `>` and Out-File write it): convert "
+                         "it with `iconv -f UTF-16 -t UTF-8`, or have the job write UTF-8")
     if ex.lines[0].number == 1 and ex.lines[0].text.startswith("\x1f\ufffd"):
         raise LogNotText(f"{ctx.log_path} is gzip-compressed: decompress it, or point [jobs] logs at the "
                          "uncompressed log")
     raise LogNotText(f"{ctx.log_path} is binary, not a text log; pass the run's text log")
+
+
+def _utf16(text: str) -> bool:
+    """Mostly-ASCII text read as UTF-8 from UTF-16 bytes: every other character a NUL, the rest printable."""
+    sample = text[:8192].replace("\ufffd", "")
+    nuls = sample.count("\x00")
+    rest = sample.replace("\x00", "")
+    printable = sum(c.isprintable() or c in "\t\r\n" for c in rest)
+    return 0.35 * len(sample) <= nuls <= 0.6 * len(sample) and printable >= 0.9 * len(rest)
 
 
 async def run_triage(

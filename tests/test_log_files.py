@@ -240,3 +240,27 @@ async def test_a_compressed_or_binary_log_is_refused_with_what_to_do(tmp_path):
             await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / "bin.log")
     finally:
         await manager.aclose()
+
+
+async def test_a_utf16_log_is_refused_naming_its_encoding_and_the_conversion(tmp_path):
+    """Windows PowerShell writes `>` and Out-File as UTF-16: such a log was refused as "binary", which sends the
+    on-call engineer looking for a corrupt file instead of a one-line conversion."""
+    import pytest
+
+    from bot.contract import Alert
+    from bot.engine import prepare
+    from bot.errors import LogNotText
+    from tests.fakes.slack_world import make_topology
+
+    topo = make_topology(tmp_path)
+    logs = Path(topo.expand("{log_root}/{job}", job="orders_daily"))
+    text = "2026-11-20 02:00:03 ERROR load failed\r\nSqlException: Login failed for user 'etl'.\r\n" * 20
+    (logs / "le.log").write_bytes(text.encode("utf-16"))          # with its byte-order mark, as PowerShell writes
+    (logs / "be.log").write_bytes(text.encode("utf-16-be"))
+    manager = SandboxManager(mode="in-process")
+    try:
+        for name in ("le.log", "be.log"):
+            with pytest.raises(LogNotText, match=r"UTF-16 text.*iconv -f UTF-16 -t UTF-8"):
+                await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / name)
+    finally:
+        await manager.aclose()
