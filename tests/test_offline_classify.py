@@ -776,3 +776,18 @@ def test_classify_reads_through_a_container_log_prefix(prefix):
     assert (prefixed.category, prefixed.facts) == (bare.category, bare.facts)
     assert bare.category == "data" and bare.facts["column"] == "cust_id"
     assert prefixed.evidence and all(prefix not in e.text for e in prefixed.evidence)
+
+
+@pytest.mark.parametrize("line", [
+    "OSError: [Errno 12] Cannot allocate memory",                                  # a fork that failed (Airflow)
+    "fatal error: runtime: out of memory",                                         # Go
+    "terminate called after throwing an instance of 'std::bad_alloc'",             # C++
+    "memory allocation of 34359738368 bytes failed",                               # Rust
+    "/entrypoint.sh: line 5:    17 Killed                  python etl.py",         # bash: its child got SIGKILL
+])
+def test_a_native_out_of_memory_or_a_killed_child_reads_as_infra(line):
+    # these were "Unrecognised error" read as CODE from their words: memory is the platform's, first
+    cls = classify(excerpt(f"2026-11-20 02:00:01 INFO loading orders\n{line}\n"), Alert(job="orders"))
+    assert cls.category == "infra"
+    assert "memory" in cls.summary or "SIGKILL" in cls.summary
+    assert cls.evidence[0].text == line
