@@ -791,3 +791,11 @@ def test_a_native_out_of_memory_or_a_killed_child_reads_as_infra(line):
     assert cls.category == "infra"
     assert "memory" in cls.summary or "SIGKILL" in cls.summary
     assert cls.evidence[0].text == line
+
+
+def test_a_dbt_test_failure_quoted_without_its_header_reads_as_data():
+    # the excerpt often starts below "Failure in test …": dbt's count line alone was an "Unrecognised error" (CODE)
+    cls = classify(excerpt("07:12:44  Completed with 1 error and 0 warnings:\n"
+                           "07:12:44    Got 61 results, configured to fail if >10\n"), Alert(job="dbt_build"))
+    assert (cls.category, cls.signature) == ("data", "dbt.test_failure")
+    assert "61 failing rows" in cls.summary
