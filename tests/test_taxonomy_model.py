@@ -110,6 +110,30 @@ def test_model_predicts_from_weights_and_is_silent_without_them():
     assert model.weights(Path("/nonexistent/model.json")) == {}
 
 
+@pytest.mark.parametrize(("words", "label"), [
+    ("Bad UTF8 hex sequence in row 12", "data"), ("cannot cast the value", "data"),
+    ("the endpoint is unreachable", "infra"), ("token expired", "infra"),
+    ("the option is deprecated", "code"), ("module has no attribute frob", "code"),
+])
+def test_an_error_in_words_the_corpus_never_saw_still_leans_by_the_lexicon(words: str, label: str):
+    # an error line of unseen tokens gave the model nothing but its bias (CODE); the lexicon's words say whose
+    # problem such an error usually is, with weights learned across the whole corpus
+    from bot.offline.rootline import candidates
+    from bot.sandbox import Line
+
+    def p_of(text: str) -> float:
+        lines = [Line(1, f"ERROR Zorblax halted: {text}")]
+        feats = model.features(lines, candidates(lines, 0))
+        p = model.predict(feats)
+        assert p is not None
+        probs = {p.category: p.probability, p.runner_up: p.runner_up_probability}
+        return probs.get(label, 0.0)
+
+    lines = [Line(1, f"ERROR Zorblax halted: {words}")]
+    assert f"lex:{label}" in model.features(lines, candidates(lines, 0))
+    assert p_of(words) > p_of("quux")
+
+
 PARAMS = {"offset": {"signature": 0.0, "default": 0.0}, "slope": 1.0, "agree": 0.5, "dispute": -0.5, "knee": 0.8}
 
 

@@ -30,6 +30,35 @@ _STOP = frozenset({
     "info", "warning", "warn", "debug", "trace",
 })
 TOP_ROOTS = 3
+# Words that mark whose problem an error usually is, written from how these systems fail rather than read off the
+# corpus: an error line in words the corpus never saw ("Bad UTF8 hex sequence", "HIVE_BAD_DATA") still carries one
+# of these features, and their weights are learned from hundreds of cases instead of one. Real dev, out of fold:
+# model alone 64.4% -> 66.5%, rules + model 60.7% -> 62.0%. Changing a list means retraining (eval/train_model.py).
+_LEXICON = {label: re.compile("|".join(alts), re.IGNORECASE) for label, alts in {
+    "data": (r"malformed", r"invalid (?:value|character|date|timestamp|time|number|literal)",
+             r"invalid (?:input|byte|utf-?8|json|row|record|data|format)",
+             r"pars(?:e|ing) (?:error|exception|fail)",
+             r"(?:could not|cannot|can't|unable to|failed to) (?:parse|cast|convert|decode)",
+             r"unexpected (?:character|token|end|value|eof|type)", r"null value", r"not[- ]null", r"nullable",
+             r"\bnull\b", r"duplicate", r"unterminated", r"encoding", r"codepoint", r"decode", r"bad data",
+             r"out of (?:range|bounds)", r"overflow", r"truncat", r"schema (?:change|mismatch|differ)",
+             r"(?:extra|unknown|missing|unexpected) (?:column|field|key)s?", r"header",
+             r"empty (?:file|input|string|response|result)", r"\bnan\b", r"infinity", r"not recognized",
+             r"does not match", r"mismatch", r"expected \d+ (?:columns|fields)", r"corrupt", r"magic bytes",
+             r"delimiter", r"quote", r"row \d+", r"line \d+ column"),
+    "infra": (r"time[d ]?out", r"connection (?:refused|reset|closed|lost|error|abort)", r"unreachable",
+              r"unavailable", r"throttl", r"quota", r"rate.?limit", r"too many (?:requests|connections)",
+              r"out of memory", r"\boom", r"memory", r"disk", r"no space", r"permission", r"denied",
+              r"unauthori[sz]ed", r"forbidden", r"credential", r"expired", r"\bdns\b", r"name or service",
+              r"resolve host", r"network", r"ssl", r"certificate", r"killed", r"evicted", r"preempt",
+              r"node (?:lost|not ready)", r"heartbeat", r"broken pipe", r"50[234]", r"429"),
+    "code": (r"undefined", r"not defined", r"no attribute", r"import", r"module", r"syntax", r"compil",
+             r"nosuchmethod", r"classnotfound", r"deprecat", r"version", r"incompatible", r"unsupported",
+             r"not ?implemented", r"\bbug\b", r"assert", r"regression", r"config",
+             r"invalid (?:argument|option|parameter|setting|identifier)", r"unknown (?:option|argument|parameter)",
+             r"missing (?:required )?(?:argument|parameter)", r"typeerror", r"attributeerror", r"nameerror",
+             r"nullpointer", r"recursion"),
+}.items()}
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,8 @@ def features(lines: list[Line], roots: list[RootLine], extra: Iterable[str] = ()
     for rank, r in enumerate(roots[:TOP_ROOTS]):
         tag = "t" if rank == 0 else "a"
         out.update(f"{tag}:{w}" for w in _tokens(r.message))
+        if rank == 0:
+            out.update(f"lex:{label}" for label, words in _LEXICON.items() if words.search(r.message[:600]))
         for ident in r.ids:
             out.add(f"id:{ident.kind}:{ident.key.rsplit('.', 1)[-1]}")
     for ln in lines[-400:]:
