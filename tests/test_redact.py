@@ -128,6 +128,11 @@ def test_redact_twice_keeps_the_first_kind():
     ("WARN the new password is: S3cr3t-Pass! (rotate it)", "S3cr3t-Pass!"),
     ("ERROR Invalid password 'Tr0ub4dor&3' for user etl", "Tr0ub4dor&3"),
     ('ERROR connect failed for user "etl", password "pa ss w0rd"', "pa ss w0rd"),
+    # inside a JSON log record the quotes are escaped, and records.py decodes them after redaction
+    ('{"level":"error","msg":"connection failed: invalid password \\"Hunter2!x\\" for user etl"}', "Hunter2!x"),
+    # a value that merely starts with yes / no / true / a number is a password, not the word
+    ("password=Yes!Secret2024", "Yes!Secret2024"), ("DB_PASSWORD=no-way-Jose7", "no-way-Jose7"),
+    ("PGPASSWORD=yes-i-am-42", "yes-i-am-42"), ("password=true.Bl00d", "true.Bl00d"),
 ])
 def test_redact_prose_and_quoted_passwords(line, secret):
     out = Redactor().redact(line)

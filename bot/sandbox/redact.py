@@ -39,7 +39,7 @@ _KEY = r"[A-Za-z0-9_.-]*?"
 _KEY_END = r"(?:(?!\.(?:py|pyc|java|scala|kt|rb|go|js|ts|sql|sh|c|cc|cpp|rs|log)\b)[A-Za-z0-9_.-])*?"
 _VAL = (r"""(?:[bBuUrR]{1,2}(?=["'])|)"""   # Python's b'…' / u'…' literals
         r"""(?:\\"(?P<s4>(?:[^"\\\n]|\\[^"\n]){1,400}?)\\"|"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
-        r"""(?P<s3>(?!(?:\d+|true|false|null|none|yes|no)\b)[^\s"',;&}<>\\]{1,400}))""")
+        r"""(?P<s3>(?!(?:\d+|true|false|null|none|yes|no)(?:[\s"',;&}<>\\)]|$))[^\s"',;&}<>\\]{1,400}))""")
 _SEP = r"""(?:\\?["'])?[ \t]*(?:=>|->|[:=])[ \t]*"""   # `key=`, `key: `, Ruby's `key =>`, Scala's `key ->`
 # password / api_key / secret values may be all digits (`password=123456`); only `token` keeps the digit
 # exemption, because `max_tokens=4096` / `prompt_tokens: 1500` / `token=3` are evidence, not secrets.
@@ -132,10 +132,10 @@ _BUILTIN: list[tuple[str, str, tuple[str, ...]]] = [
      ("password", "passwd", "passphrase", "pass_phrase")),
     ("password", r"(?i)(?<![A-Za-z0-9])(?:pass|pwd)" + _PASS_END + _SEP + _VAL,
      ("pass", "pwd")),   # digits exempt: dbt's `PASS=41`
-    # prose: `Invalid password 'x'`, `the password is hunter2`; unquoted after is/was only with a digit or a
-    # symbol, so `the password is incorrect` / `password was reset` stay evidence
+    # prose: `Invalid password 'x'` (or `\"x\"` inside a JSON record), `the password is hunter2`; unquoted after
+    # is/was only with a digit or a symbol, so `the password is incorrect` / `password was reset` stay evidence
     ("password", r"(?i)\b(?:password|passwd|passphrase)[ \t]+(?:(?:is|was)[ \t]*:?[ \t]*)?"
-                 r"""(?:'(?P<s>[^'\n]{1,400})'|"(?P<s2>[^"\n]{1,400})")"""
+                 r"""(?:'(?P<s>[^'\n]{1,400})'|"(?P<s2>[^"\n]{1,400})"|\\"(?P<s4>(?:[^"\\\n]|\\[^"\n]){1,400}?)\\")"""
                  r"|(?i:\b(?:password|passwd|passphrase)[ \t]+(?:is|was)[ \t]*:?[ \t]+)"
                  r"""(?P<s3>[^\s'"]{0,200}[0-9!@#$%^&*+=?~_-][^\s'"]{0,200})""",
      ("password", "passwd", "passphrase")),
