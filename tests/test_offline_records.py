@@ -27,6 +27,9 @@ def _excerpt(texts: list[str]) -> Excerpt:
     {"level": "error", "message": "\n".join(TRACEBACK)},                                  # structlog / python-json
     {"type": "LOG", "log": {"level": "ERROR", "message": "\n".join(TRACEBACK)}},           # Airbyte
     {"severity": "ERROR", "msg": "load failed", "exc_info": "\n".join(TRACEBACK)},         # exception in its own field
+    {"event": "\n".join(TRACEBACK), "level": "error"},                                   # structlog's default key
+    {"textPayload": "\n".join(TRACEBACK), "severity": "ERROR"},                          # Cloud Logging export
+    {"log": "\x1b[31m" + "\n".join(TRACEBACK) + "\x1b[0m\n", "stream": "stderr"},           # docker json-file, colours
 ])
 def test_a_json_record_classifies_like_the_log_it_carries(record):
     bare = classify(_excerpt(["INFO starting load", *TRACEBACK]), Alert(job="orders"))
@@ -52,3 +55,12 @@ def test_a_record_cut_at_the_line_limit_still_gives_its_message():
 ])
 def test_other_lines_are_left_as_they_are(text):
     assert plain_records([Line(1, text)]) == [Line(1, text)]
+
+
+def test_an_error_payload_escaped_inside_a_record_is_read_not_dropped():
+    # a value that is itself JSON (an API's error body) was skipped, and the record read as just "load failed"
+    payload = json.dumps({"error": {"code": 403, "message": "Access Denied: User etl lacks bigquery.tables.create"}})
+    record = json.dumps({"level": "error", "msg": "load failed", "error": payload})
+    texts = [ln.text for ln in plain_records([Line(3, record)])]
+    assert texts[0] == "ERROR load failed"
+    assert "Access Denied: User etl lacks bigquery.tables.create" in texts

@@ -17,17 +17,19 @@ import json
 import re
 
 from bot.sandbox import Line
+from bot.sandbox.reader import plain
 
 MAX_LINES_PER_RECORD = 400
 # string values of the keys that hold what a plain log would print, at any depth (`{"log": {"message": …}}`)
 _FIELD = re.compile(r'"(?P<key>message|msg|log|error|err|exception|exc_info|exc_text|stack_trace|stacktrace|stack'
-                    r'|traceback|failure_reason|failureReason|reason|detail|details|internalMessage)"\s*:\s*'
+                    r'|traceback|failure_reason|failureReason|reason|detail|details|internalMessage|event|textPayload)"'
+                    r'\s*:\s*'
                     r'"(?P<value>(?:[^"\\]|\\.)*)(?:"|$)')
 _LEVEL = re.compile(r'"(?:level|severity|levelname|log_level|loglevel|lvl)"\s*:\s*"(?P<level>[A-Za-z]{1,12})"')
 _LOUD = {"warn": "WARN", "warning": "WARNING", "error": "ERROR", "err": "ERROR", "fatal": "FATAL",
          "critical": "CRITICAL", "crit": "CRITICAL", "alert": "CRITICAL", "emergency": "CRITICAL", "panic": "PANIC",
          "severe": "SEVERE"}
-_MESSAGE_KEYS = frozenset({"message", "msg", "log"})
+_MESSAGE_KEYS = frozenset({"message", "msg", "log", "event", "textPayload"})   # event: structlog's
 
 
 def plain_records(lines: list[Line]) -> list[Line]:
@@ -52,8 +54,13 @@ def _record(ln: Line) -> list[Line] | None:
     seen: set[str] = set()
     body: list[str] = []
     for _, value in fields:
-        if value and value not in seen and not value.lstrip().startswith("{"):   # a nested record's own fields follow
-            seen.add(value)
+        if not value or value in seen:
+            continue
+        seen.add(value)
+        if value.lstrip().startswith("{"):   # a record escaped inside a string (an API's error payload)
+            inner = _record(Line(ln.number, value))
+            body += [i.text for i in inner] if inner else [value]
+        else:
             body += value.splitlines() or [value]
     if not body:
         return None
@@ -62,10 +69,11 @@ def _record(ln: Line) -> list[Line] | None:
 
 
 def _decode(value: str) -> str:
-    """A JSON string's text; a value cut off mid-escape keeps what came before it."""
+    """A JSON string's text as a terminal shows it (escaped colour codes dropped); a value cut off mid-escape
+    keeps what came before it."""
     for cut in (value, value[:value.rfind("\\")] if "\\" in value[-6:] else value):
         try:
-            return str(json.loads(f'"{cut}"'))
+            return plain(str(json.loads(f'"{cut}"')))
         except ValueError:
             continue
     return value
