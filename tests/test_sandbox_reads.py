@@ -73,6 +73,17 @@ async def test_sandbox_grep_cannot_probe_a_redacted_secret(box):
     assert [ln.number for ln in found.lines] == [1, 2, 3] and "Zq7vK2pw" not in found.text()
 
 
+async def test_sandbox_grep_finds_the_text_a_coloured_line_shows(box):
+    """Lines are shown without their colour codes, so a model greps for what it was shown: `ERROR: relation` was
+    not found in `\x1b[31mERROR\x1b[0m: relation …`."""
+    logs, sb = box
+    log = logs / "a.log"
+    log.write_bytes(b"INFO start\n\x1b[31mERROR\x1b[0m: relation \"orders\" does not exist\n[31mFAIL[0m 1 test\n")
+    found = await sb.grep(log, "ERROR: relation", context=0)
+    assert [(ln.number, ln.text) for ln in found.lines] == [(2, 'ERROR: relation "orders" does not exist')]
+    assert [ln.number for ln in (await sb.grep(log, "^FAIL 1", context=0)).lines] == [3]
+
+
 async def test_sandbox_grep_rejects_bad_pattern_with_hint(box):
     logs, sb = box
     with pytest.raises(InvalidPattern, match="not a valid regular expression"):
@@ -258,7 +269,8 @@ async def test_list_dir_past_its_limit_matches_the_pattern_first_and_keeps_the_n
 ANSI_LOG = ("\x1b[0m02:00:01  \x1b[31mFailure in model orders_daily (models/orders_daily.sql)\x1b[0m\n"
             "\x1b]8;;file:///dbt/models/orders_daily.sql\x1b\\orders_daily.sql\x1b]8;;\x1b\\ failed\n"
             "[0m02:00:02  [[31mERROR[0m in 0.76s]\n"                       # ESC lost when pasted: codes stay
-            "retry in [5m] then give up\n")                                  # no reset on the line: not a code
+            "retry in [5m] then give up\n"                                   # no reset on the line: not a code
+            "[0m02:00:03  query done [0ms], retry in [250ms]\n")             # durations are not codes
 
 
 async def test_sandbox_reads_drop_terminal_colour_codes(box):
@@ -267,7 +279,7 @@ async def test_sandbox_reads_drop_terminal_colour_codes(box):
     log = logs / "dbt.log"
     log.write_text(ANSI_LOG)
     want = ["02:00:01  Failure in model orders_daily (models/orders_daily.sql)", "orders_daily.sql failed",
-            "02:00:02  [ERROR in 0.76s]", "retry in [5m] then give up"]
+            "02:00:02  [ERROR in 0.76s]", "retry in [5m] then give up", "02:00:03  query done [0ms], retry in [250ms]"]
     assert [ln.text for ln in (await sb.tail(log)).lines] == want
     assert [ln.text for ln in (await sb.read_lines(log, 1, 10)).lines] == want
     assert [ln.text for ln in (await sb.excerpt(log)).lines] == want

@@ -38,7 +38,7 @@ Lines = list[tuple[int | None, str]]
 # Terminal codes that dbt, Airflow and docker write into task logs: colours (CSI), hyperlinks (OSC 8), and the same
 # colour codes with their ESC lost in a copy-paste (`[31mERROR[0m`), taken only on a line holding a reset `[0m`
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-_BARE_SGR = re.compile(r"\[(?:\d{1,3};)*\d{0,3}m")
+_BARE_SGR = re.compile(r"\[(?:\d{1,3};)*\d{0,3}m(?!s\])")   # not a duration: `[0ms]`
 
 
 def plain(text: str) -> str:
@@ -48,6 +48,13 @@ def plain(text: str) -> str:
     if "[0m" in text:
         text = _BARE_SGR.sub("", text)
     return text
+
+
+def _shown(raw: bytes) -> bytes:
+    """The bytes of the line as it is shown, for matching: its terminal codes dropped."""
+    if b"\x1b" not in raw and b"[0m" not in raw:
+        return raw
+    return plain(raw.decode("utf-8", "replace")).encode()
 
 
 def _decode(raw: bytes) -> str:
@@ -243,7 +250,9 @@ def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) 
                     carry = buf
                     continue
             block, carry = buf[:cut + 1], buf[cut + 1:]
-        if after == 0 and rx.search(block) is None:
+        # a coloured line is matched as it is shown (plain), so that block cannot be skipped on its raw bytes
+        coloured = b"\x1b" in block or b"[0m" in block
+        if after == 0 and not coloured and rx.search(block) is None:
             lines_in = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if context:
                 tail_lines = block.rstrip(b"\n").split(b"\n")[-context:]
@@ -253,7 +262,7 @@ def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) 
             continue
         for raw in _split(block, False):
             number += 1
-            if rx.search(raw):
+            if rx.search(_shown(raw) if coloured else raw):
                 if matches >= max_matches:
                     return out, size, True
                 matches += 1
