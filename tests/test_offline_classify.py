@@ -10,7 +10,7 @@ import pytest
 
 from bot.contract import CONFIDENT, LIKELY, Alert
 from bot.engine import run_triage
-from bot.offline.classify import classify
+from bot.offline.classify import classify, without_container_prefix
 from bot.offline.signatures import SignatureError, continued, library, scan
 from bot.providers.offline import OfflineProvider
 from bot.sandbox import Excerpt, Line
@@ -799,3 +799,14 @@ def test_a_dbt_test_failure_quoted_without_its_header_reads_as_data():
                            "07:12:44    Got 61 results, configured to fail if >10\n"), Alert(job="dbt_build"))
     assert (cls.category, cls.signature) == ("data", "dbt.test_failure")
     assert "61 failing rows" in cls.summary
+
+
+def test_a_level_name_before_a_bar_is_the_logs_own_not_a_container_prefix():
+    # `%(levelname)s | %(message)s` looked like docker compose's `name | `: every level word was cut, and the
+    # warning below the error became the root line
+    log = ("INFO | loading orders\nINFO | 1200 rows read\nERROR | orders_2026-11-20.csv is empty\n"
+           "WARNING | disk usage 91%: no space soon\n")
+    cls = classify(excerpt(log), Alert(job="orders"))
+    assert cls.evidence[0].text == "ERROR | orders_2026-11-20.csv is empty"
+    lines = excerpt(log).lines
+    assert without_container_prefix(lines) == lines

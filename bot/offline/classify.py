@@ -52,9 +52,11 @@ class Analysis:
 
 # what a container runtime or CI runner puts before every line: docker compose / Meltano `name  | `,
 # `kubectl logs --prefix`, CRI log files, GitHub Actions' 7-digit timestamps; and a Markdown quote (`> `, nested
-# `> > `), as a log pasted into an issue or a chat reply arrives
+# `> > `), as a log pasted into an issue or a chat reply arrives. A level word before the bar (`ERROR | …`, the
+# `%(levelname)s | %(message)s` format) is the log's own, not a container's name
 _CONTAINER_PREFIX = re.compile(r"^(?:>(?:[ \t]?>)*[ \t]?"
-                               r"|[A-Za-z0-9][\w.-]{0,62} *\| |\[pod/[\w.-]{1,253}/[\w.-]{1,63}\] "
+                               r"|(?!(?i:trace|debug|info|notice|warn|warning|error|err|critical|crit|fatal|severe"
+                               r"|panic) *\|)[A-Za-z0-9][\w.-]{0,62} *\| |\[pod/[\w.-]{1,253}/[\w.-]{1,63}\] "
                                r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z (?:stdout|stderr) [FP] "
                                r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z )")
 PREFIXED_SHARE = 0.6
