@@ -148,6 +148,12 @@ def test_alerts_variant_wordings(ref_topo, text, failure, job):
     ("Elementary: revenue_rollup tests finished. Warnings: 0, Errors: 3", True),
     ("dbt build for revenue_rollup finished. Done. PASS=12 WARN=0 ERROR=0 SKIP=0 TOTAL=12", False),
     ("orders_daily timed-out after 2h", True),                                  # a hyphenated word is words
+    # a process's exit states a failure only with a code that is not 0
+    ("orders_daily: exit status 137", True), ("load.py returned non-zero exit status 2", True),
+    ("orders_daily backfill: exit code 0, 1200 rows", False), ("rerun orders_daily? exit code was fine", False),
+    ("CONTROL-M: job orders_daily Ended Not OK, completion code 8", True),      # Control-M's failed status
+    ("[FIRING:1] KubeJobFailed (orders_daily etl warning)", True),             # Alertmanager: the state leads
+    ("[RESOLVED] KubeJobFailed (orders_daily etl warning)", False),
 ])
 def test_alerts_state_words_inside_names_and_counts(topo, text, failure):
     assert recognise({"text": text, "bot_id": "B1", "subtype": "bot_message"}, topo).failure is failure

@@ -22,7 +22,9 @@ TOKEN_RE = re.compile(r"[a-z0-9]+(?:[_./\-][a-z0-9]+)*")
 COUNT_RE = re.compile(r"[ \t]*[=:][ \t]*(\d+)\b")   # `ERROR=2`, `Errors: 3`: a count, not a statement
 _NAME = "\x00"   # a name: part of no phrase, negates nothing
 SHORTCODE_RE = re.compile(r":([a-z0-9_+\-]{1,40}):")
-BRACKET_RE = re.compile(r"\[\s?(re-?triggered|triggered|recovered|resolved|ok|warn|warning|no data)\s?\]")
+# `[Triggered]` (Datadog), `[FIRING:2]` / `[RESOLVED]` (Alertmanager's default title), `[Warn]`
+BRACKET_RE = re.compile(r"\[\s?(re-?triggered|triggered|recovered|resolved|ok|warn|warning|no data|firing)"
+                        r"(?::\d+)?\s?\]")
 
 FAILURE = "failure"
 SUCCESS = "success"
@@ -37,7 +39,9 @@ WEAK_FAILURE = "weak-failure"
 
 _PHRASES: dict[str, tuple[str, ...]] = {
     FAILURE: ("failed", "failure", "failures", "fail", "fails", "failing", "errored", "error", "errors", "crashed",
-              "timed out", "timedout", "timeout", "oomkilled", "unsuccessful", "exception"),
+              "timed out", "timedout", "timeout", "oomkilled", "unsuccessful", "exception",
+              # Control-M's "Ended Not OK"; a process's exit (`exit status 137`; `… 0` negates), a killed process
+              "notok", "not ok", "exit status", "exit code", "non zero exit", "nonzero exit", "killed"),
     SUCCESS: ("succeeded", "success", "successful", "successfully", "succeed", "succeeds"),
     WEAK_SUCCESS: ("completed", "finished", "passed", "healthy"),
     RECOVERED: ("recovered", "resolved", "back to normal", "alert closed", "incident closed", "is ok again"),
@@ -61,8 +65,10 @@ _MARKER_CHARS = FAILURE_CHARS | SUCCESS_CHARS
 MAX_MARKERS = 50            # emoji shortcodes read per part: a wall of :x: says no more than the first few
 _NEGATORS = frozenset({"not", "no", "never", "without", "0", "zero", "cannot", "couldn", "didn", "wasn", "isn", "t",
                        "won", "nothing"})
-_BRACKET_KIND = {"triggered": FAILURE, "re-triggered": FAILURE, "retriggered": FAILURE, "recovered": RECOVERED,
-                 "resolved": RECOVERED, "ok": RECOVERED, "warn": WARNING, "warning": WARNING, "no data": WARNING}
+_EXIT = frozenset({("exit", "status"), ("exit", "code")})
+_BRACKET_KIND = {"firing": FAILURE, "triggered": FAILURE, "re-triggered": FAILURE, "retriggered": FAILURE,
+                 "recovered": RECOVERED, "resolved": RECOVERED, "ok": RECOVERED, "warn": WARNING, "warning": WARNING,
+                 "no data": WARNING}
 RED_COLORS = frozenset({"danger", "red", "#ff0000", "#f00", "#d00000", "#e01e5a", "#eb0000", "#dc3545", "#cc0000",
                         "#a30200", "#e74c3c", "#d9534f", "#ff0033", "#b22222", "#c0392b", "#ea4335"})
 GREEN_COLORS = frozenset({"good", "green", "#36a64f", "#2eb886", "#008000", "#00ff00", "#2ecc71", "#28a745",
@@ -136,6 +142,8 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
                     break
                 before = {x for x, _, _ in words[max(0, i - 2):i]}
                 after = words[i + len(phrase)][0] if i + len(phrase) < len(words) else ""
+                if phrase in _EXIT and not (after.isdigit() and int(after) != 0):
+                    break                  # `exit code was fine`: an exit states a failure only with its code
                 if not (before & _NEGATORS or (kind == FAILURE and after in ("0", "none"))):
                     hits.append(Hit(kind, " ".join(phrase), order + pos, part.where, part.quoted))
                 break
