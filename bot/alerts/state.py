@@ -1,7 +1,8 @@
 """Is this message a final failure? One token pass over every part of the message, no backtracking.
 
 A message is a failure alert when it states a failure *state* (failed, errored, crashed, timed out, entered state
-Failed, ❌ / :x: / :red_circle: / :rotating_light:, a `danger`/red attachment) and no non-final or non-failure
+Failed, Ended Not OK, a non-zero exit, `[FIRING]`, `ALARM: "…"`, ❌ / :x: / :red_circle: / :rotating_light:, a
+`danger`/red attachment) and no non-final or non-failure
 state: a recovery (recovered, resolved, back to normal), a retry (retrying, up for retry), a late / SLA warning
 (unless `[alerts] late_is_failure`), or — when it comes first — a success, deploy, cancel or warning notice.
 Words inside error excerpts (code blocks, preformatted text, fields such as "Error" or "Message") count only as
@@ -25,6 +26,8 @@ SHORTCODE_RE = re.compile(r":([a-z0-9_+\-]{1,40}):")
 # `[Triggered]` (Datadog), `[FIRING:2]` / `[RESOLVED]` (Alertmanager's default title), `[Warn]`
 BRACKET_RE = re.compile(r"\[\s?(re-?triggered|triggered|recovered|resolved|ok|warn|warning|no data|firing)"
                         r"(?::\d+)?\s?\]")
+# CloudWatch's alarm notification opens with the alarm's new state: `ALARM: "<name>" in <region>`, `OK: "<name>" …`
+LEAD_STATE_RE = re.compile(r'^\s*(alarm|ok|insufficient[_ ]data):[ \t]*"')
 
 FAILURE = "failure"
 SUCCESS = "success"
@@ -117,6 +120,9 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
         low = part.text.lower()
         for m in BRACKET_RE.finditer(low):
             hits.append(Hit(_BRACKET_KIND[m.group(1)], m.group(0), order + m.start(), part.where, part.quoted))
+        if (lead := LEAD_STATE_RE.match(low)) is not None:
+            state = {"alarm": FAILURE, "ok": RECOVERED}.get(lead.group(1), WARNING)
+            hits.append(Hit(state, lead.group(0).rstrip(' \t"'), order + lead.start(1), part.where, part.quoted))
         for i, m in enumerate(SHORTCODE_RE.finditer(low)):
             if i >= MAX_MARKERS:
                 break
