@@ -2,9 +2,9 @@
 
 A message is a failure alert when it states a failure *state* (failed, errored, crashed, timed out, entered state
 Failed, Ended Not OK, a non-zero exit, `[FIRING]`, `ALARM: "…"`, ❌ / :x: / :red_circle: / :rotating_light:, a
-`danger`/red attachment) and no non-final or non-failure
-state: a recovery (recovered, resolved, back to normal), a retry (retrying, up for retry), a late / SLA warning
-(unless `[alerts] late_is_failure`), or — when it comes first — a success, deploy, cancel or warning notice.
+`danger`/red attachment) and no non-final or non-failure state: a recovery (recovered, resolved, back to normal),
+a retry (retrying, up for retry), a late / SLA warning (unless `[alerts] late_is_failure`), or — when it comes
+first — a success, deploy, cancel or warning notice.
 Words inside error excerpts (code blocks, preformatted text, fields such as "Error" or "Message") count only as
 failure evidence: a log line saying "Retrying…" inside a final failure does not make it a retry notice.
 """
