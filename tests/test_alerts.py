@@ -171,6 +171,24 @@ def test_alerts_the_job_the_alert_names_wins_over_a_registered_name_it_mentions(
     assert rec.failure and rec.job == job, (rec.job, rec.job_how)
 
 
+@pytest.mark.parametrize("text", [
+    "[FIRING:1] KubeJobFailed (etl warning)\nJob etl/payments-load-28911320 failed to complete.",   # CronJob's Job
+    "Pod etl/payments-load-28911320-x7k2p was OOMKilled",                                           # … and its pod
+])
+def test_alerts_a_kubernetes_generated_name_names_its_job(ref_topo, text):
+    # a CronJob's Jobs are `<cronjob>-<scheduled minute>`, their pods add 5 characters of k8s's alphabet; a
+    # registered `payments_load` (Kubernetes names cannot hold `_`) was not found in them
+    rec = recognise({"bot_id": "B0X", "subtype": "bot_message", "text": text}, ref_topo)
+    assert rec.failure and rec.job == "payments_load", (rec.job, rec.job_how)
+
+
+def test_alerts_a_word_is_not_cut_like_a_kubernetes_suffix(ref_topo):
+    # `-final` has vowels, which k8s's random suffixes never do: `payments-load-final` is another name
+    rec = recognise({"bot_id": "B0X", "subtype": "bot_message", "text": "job etl/payments-load-final failed"},
+                    ref_topo)
+    assert rec.job != "payments_load"
+
+
 def test_alerts_airflow_3_run_url_keeps_its_percent_encoded_run_id_and_task(topo):
     """`[\\w-]` stopped at '%': the run id became `scheduled__2026-11-20T02`, a prefix of every run that day."""
     url = ("http://af:8080/dags/orders_daily/runs/scheduled__2026-11-20T02%3A00%3A00%2B00%3A00/tasks/load_orders"

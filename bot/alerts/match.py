@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 IDENT_RE = re.compile(r"[A-Za-z0-9][\w.\-]{0,199}")
 GUESS_CUTOFF = 0.8
+# what Kubernetes appends to a name: a CronJob's Job `-<scheduled minute>`, then a pod's 5 characters of the
+# alphabet its random suffixes use (no vowels, no 0/1/3), so `orders-daily-28911320-x7k2p` names `orders-daily`
+_K8S_SUFFIX = re.compile(r"(?:-\d{6,12})?(?:-[bcdfghjklmnpqrstvwxz2456789]{5})?$")
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,13 @@ class Registry:
 
     def mentioned(self, text: str) -> JobMatch | None:
         """The longest registered name written anywhere in the text: as a word (`orders_daily`, a dotted
-        `orders_daily.load_orders`), or spelled out in two or three words (`Orders Daily`)."""
+        `orders_daily.load_orders`, a Kubernetes-generated `orders-daily-28911320-x7k2p`), or spelled out in two or
+        three words (`Orders Daily`)."""
         best: str | None = None
         prev: list[str] = []
         for m in IDENT_RE.finditer(text):
             word = m.group(0).rstrip(".-")
-            cands = [word, word.split(".", 1)[0], word.rsplit(".", 1)[-1]]
+            cands = [word, word.split(".", 1)[0], word.rsplit(".", 1)[-1], _K8S_SUFFIX.sub("", word)]
             prev = [*prev, norm(word)][-3:]
             cands += ["".join(prev[-k:]) for k in (2, 3) if len(prev) >= k]
             for cand in cands:
