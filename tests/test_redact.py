@@ -143,6 +143,9 @@ def test_redact_prose_and_quoted_passwords(line, secret):
     "ERROR 1045 (28000): Access denied for user 'etl'@'10.0.0.1' (using password: YES)",
     "ERROR 1045 (28000): Access denied for user 'etl'@'localhost' (using password: NO)",
     "the password is incorrect for user etl", "password is required", "the token is expired; password was reset",
+    # numbers and words that end at a dot, colon, slash or bracket are still evidence
+    "pass_rate=0.95", "prompt_tokens=1500.0 completion_tokens=3.5", "dbt: PASS=41. WARN=0",
+    "retry token=3: giving up", "tokens: 1500/4096 used", "[using password: NO]",
 ])
 def test_redact_keeps_what_a_password_message_says(text):
     # MySQL's `using password: NO` says the job sent none: the evidence that decides a config bug

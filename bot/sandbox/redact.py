@@ -39,11 +39,12 @@ _KEY = r"[A-Za-z0-9_.-]*?"
 _KEY_END = r"(?:(?!\.(?:py|pyc|java|scala|kt|rb|go|js|ts|sql|sh|c|cc|cpp|rs|log)\b)[A-Za-z0-9_.-])*?"
 _VAL = (r"""(?:[bBuUrR]{1,2}(?=["'])|)"""   # Python's b'…' / u'…' literals
         r"""(?:\\"(?P<s4>(?:[^"\\\n]|\\[^"\n]){1,400}?)\\"|"(?P<s>[^"\n]{1,400})"|'(?P<s2>[^'\n]{1,400})'|"""
-        r"""(?P<s3>(?!(?:\d+|true|false|null|none|yes|no)(?:[\s"',;&}<>\\)]|$))[^\s"',;&}<>\\]{1,400}))""")
+        r"""(?P<s3>(?!\d+\b|(?:true|false|null|none|yes|no)(?:[\s"',;&}<>\\)\]]|[.:](?!\S)|$))"""
+        r"""[^\s"',;&}<>\\]{1,400}))""")
 _SEP = r"""(?:\\?["'])?[ \t]*(?:=>|->|[:=])[ \t]*"""   # `key=`, `key: `, Ruby's `key =>`, Scala's `key ->`
 # password / api_key / secret values may be all digits (`password=123456`); only `token` keeps the digit
 # exemption, because `max_tokens=4096` / `prompt_tokens: 1500` / `token=3` are evidence, not secrets.
-_VAL_ANY = _VAL.replace(r"\d+|", "")
+_VAL_ANY = _VAL.replace(r"\d+\b|", "")
 # `pass` / `pwd` only as a whole word or after a separator (DB_PASS, MYSQL_PWD, Pwd): not `passed`, `bypass`.
 _PASS_END = r"(?:[_.-][A-Za-z0-9_.-]*?)?(?![A-Za-z0-9])"
 _Q = r"""(?:'(?P<s>[^'\n]{1,400})'|"(?P<s2>[^"\n]{1,400})"|(?P<s3>[^\s'";]{1,400}))"""
