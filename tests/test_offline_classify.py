@@ -810,3 +810,20 @@ def test_a_level_name_before_a_bar_is_the_logs_own_not_a_container_prefix():
     assert cls.evidence[0].text == "ERROR | orders_2026-11-20.csv is empty"
     lines = excerpt(log).lines
     assert without_container_prefix(lines) == lines
+
+
+UNDEFINED_TABLE = ('Traceback (most recent call last):\n  File "/opt/etl/load.py", line 12, in load\n'
+                   '    cur.execute(SQL)\npsycopg2.errors.UndefinedTable: relation "staging.orders" does not exist\n')
+
+
+@pytest.mark.parametrize("line", [
+    "WARNING mmap of /tmp/spill failed: Cannot allocate memory; falling back to read()",
+    "WARN madvise(MADV_HUGEPAGE): Cannot allocate memory (continuing without huge pages)",
+    "WARN caught std::bad_alloc in batch 3; halving the batch size",
+    "INFO GOMEMLIMIT set to avoid 'fatal error: runtime: out of memory'",
+    "INFO cleanup.sh: line 12:  4411 Killed                  sleep 600",
+])
+def test_a_memory_word_in_a_warning_or_a_hint_does_not_outrank_the_real_error(line):
+    # the out-of-memory signatures sit in the platform band: unanchored, a warning about a fallback won the triage
+    cls = classify(excerpt(f"{line}\n{UNDEFINED_TABLE}"), Alert(job="orders"))
+    assert cls.category == "code" and "staging.orders" in cls.summary, (cls.category, cls.summary)
