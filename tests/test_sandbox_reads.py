@@ -270,7 +270,8 @@ ANSI_LOG = ("\x1b[0m02:00:01  \x1b[31mFailure in model orders_daily (models/orde
             "\x1b]8;;file:///dbt/models/orders_daily.sql\x1b\\orders_daily.sql\x1b]8;;\x1b\\ failed\n"
             "[0m02:00:02  [[31mERROR[0m in 0.76s]\n"                       # ESC lost when pasted: codes stay
             "retry in [5m] then give up\n"                                   # no reset on the line: not a code
-            "[0m02:00:03  query done [0ms], retry in [250ms]\n")             # durations are not codes
+            "[0m02:00:03  query done [0ms], retry in [250ms]\n"              # durations are not codes
+            "[0m02:00:04  took [1m30s], sleeping [2min] then [5m]\n")
 
 
 async def test_sandbox_reads_drop_terminal_colour_codes(box):
@@ -279,7 +280,8 @@ async def test_sandbox_reads_drop_terminal_colour_codes(box):
     log = logs / "dbt.log"
     log.write_text(ANSI_LOG)
     want = ["02:00:01  Failure in model orders_daily (models/orders_daily.sql)", "orders_daily.sql failed",
-            "02:00:02  [ERROR in 0.76s]", "retry in [5m] then give up", "02:00:03  query done [0ms], retry in [250ms]"]
+            "02:00:02  [ERROR in 0.76s]", "retry in [5m] then give up", "02:00:03  query done [0ms], retry in [250ms]",
+            "02:00:04  took [1m30s], sleeping [2min] then [5m]"]
     assert [ln.text for ln in (await sb.tail(log)).lines] == want
     assert [ln.text for ln in (await sb.read_lines(log, 1, 10)).lines] == want
     assert [ln.text for ln in (await sb.excerpt(log)).lines] == want

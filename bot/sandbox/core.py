@@ -271,9 +271,9 @@ class SandboxManager:
 
 
 def _matching_after_redaction(ex: Excerpt, rx: LinearPattern, context: int) -> Excerpt:
-    """The grep's lines whose match survives redaction, with their context. The reader matches the raw bytes:
-    a line that matched only through a secret (`password=Zq…`, probed a character at a time at a log line's
-    bidding) would tell a model the secret it never sees, so it goes, with the context it brought."""
+    """The grep's lines whose match survives redaction, with their context. The reader matches the lines as
+    shown, before redaction: a line that matched only through a secret (`password=Zq…`, probed a character at a
+    time at a log line's bidding) would tell a model the secret it never sees, so it goes, with its context."""
     hits = [ln.number for ln in ex.lines if ln.number is not None and rx.search(ln.text)]
     keep = [ln for ln in ex.lines
             if ln.number is not None and any(abs(ln.number - h) <= context for h in hits)]

@@ -37,8 +37,9 @@ Lines = list[tuple[int | None, str]]
 
 # Terminal codes that dbt, Airflow and docker write into task logs: colours (CSI), hyperlinks (OSC 8), and the same
 # colour codes with their ESC lost in a copy-paste (`[31mERROR[0m`), taken only on a line holding a reset `[0m`
-_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-_BARE_SGR = re.compile(r"\[(?:\d{1,3};)*\d{0,3}m(?!s\])")   # not a duration: `[0ms]`
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+# not a duration in brackets: `[0ms]`, `[1m30s]`, `[2min]`, `[5m]`
+_BARE_SGR = re.compile(r"\[(?:\d{1,3};)*\d{0,3}m(?!(?:\d+[hms])*(?:s|in)?\])")
 
 
 def plain(text: str) -> str:
@@ -250,9 +251,10 @@ def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) 
                     carry = buf
                     continue
             block, carry = buf[:cut + 1], buf[cut + 1:]
-        # a coloured line is matched as it is shown (plain), so that block cannot be skipped on its raw bytes
+        # a coloured line is matched as it is shown (plain): the block is searched as shown, line by line
         coloured = b"\x1b" in block or b"[0m" in block
-        if after == 0 and not coloured and rx.search(block) is None:
+        shown = b"\n".join(_shown(r) for r in block.split(b"\n")) if coloured else block
+        if after == 0 and rx.search(shown) is None:
             lines_in = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if context:
                 tail_lines = block.rstrip(b"\n").split(b"\n")[-context:]
