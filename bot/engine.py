@@ -88,6 +88,9 @@ async def prepare(topology: Topology, alert: Alert, *, sandboxes: SandboxManager
     return ctx
 
 
+UTF16_PROBE = 4096   # bytes read from the start of a log that does not read as UTF-8
+
+
 async def _require_text(ctx: TriageContext, sandbox: Sandbox) -> None:
     """A rotated `.log.gz` or a binary file is no log to triage: say so instead of quoting its bytes. Judged on
     the triage's one excerpt (read here by the first reading stage, as it would be anyway; later stages reuse it)."""
@@ -97,7 +100,7 @@ async def _require_text(ctx: TriageContext, sandbox: Sandbox) -> None:
     text = "\n".join(ln.text for ln in ex.lines)
     if "\x00" not in text and text.count("\ufffd") <= len(text) // 10:
         return
-    if _utf16(text):
+    if ctx.log_path is not None and _utf16(await sandbox.head_bytes(ctx.log_path, UTF16_PROBE)):
         raise LogNotText(f"{ctx.log_path} is UTF-16 text (Windows PowerShell's `>` and Out-File write it): convert "
                          "it with `iconv -f UTF-16 -t UTF-8`, or have the job write UTF-8")
     if ex.lines[0].number == 1 and ex.lines[0].text.startswith("\x1f\ufffd"):
@@ -106,13 +109,19 @@ async def _require_text(ctx: TriageContext, sandbox: Sandbox) -> None:
     raise LogNotText(f"{ctx.log_path} is binary, not a text log; pass the run's text log")
 
 
-def _utf16(text: str) -> bool:
-    """Mostly-ASCII text read as UTF-8 from UTF-16 bytes: every other character a NUL, the rest printable."""
-    sample = text[:8192].replace("\ufffd", "")
-    nuls = sample.count("\x00")
-    rest = sample.replace("\x00", "")
-    printable = sum(c.isprintable() or c in "\t\r\n" for c in rest)
-    return 0.35 * len(sample) <= nuls <= 0.6 * len(sample) and printable >= 0.9 * len(rest)
+def _utf16(head: bytes) -> bool:
+    """The file's first bytes are UTF-16 text: a byte-order mark, or they decode as UTF-16 with no NUL and at
+    least a fifth of ASCII (timestamps, spaces, digits: every log has them; random or compressed bytes read as
+    UTF-16 almost never land there). Judged on the file's start, where UTF-16 is aligned."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    even = head[: len(head) // 2 * 2]
+    for encoding in ("utf-16-le", "utf-16-be"):
+        sample = even.decode(encoding, "replace")
+        if sample and "\x00" not in sample and sum(c < "\x7f" for c in sample) >= 0.2 * len(sample) \
+                and sum(c.isprintable() or c in "\t\r\n" for c in sample) >= 0.95 * len(sample):
+            return True
+    return False
 
 
 async def run_triage(

@@ -255,11 +255,22 @@ async def test_a_utf16_log_is_refused_naming_its_encoding_and_the_conversion(tmp
     topo = make_topology(tmp_path)
     logs = Path(topo.expand("{log_root}/{job}", job="orders_daily"))
     text = "2026-11-20 02:00:03 ERROR load failed\r\nSqlException: Login failed for user 'etl'.\r\n" * 20
+    russian = "2026-11-20 02:00:03 ОШИБКА: отношение \"orders\" не существует\r\n" * 40
+    greek = "2026-11-20 02:00:03 ΣΦΑΛΜΑ: η σχέση \"orders\" δεν υπάρχει\r\n" * 40
     (logs / "le.log").write_bytes(text.encode("utf-16"))          # with its byte-order mark, as PowerShell writes
     (logs / "be.log").write_bytes(text.encode("utf-16-be"))
+    (logs / "ru.log").write_bytes(russian.encode("utf-16-le"))     # no mark, and not ASCII
+    (logs / "el.log").write_bytes(greek.encode("utf-16-be"))
+    # not UTF-16: a log whose start logrotate's copytruncate left as NULs, and a compressed file
+    (logs / "nul.log").write_bytes(b"\x00" * 8192 + b"2026-11-20 ERROR load failed\n" * 5)
+    (logs / "zst.log").write_bytes(bytes((i * 151 + 7) % 255 + 1 for i in range(16384)))   # no NUL
     manager = SandboxManager(mode="in-process")
     try:
-        for name in ("le.log", "be.log"):
+        for name in ("nul.log", "zst.log"):
+            with pytest.raises(LogNotText, match="binary") as refused:
+                await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / name)
+            assert "UTF-16" not in str(refused.value)
+        for name in ("le.log", "be.log", "ru.log", "el.log"):
             with pytest.raises(LogNotText, match=r"UTF-16 text.*iconv -f UTF-16 -t UTF-8"):
                 await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / name)
     finally:
