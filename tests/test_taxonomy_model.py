@@ -187,3 +187,16 @@ def test_without_a_calibration_file_the_raw_score_passes_lowered_when_disputed()
 def test_the_words_follow_the_number():
     assert certainty(0.92) == "confident" and certainty(0.55) == "likely"
     assert certainty(0.4) == "unsure" and certainty(0.4, True) == "unsure, two readings"
+
+
+def test_the_lexicon_reads_status_codes_as_words_not_digits_inside_numbers():
+    # `429` / `50x` matched inside a query id or a position and leaned the line towards infra
+    from bot.offline.rootline import candidates
+    from bot.sandbox import Line
+
+    def lex(text: str) -> set[str]:
+        lines = [Line(1, f"ERROR {text}")]
+        return {f for f in model.features(lines, candidates(lines, 0)) if f.startswith("lex:")}
+
+    assert "lex:infra" not in lex("value 15029 rejected at position 4300504")
+    assert "lex:infra" in lex("HTTP 503 from the API") and "lex:infra" in lex("status 429: slow down")

@@ -51,7 +51,7 @@ _LEXICON = {label: re.compile("|".join(alts), re.IGNORECASE) for label, alts in 
               r"out of memory", r"\boom", r"memory", r"disk", r"no space", r"permission", r"denied",
               r"unauthori[sz]ed", r"forbidden", r"credential", r"expired", r"\bdns\b", r"name or service",
               r"resolve host", r"network", r"ssl", r"certificate", r"killed", r"evicted", r"preempt",
-              r"node (?:lost|not ready)", r"heartbeat", r"broken pipe", r"50[234]", r"429"),
+              r"node (?:lost|not ready)", r"heartbeat", r"broken pipe", r"\b50[234]\b", r"\b429\b"),
     "code": (r"undefined", r"not defined", r"no attribute", r"import", r"module", r"syntax", r"compil",
              r"nosuchmethod", r"classnotfound", r"deprecat", r"version", r"incompatible", r"unsupported",
              r"not ?implemented", r"\bbug\b", r"assert", r"regression", r"config",
