@@ -55,7 +55,7 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     DEPLOY: ("deployed", "deploying", "released", "rolled out", "rolling out", "shipped", "is live", "now live"),
     CANCELLED: ("cancelled", "canceled", "aborted by"),
     WARNING: ("warning", "warn", "warns"),
-    WEAK_FAILURE: ("triggered", "critical", "alerting", "down"),
+    WEAK_FAILURE: ("triggered", "critical", "alerting", "down", "fired", "firing"),   # fired: Azure Monitor
 }
 FAILURE_EMOJI = frozenset({"x", "red_circle", "rotating_light", "no_entry", "no_entry_sign", "boom", "fire",
                            "heavy_multiplication_x", "bangbang", "sos", "skull", "alert", "siren", "red_siren",
