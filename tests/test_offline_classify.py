@@ -827,3 +827,10 @@ def test_a_memory_word_in_a_warning_or_a_hint_does_not_outrank_the_real_error(li
     # the out-of-memory signatures sit in the platform band: unanchored, a warning about a fallback won the triage
     cls = classify(excerpt(f"{line}\n{UNDEFINED_TABLE}"), Alert(job="orders"))
     assert cls.category == "code" and "staging.orders" in cls.summary, (cls.category, cls.summary)
+
+
+def test_a_backtick_quoted_identifier_is_named_as_a_person_writes_it():
+    line = ("pyspark.errors.exceptions.captured.AnalysisException: [TABLE_OR_VIEW_NOT_FOUND] The table or view "
+            "`analytics`.`orders` cannot be found.")
+    cls = classify(excerpt(line), Alert(job="orders"))
+    assert cls.facts["table"] == "analytics.orders" and "analytics.orders" in cls.summary, cls.summary

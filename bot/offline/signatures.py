@@ -140,6 +140,12 @@ CONTEXT_BEFORE = 30
 CONTEXT_AFTER = 6
 
 
+def _fact(value: str) -> str:
+    """A matched value as a person writes it: one line, without the backticks that quote identifiers in Spark,
+    MySQL and BigQuery (`analytics`.`orders` is analytics.orders)."""
+    return value.strip().replace("\n", " ").replace("`", "")
+
+
 def render(templates: tuple[str, ...], facts: dict[str, str]) -> str:
     """The first template whose `{fields}` are all in `facts`, filled in; '' when none fits."""
     for t in templates:
@@ -363,7 +369,7 @@ def _matched(s: Signature, c: Compiled, texts: list[str], i: int) -> dict[str, s
                 m = wider
     if c.near and not any(p.search(t) for t in texts[max(0, i - NEAR_LINES):i + 1] for p in c.near):
         return None
-    facts = {k: v.strip().replace("\n", " ") for k, v in m.groupdict().items() if v}
+    facts = {k: _fact(v) for k, v in m.groupdict().items() if v}
     if c.context:
         above = range(i, max(-1, i - CONTEXT_BEFORE - 1), -1)
         window = [*above, *range(i + 1, min(len(texts), i + CONTEXT_AFTER + 1))]
@@ -373,6 +379,6 @@ def _matched(s: Signature, c: Compiled, texts: list[str], i: int) -> dict[str, s
                 if cm:
                     for k, v in cm.groupdict().items():
                         if v and k not in facts:
-                            facts[k] = v.strip()
+                            facts[k] = _fact(v)
                     break
     return facts
