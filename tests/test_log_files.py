@@ -261,12 +261,14 @@ async def test_a_utf16_log_is_refused_naming_its_encoding_and_the_conversion(tmp
     (logs / "be.log").write_bytes(text.encode("utf-16-be"))
     (logs / "ru.log").write_bytes(russian.encode("utf-16-le"))     # no mark, and not ASCII
     (logs / "el.log").write_bytes(greek.encode("utf-16-be"))
-    # not UTF-16: a log whose start logrotate's copytruncate left as NULs, and a compressed file
+    # not UTF-16: a log whose start logrotate's copytruncate left as NULs (a text log: read), a compressed file
     (logs / "nul.log").write_bytes(b"\x00" * 8192 + b"2026-11-20 ERROR load failed\n" * 5)
     (logs / "zst.log").write_bytes(bytes((i * 151 + 7) % 255 + 1 for i in range(16384)))   # no NUL
     manager = SandboxManager(mode="in-process")
     try:
-        for name in ("nul.log", "zst.log"):
+        ctx = await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / "nul.log")
+        assert ctx.log_path == logs / "nul.log"
+        for name in ("zst.log",):
             with pytest.raises(LogNotText, match="binary") as refused:
                 await prepare(topo, Alert(job="orders_daily"), sandboxes=manager, log_path=logs / name)
             assert "UTF-16" not in str(refused.value)

@@ -73,6 +73,16 @@ async def test_sandbox_grep_cannot_probe_a_redacted_secret(box):
     assert [ln.number for ln in found.lines] == [1, 2, 3] and "Zq7vK2pw" not in found.text()
 
 
+async def test_sandbox_reads_a_log_whose_start_is_a_copytruncate_hole(box):
+    """logrotate's copytruncate, with a writer that keeps its offset, leaves the log's start as NUL bytes: the
+    first line was NULs and text, and the triage refused the log as binary."""
+    logs, sb = box
+    log = logs / "a.log"
+    log.write_bytes(b"\x00" * 8192 + b"2026-11-20 02:00:03 ERROR load failed\nKeyError: 'cust_id'\n")
+    assert [(ln.number, ln.text) for ln in (await sb.excerpt(log)).lines] == [
+        (1, "2026-11-20 02:00:03 ERROR load failed"), (2, "KeyError: 'cust_id'")]
+
+
 async def test_sandbox_grep_finds_the_text_a_coloured_line_shows(box):
     """Lines are shown without their colour codes, so a model greps for what it was shown: `ERROR: relation` was
     not found in `\x1b[31mERROR\x1b[0m: relation …`."""

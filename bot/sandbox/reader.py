@@ -59,7 +59,8 @@ def _shown(raw: bytes) -> bytes:
 
 
 def _decode(raw: bytes) -> str:
-    text = plain(raw.rstrip(b"\r").decode("utf-8", "replace"))
+    # a run of NULs opening a line is the hole logrotate's copytruncate leaves where a writer kept its offset
+    text = plain(raw.lstrip(b"\x00").rstrip(b"\r").decode("utf-8", "replace"))
     if len(text) > MAX_LINE_CHARS:
         text = text[:MAX_LINE_CHARS] + f" …[line cut, {len(raw)} bytes]"
     return text
