@@ -81,6 +81,7 @@ async def test_sandbox_reads_a_log_whose_start_is_a_copytruncate_hole(box):
     log.write_bytes(b"\x00" * 8192 + b"2026-11-20 02:00:03 ERROR load failed\nKeyError: 'cust_id'\n")
     assert [(ln.number, ln.text) for ln in (await sb.excerpt(log)).lines] == [
         (1, "2026-11-20 02:00:03 ERROR load failed"), (2, "KeyError: 'cust_id'")]
+    assert [ln.number for ln in (await sb.grep(log, "^2026-11-20", context=0)).lines] == [1]
 
 
 async def test_sandbox_grep_finds_the_text_a_coloured_line_shows(box):

@@ -52,10 +52,10 @@ def plain(text: str) -> str:
 
 
 def _shown(raw: bytes) -> bytes:
-    """The bytes of the line as it is shown, for matching: its terminal codes dropped."""
-    if b"\x1b" not in raw and b"[0m" not in raw:
+    """The bytes of the line as it is shown, for matching: its terminal codes and opening NULs dropped."""
+    if b"\x1b" not in raw and b"[0m" not in raw and not raw.startswith(b"\x00"):
         return raw
-    return plain(raw.decode("utf-8", "replace")).encode()
+    return plain(raw.lstrip(b"\x00").decode("utf-8", "replace")).encode()
 
 
 def _decode(raw: bytes) -> str:
@@ -252,8 +252,8 @@ def grep(fd: int, pattern: str, max_matches: int, context: int, max_bytes: int) 
                     carry = buf
                     continue
             block, carry = buf[:cut + 1], buf[cut + 1:]
-        # a coloured line is matched as it is shown (plain): the block is searched as shown, line by line
-        coloured = b"\x1b" in block or b"[0m" in block
+        # a coloured (or NUL-opened) line is matched as it is shown: the block is searched as shown, line by line
+        coloured = b"\x1b" in block or b"[0m" in block or block.startswith(b"\x00") or b"\n\x00" in block
         shown = b"\n".join(_shown(r) for r in block.split(b"\n")) if coloured else block
         if after == 0 and rx.search(shown) is None:
             lines_in = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
