@@ -50,6 +50,9 @@ def test_sqlstate_falls_back_to_its_class():
      "spark:INSUFFICIENT_PERMISSIONS", "infra"),
     ('"message": "Error code: PublicIPCountLimitReached, error message: Cannot create more than 10 public IP',
      "cloud", "PublicIPCountLimitReached", "infra"),
+    # Snowflake's Python connector prints its number without the SQLSTATE the JDBC form carries
+    ("snowflake.connector.errors.OperationalError: 250003: Failed to get the response. Hanging? method: post",
+     "vendor", "snowflake:250003", "infra"),
 ])
 def test_codes_no_table_lists_are_read_by_their_shape_and_name(line: str, kind: str, key: str, cat: str):
     """Real forms that were missed: a parenthesised exit code (Kubernetes/Flyte), a JDBC driver's SQLSTATE,

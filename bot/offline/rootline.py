@@ -57,6 +57,7 @@ _EXC_OPENING = re.compile(r"^((?:[a-z_][\w]*\.){1,8}[A-Z]\w{1,80}|[A-Z][a-z]+(?:
 _SQLSTATE = re.compile(r"(?i:sql\s?state)\W{0,4}\[?([0-9A-Z]{5})\b|\(([0-9A-Z]{5})\):|\[([0-9A-Z]{5})\] \["
                        r"|\(Error: (\d\d[0-9A-Z]{3})\)")   # JDBC drivers: `(Error: 57P01)`
 _SNOWFLAKE = re.compile(r"\b(\d{6}) \(([0-9A-Z]{5})\)")
+_SNOWFLAKE_PY = re.compile(r"snowflake\.connector\.errors\.\w+: (\d{6}):")   # the Python connector: no SQLSTATE
 _ORACLE = re.compile(r"\bORA-(\d{5})\b")
 _MYSQL = re.compile(r"\bERROR (\d{4}) \(([0-9A-Z]{5})\)|\((\d{4}), [\"']|MySQL\w*Error\W+(\d{4})\b")
 _MSSQL = re.compile(r"\bMsg (\d{1,6}), Level|\[SQL Server\][^()]{0,300}\((\d{2,6})\)")
@@ -197,6 +198,9 @@ def identifiers(message: str, tax: Taxonomy | None = None, *, logged: bool = Fal
     if "ora-" in low:
         for m in _ORACLE.finditer(text):
             add("vendor", f"ora:{m[1]}")
+    if "snowflake.connector" in low:
+        for m in _SNOWFLAKE_PY.finditer(text):
+            add("vendor", f"snowflake:{m[1]}")
     if "(" in text:
         for m in _SNOWFLAKE.finditer(text):
             add("vendor", f"snowflake:{m[1]}")
