@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 IDENT_RE = re.compile(r"[A-Za-z0-9][\w.\-]{0,199}")
 GUESS_CUTOFF = 0.8
-# what Kubernetes appends to a name: a CronJob's Job `-<scheduled minute>`, then a pod's 5 characters of the
-# alphabet its random suffixes use (no vowels, no 0/1/3), so `orders-daily-28911320-x7k2p` names `orders-daily`
-_K8S_SUFFIX = re.compile(r"(?:-\d{6,12})?(?:-[bcdfghjklmnpqrstvwxz2456789]{5})?$")
+# what Kubernetes appends to a name: a CronJob's Job `-<scheduled minute>` (8 digits, not a yyyymmdd date), then a
+# pod's 5 characters of the alphabet its random suffixes use (no vowels, no 0/1/3; taken only with a digit in it,
+# so a word such as `-pgsql` stays), so `orders-daily-28911320-x7k2p` names `orders-daily`
+_K8S_SUFFIX = re.compile(r"(?:-(?!(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\d{8})?"
+                         r"(?:-(?=[b-df-hj-np-tv-xz]*[2-9])[b-df-hj-np-tv-xz2456789]{5})?$")
 
 
 @dataclass(frozen=True)
@@ -66,17 +68,28 @@ class Registry:
         `orders_daily.load_orders`, a Kubernetes-generated `orders-daily-28911320-x7k2p`), or spelled out in two or
         three words (`Orders Daily`)."""
         best: str | None = None
+        generated: tuple[str, str] | None = None     # (registered name, the generated name it was read from)
         prev: list[str] = []
         for m in IDENT_RE.finditer(text):
             word = m.group(0).rstrip(".-")
-            cands = [word, word.split(".", 1)[0], word.rsplit(".", 1)[-1], _K8S_SUFFIX.sub("", word)]
+            cands = [word, word.split(".", 1)[0], word.rsplit(".", 1)[-1]]
             prev = [*prev, norm(word)][-3:]
             cands += ["".join(prev[-k:]) for k in (2, 3) if len(prev) >= k]
             for cand in cands:
                 name = cand if cand in self._exact else self._norm.get(norm(cand)) if len(cand) >= 5 else None
                 if name and (best is None or len(name) > len(best)):
                     best = name
-        return JobMatch(best, "mentioned", best) if best else None
+            base = _K8S_SUFFIX.sub("", word)
+            name = self._norm.get(norm(base)) if base != word and len(norm(base)) >= 5 else None
+            if name is not None and (generated is None or len(name) > len(generated[0])):
+                generated = (name, word)
+        if best:
+            return JobMatch(best, "mentioned", best)
+        if generated:   # a stated guess: the note says which generated name it was read from
+            name, raw = generated
+            return JobMatch(name, "guess", raw, f"job guessed: the alert names `{raw}`, a Kubernetes-generated name "
+                                                f"of the registered job `{name}`")
+        return None
 
 
 def choose_job(candidates: Sequence[str], registry: Registry, text: str,

@@ -1,7 +1,7 @@
 """Is this message a final failure? One token pass over every part of the message, no backtracking.
 
 A message is a failure alert when it states a failure *state* (failed, errored, crashed, timed out, entered state
-Failed, Ended Not OK, a non-zero exit, `[FIRING]`, `ALARM: "…"`, ❌ / :x: / :red_circle: / :rotating_light:, a
+Failed, Ended Not OK, `[FIRING]`, `ALARM: "…"`, ❌ / :x: / :red_circle: / :rotating_light:, a
 `danger`/red attachment) and no non-final or non-failure state: a recovery (recovered, resolved, back to normal),
 a retry (retrying, up for retry), a late / SLA warning (unless `[alerts] late_is_failure`), or — when it comes
 first — a success, deploy, cancel or warning notice.
@@ -43,8 +43,9 @@ WEAK_FAILURE = "weak-failure"
 _PHRASES: dict[str, tuple[str, ...]] = {
     FAILURE: ("failed", "failure", "failures", "fail", "fails", "failing", "errored", "error", "errors", "crashed",
               "timed out", "timedout", "timeout", "oomkilled", "unsuccessful", "exception",
-              # Control-M's "Ended Not OK"; a process's exit (`exit status 137`; `… 0` negates), a killed process
-              "notok", "not ok", "exit status", "exit code", "non zero exit", "nonzero exit", "killed"),
+              # Control-M's "Ended Not OK", Azure Monitor's "Monitor condition: Fired", a killed process
+              "notok", "ended not ok", "condition fired", "was fired", "was killed", "were killed", "got killed",
+              "been killed", "killed by signal"),
     SUCCESS: ("succeeded", "success", "successful", "successfully", "succeed", "succeeds"),
     WEAK_SUCCESS: ("completed", "finished", "passed", "healthy"),
     RECOVERED: ("recovered", "resolved", "back to normal", "alert closed", "incident closed", "is ok again"),
@@ -55,7 +56,9 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     DEPLOY: ("deployed", "deploying", "released", "rolled out", "rolling out", "shipped", "is live", "now live"),
     CANCELLED: ("cancelled", "canceled", "aborted by"),
     WARNING: ("warning", "warn", "warns"),
-    WEAK_FAILURE: ("triggered", "critical", "alerting", "down", "fired", "firing"),   # fired: Azure Monitor
+    # a process's exit with a code (`exit status 137`; `… 0` or no code says nothing): a later success outranks it
+    WEAK_FAILURE: ("triggered", "critical", "alerting", "down", "exit status", "exit code", "non zero exit",
+                   "nonzero exit"),
 }
 FAILURE_EMOJI = frozenset({"x", "red_circle", "rotating_light", "no_entry", "no_entry_sign", "boom", "fire",
                            "heavy_multiplication_x", "bangbang", "sos", "skull", "alert", "siren", "red_siren",
@@ -118,8 +121,9 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
     order = 0
     for part in msg.parts:
         low = part.text.lower()
-        for m in BRACKET_RE.finditer(low):
-            hits.append(Hit(_BRACKET_KIND[m.group(1)], m.group(0), order + m.start(), part.where, part.quoted))
+        for m in BRACKET_RE.finditer(low) if not part.quoted else ():
+            if _opens_line(low, m.start()):
+                hits.append(Hit(_BRACKET_KIND[m.group(1)], m.group(0), order + m.start(), part.where, part.quoted))
         if (lead := LEAD_STATE_RE.match(low)) is not None:
             state = {"alarm": FAILURE, "ok": RECOVERED}.get(lead.group(1), WARNING)
             hits.append(Hit(state, lead.group(0).rstrip(' \t"'), order + lead.start(1), part.where, part.quoted))
@@ -136,6 +140,7 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
                     hits.append(Hit(FAILURE if ch in FAILURE_CHARS else SUCCESS, ch, order + pos, part.where,
                                     part.quoted))
         words = _words(low)
+        spent = 0          # words of phrases already read: their "not" (`Ended Not OK`) negates nothing after them
         for i, (w, pos, _end) in enumerate(words):
             for phrase, kind in index.get(w, ()):
                 if tuple(x for x, _, _ in words[i:i + len(phrase)]) != phrase:
@@ -146,16 +151,27 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
                     if kind == FAILURE and int(count.group(1)) > 0:
                         hits.append(Hit(kind, " ".join(phrase), order + pos, part.where, part.quoted))
                     break
-                before = {x for x, _, _ in words[max(0, i - 2):i]}
+                before = {x for x, _, _ in words[max(0, i - 2, spent):i]}
                 after = words[i + len(phrase)][0] if i + len(phrase) < len(words) else ""
                 if phrase in _EXIT and not (after.isdigit() and int(after) != 0):
                     break                  # `exit code was fine`: an exit states a failure only with its code
                 if not (before & _NEGATORS or (kind == FAILURE and after in ("0", "none"))):
                     hits.append(Hit(kind, " ".join(phrase), order + pos, part.where, part.quoted))
+                    spent = i + len(phrase)
                 break
         order += len(part.text) + 1
     hits.sort(key=lambda h: h.order)
     return hits
+
+
+_LEAD_NOISE = re.compile(r"\[[^\]\n]{0,40}\]|:[a-z0-9_+\-]{1,40}:")
+
+
+def _opens_line(low: str, start: int) -> bool:
+    """A state tag opens its line (after emoji or other tags such as Datadog's `[P1]`): `[FIRING:1] …` is the
+    alert's state, while one quoted later in a sentence ("Silence created for [FIRING:1] …") names it."""
+    lead = _LEAD_NOISE.sub("", low[low.rfind("\n", 0, start) + 1:start])
+    return "`" not in lead and not any(ch.isalnum() for ch in lead)
 
 
 def _words(low: str) -> list[tuple[str, int, int]]:

@@ -114,8 +114,10 @@ def tail(fd: int, max_bytes: int, max_lines: int | None) -> tuple[Lines, int, bo
     size = size_of(fd)
     max_bytes = max(1, min(max_bytes, HARD_CAP))
     start = max(0, size - max_bytes)
-    mid = start > 0 and os.pread(fd, 1, start - 1) != b"\n"
+    before = os.pread(fd, 1, start - 1) if start > 0 else b"\n"
     raw = _split(_pread(fd, size - start, start), False)
+    # inside a run of NULs (copytruncate's hole) the text after it is the line: nothing of it lies before
+    mid = before != b"\n" and not (before == b"\x00" and raw and raw[0].startswith(b"\x00"))
     if mid and raw and len(raw[0]) < MAX_LINE_CHARS:
         raw = raw[1:]                    # a short partial line: dropped (a larger window would show it whole)
     texts: list[str | None] = [None] * len(raw)
