@@ -834,3 +834,15 @@ def test_a_backtick_quoted_identifier_is_named_as_a_person_writes_it():
             "`analytics`.`orders` cannot be found.")
     cls = classify(excerpt(line), Alert(job="orders"))
     assert cls.facts["table"] == "analytics.orders" and "analytics.orders" in cls.summary, cls.summary
+
+
+@pytest.mark.parametrize("log", [
+    # a record's field the API stopped sending (dev: 8 of 11 bare KeyErrors were upstream changes)
+    '  File "/app/scraper/items.py", line 31, in parse\n    created = item["created_at"]\nKeyError: \'created_at\'\n',
+    # a page element a site redesign removed (dev: 4 of 5)
+    '  File "/app/charts.py", line 29, in scrape\n    rows = soup.find("table", class_="chart").find_all("tr")\n'
+    "AttributeError: 'NoneType' object has no attribute 'find_all'\n",
+])
+def test_a_missing_key_or_element_leans_data_with_our_bug_as_the_runner_up(log):
+    cls = classify(excerpt(log), Alert(job="scraper"))
+    assert cls.category == "data" and [a.category for a in cls.alternatives][:1] == ["code"], cls
