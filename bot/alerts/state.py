@@ -72,6 +72,7 @@ MAX_MARKERS = 50            # emoji shortcodes read per part: a wall of :x: says
 _NEGATORS = frozenset({"not", "no", "never", "without", "0", "zero", "cannot", "couldn", "didn", "wasn", "isn", "t",
                        "won", "nothing"})
 _EXIT = frozenset({("exit", "status"), ("exit", "code")})
+_LEAD_KIND = {"alarm": FAILURE, "ok": RECOVERED}   # INSUFFICIENT_DATA: a warning
 _BRACKET_KIND = {"firing": FAILURE, "triggered": FAILURE, "re-triggered": FAILURE, "retriggered": FAILURE,
                  "recovered": RECOVERED, "resolved": RECOVERED, "ok": RECOVERED, "warn": WARNING, "warning": WARNING,
                  "no data": WARNING}
@@ -125,7 +126,7 @@ def scan(msg: Message, failure_words: Sequence[str] | None = None) -> list[Hit]:
             if _opens_line(low, m.start()):
                 hits.append(Hit(_BRACKET_KIND[m.group(1)], m.group(0), order + m.start(), part.where, part.quoted))
         if (lead := LEAD_STATE_RE.match(low)) is not None:
-            state = {"alarm": FAILURE, "ok": RECOVERED}.get(lead.group(1), WARNING)
+            state = _LEAD_KIND.get(lead.group(1), WARNING)
             hits.append(Hit(state, lead.group(0).rstrip(' \t"'), order + lead.start(1), part.where, part.quoted))
         for i, m in enumerate(SHORTCODE_RE.finditer(low)):
             if i >= MAX_MARKERS:

@@ -51,16 +51,21 @@ def plain(text: str) -> str:
     return text
 
 
+def _text(raw: bytes) -> str:
+    """The line as a terminal shows it: terminal codes dropped, and a run of NULs opening it (the hole logrotate's
+    copytruncate leaves where a writer kept its offset)."""
+    return plain(raw.lstrip(b"\x00").decode("utf-8", "replace"))
+
+
 def _shown(raw: bytes) -> bytes:
-    """The bytes of the line as it is shown, for matching: its terminal codes and opening NULs dropped."""
+    """The bytes of the line as it is shown, for matching."""
     if b"\x1b" not in raw and b"[0m" not in raw and not raw.startswith(b"\x00"):
         return raw
-    return plain(raw.lstrip(b"\x00").decode("utf-8", "replace")).encode()
+    return _text(raw).encode()
 
 
 def _decode(raw: bytes) -> str:
-    # a run of NULs opening a line is the hole logrotate's copytruncate leaves where a writer kept its offset
-    text = plain(raw.lstrip(b"\x00").rstrip(b"\r").decode("utf-8", "replace"))
+    text = _text(raw.rstrip(b"\r"))
     if len(text) > MAX_LINE_CHARS:
         text = text[:MAX_LINE_CHARS] + f" …[line cut, {len(raw)} bytes]"
     return text
