@@ -172,3 +172,32 @@ def test_error_spam_analyses_a_bounded_number_of_lines():
     found = candidates(lines(spam + "\nERROR - java.lang.OutOfMemoryError: Java heap space\n"))
     assert "OutOfMemoryError" in found[0].message
     assert len(found) <= 8
+
+
+# ------------------------------------------------------------------ headers and level words
+
+def test_a_header_ranks_below_the_message_under_it():
+    """dbt prints `Runtime Error in model x (path)` and the database's message on the next line; Nextflow prints
+    `Command error:` over the tool's stderr; a nested `Runtime Error` / `Runtime Error` is read through. Before,
+    the header won (its word "Error" read as a level) and the answer quoted a line that names no cause."""
+    dbt = lines("23:26:36  Completed with 1 error and 0 warnings:\n23:26:36  \n"
+                "23:26:36  Runtime Error in model stg_ads (models/tmp/stg_ads.sql)\n"
+                "23:26:36    404 Not found: Table acme:facebook_ads.basic_ad was not found in location EU\n"
+                "23:26:36  Done. PASS=12 WARN=0 ERROR=1 SKIP=6 TOTAL=19\n")
+    assert "basic_ad was not found" in candidates(dbt)[0].message
+    nested = lines("Encountered an error:\nRuntime Error\n  Runtime Error\n"
+                   "    TEMPORARILY_UNAVAILABLE: Cluster etl is temporarily unavailable. Please retry later.\n")
+    assert candidates(nested)[0].message.startswith("TEMPORARILY_UNAVAILABLE")
+    nextflow = lines("Command exit status:\n  255\nCommand error:\n  [ERRO] reads_2.fastq.gz: unexpected EOF\n")
+    assert "unexpected EOF" in candidates(nextflow)[0].message
+    assert all(c.message != "255" for c in candidates(nextflow))   # a value under a header is not a message
+
+
+def test_the_word_error_is_not_a_level_marker_but_error_levels_are():
+    """`make: *** [Makefile:333: import] Error 1` summarises; `[fatal]` and `ERROR` mark the line that failed."""
+    log = lines('0:21:40 [fatal] bulk insert into "osm_building": SQL Error: pq: could not extend file '
+                '"base/16384/49834.8": wrote only 4096 of 8192 bytes\nmake: *** [Makefile:333: import-osm] Error 1\n')
+    ranked = candidates(log)
+    assert "could not extend file" in ranked[0].message and "level" in ranked[0].marks
+    assert "level" not in next(c for c in ranked if c.message.startswith("make:")).marks
+    assert "level" in candidates(lines("error: failed to push some refs\n"))[0].marks

@@ -40,9 +40,12 @@ _PREFIX = re.compile(
     r"(?:[-|]\s*(?:[\w.]{1,60}\s*[-|]\s*)?(?=(?:TRACE|DEBUG|INFO|WARNING|WARN|ERROR|FATAL|CRITICAL)\b))?"
     r"(?:\[?(?P<level>TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|FATAL|CRITICAL|SEVERE|PANIC|E|W|I|F)\]?"
     r"(?=[\s:/\-\]]|\d{4} )[\s:/\-]*(?:\d{4} \S+ +\d+ \S+\] )?)?")
+# a level marker, not the word: `ERROR`, `[fatal]`, `level=error`, a CLI's opening `error:`. "Runtime Error in
+# model …" and "make: *** Error 1" are headers and summaries, whose cause is on another line
 _LEVEL_ANYWHERE = re.compile(r"\b(?P<level>ERROR|FATAL|CRITICAL|SEVERE|PANIC)\b"
-                             r"|level[=:]\s*\"?(?P<kv>error|fatal|critical)\b"
-                             r'|"level"\s*:\s*"(?P<json>error|fatal|critical)"', re.IGNORECASE)
+                             r"|\[(?i:error|fatal|critical|crit|err)\]|^(?i:fatal error|error|fatal|critical):"
+                             r"|(?i:level[=:]\s*\"?(?P<kv>error|fatal|critical)\b)"
+                             r'|(?i:"level"\s*:\s*"(?P<json>error|fatal|critical)")')
 _WARN = re.compile(r"\b(?:WARN|WARNING)\b|level[=:]\s*\"?warn", re.IGNORECASE)
 _FRAME = re.compile(r'^\s*(?:at [\w$.<>/]+\(|File "|\.{3} \d+ more|\^+\s*$|~+\s*$)')
 _CAUSED_BY = re.compile(r"^\s*(?:Caused by|Cause|Root cause|Suppressed)\s*:\s*", re.IGNORECASE)
@@ -331,6 +334,9 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
              if _error_shaped(lines[i].text) or _EXC_OPENING.match(lines[i].text.lstrip())]
     if len(gated) > HEAD_LINES + TAIL_LINES:
         gated = gated[:HEAD_LINES] + gated[-TAIL_LINES:]
+    headed = _under_headers(lines, gated, n)
+    if headed:
+        gated = sorted({*gated, *headed})
     for i in gated:
         text = lines[i].text
         if not text.strip() or _FRAME.match(text):
@@ -340,6 +346,10 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
                 chained_before.add(last_exception_idx)
             continue
         score, ids, marks, message = _line_score(text, tax)
+        if _HEADER.match(message.strip()):
+            marks, score = (*marks, "header"), score - HEADER_PENALTY
+        elif i in headed:
+            marks, score = (*marks, "under_header"), score + HEADER_PENALTY
         if not marks or ("summary" in marks and not ids):
             continue  # a summary that names no error ("Task exited with return code 1") is not a root
         if "exception" in marks:
@@ -359,6 +369,39 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
         ranked.append(RootLine(c.index, c.line, round(c.score + bonus, 3), c.ids, c.marks, c.message))
     ranked.sort(key=lambda c: (-c.score, -c.index))
     return ranked[:MAX_CANDIDATES]
+
+
+# a header whose message is on the lines under it: dbt's `Runtime Error` / `Database Error in model x (path)`,
+# `Completed with 1 error and 0 warnings:`, Nextflow's `Command error:`, `Caused by:`, `Run result unavailable: job
+# failed with error message`. The header ranks below its message, which is a candidate even when it reads like
+# prose (`TEMPORARILY_UNAVAILABLE: Cluster … is temporarily unavailable`)
+_HEADER = re.compile(r"(?:(?:\S+ ){0,6}\S+:"
+                     r"|(?:Runtime|Database|Compilation|Dependency|Parsing|Internal|Unhandled)? ?Error"
+                     r"(?: in (?:model|test|seed|snapshot|macro|operation|sql \w+) \S+(?: \([^)]{1,300}\))?)?"
+                     r"|Run result unavailable: job failed with error message)$")
+HEADER_PENALTY = 2.0
+_WORDY = re.compile(r"[A-Za-z]{3}")   # a message, not a value (`Command exit status:` / `255`)
+HEADER_REACH = 3
+
+
+def _under_headers(lines: list[Line], gated: list[int], n: int) -> set[int]:
+    """Indexes of the first content line under each header among `gated` (through nested headers)."""
+    out: set[int] = set()
+    for i in gated:
+        if not _HEADER.match(strip_prefix(lines[i].text)[0].strip()):
+            continue
+        j, reach = i + 1, i + 1 + HEADER_REACH
+        while j < min(n, reach):
+            msg = strip_prefix(lines[j].text)[0].strip()
+            if not msg:
+                j += 1
+            elif _HEADER.match(msg):
+                j, reach = j + 1, j + 1 + HEADER_REACH
+            else:
+                if _WORDY.search(msg) and not _FRAME.match(lines[j].text) and not _CHAIN.search(msg):
+                    out.add(j)
+                break
+    return out
 
 
 # a client still retrying when the log ends ("Retrying connect to server: master/10.0.0.3:9000. Already tried
