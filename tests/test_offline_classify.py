@@ -708,7 +708,8 @@ ERROR - invalid input syntax for type date: "0000-00-00"
 
 @pytest.mark.parametrize(("log", "category", "sig"), [
     ("cx_Oracle.DatabaseError: ORA-01722: invalid number", "data", "oracle.data"),
-    ("oracledb.exceptions.DatabaseError: ORA-12899: value too large for column \"ETL\".\"CUST\".\"ZIP\" (actual: 14, maximum: 10)", "data", "oracle.data"),
+    # a column sized too narrow, like every string too long for its column (sql.value_too_long)
+    ("oracledb.exceptions.DatabaseError: ORA-12899: value too large for column \"ETL\".\"CUST\".\"ZIP\" (actual: 14, maximum: 10)", "code", "sql.value_too_long"),
     ("java.sql.SQLSyntaxErrorException: ORA-00942: table or view does not exist", "code", "oracle.code"),
     ("cx_Oracle.DatabaseError: ORA-12514: TNS:listener does not currently know of service requested in connect descriptor", "infra", "oracle.infra"),
     ("ORA-01652: unable to extend temp segment by 128 in tablespace TEMP", "infra", "oracle.infra"),
