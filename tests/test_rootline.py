@@ -201,3 +201,24 @@ def test_the_word_error_is_not_a_level_marker_but_error_levels_are():
     assert "could not extend file" in ranked[0].message and "level" in ranked[0].marks
     assert "level" not in next(c for c in ranked if c.message.startswith("make:")).marks
     assert "level" in candidates(lines("error: failed to push some refs\n"))[0].marks
+
+
+def test_a_dbt_header_naming_its_error_kind_ranks_below_the_message():
+    """`Failed to read package: Runtime Error` is a header like `Runtime Error`: the version clash is under it."""
+    log = lines("Runtime Error\n  Failed to read package: Runtime Error\n"
+                "    This version of dbt is not supported with the 'dbt_utils' package.\n")
+    assert candidates(log)[0].message.startswith("This version of dbt is not supported")
+
+
+def test_tilde_prefixed_error_chains_are_messages_and_the_innermost_wins():
+    """Sling prints its error chain as `~ could not …` lines, outermost first. A tilde only counts as a Python
+    3.11 underline when the line holds nothing else; before, every chain line was a 'summary' and lost to
+    `INF execution failed`, and the innermost 'did not find any columns' was not an error line at all."""
+    log = lines("10:59AM INF execution failed\nfatal:\n~ \n~ execution failed\n~ could not write to database\n"
+                "~ could not get column list for public.WH2A\n"
+                'did not find any columns for table: "public"."WH2A"\n')
+    ranked = candidates(log)
+    assert ranked[0].message.startswith("did not find any columns")
+    assert all("summary" not in c.marks for c in ranked if c.message.startswith("~ could not"))
+    underline = candidates(lines("    total = a + b\n            ~~^~~\nTypeError: unsupported operand\n"))
+    assert underline[0].message.startswith("TypeError")

@@ -81,13 +81,13 @@ _AWS_CODE = re.compile(r"An error occurred \((\w{3,60})\)|<Code>(\w{3,60})</Code
                        r"|(?:Error ?Code|\"code\"|\bcode)\W{1,4}(\w{3,60})")
 _PHRASE = re.compile(
     r"(?i)\b(?:failed|failure|cannot|can't|could not|couldn't|unable to|denied|refused|timed? ?out|not found"
-    r"|no such|does not exist|doesn't exist|invalid|missing|exceeded|killed|aborted|crashed|unreachable"
+    r"|no such|does not exist|doesn't exist|(?:did|could|does) not find|invalid|missing|exceeded|killed|aborted|crashed|unreachable"
     r"|rejected|violat\w*|not allowed|not permitted|unauthori[sz]ed|forbidden|out of memory|no space|errored"
     r"|exception|traceback|error|fail|mismatch\w*|differ\w*|not present|larger than|too (?:large|long|many|big)"
     r"|unsupported|not supported|incompatible|conflict\w*)\b")
 # a line without any of these (lowercased) substrings is not an error line: one Aho-Corasick pass per line
 _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "panic", "cannot", "can't", "could not",
-               "couldn't", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such", "not exist",
+               "couldn't", "not find", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such", "not exist",
                "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable", "reject", "violat",
                "not allowed", "not permitted", "unauthori", "forbidden", "out of memory", "no space", "sig", "exit",
                "return code", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl", "quota", "limit",
@@ -116,7 +116,7 @@ _SUMMARY = re.compile(
     r"|exited with (?:code|status)|process returned non-zero|Bash command failed|ERROR - Failed"
     r"|Encountered an error:\s*$|Traceback \(most recent call last\)"
     r"|Error in sys\.excepthook|Setting the status|Dependencies all met|^\s*raise\b|^\s*\w+\s*=\s*\w+\(|Retrying"
-    r"|will retry|up_for_retry|Sentry|see the (?:log|above)|For more information|^\s*(?:\^|~)+", re.IGNORECASE)
+    r"|will retry|up_for_retry|Sentry|see the (?:log|above)|For more information|^\s*[\^~]+\s*$", re.IGNORECASE)
 # the part of _SUMMARY that never carries the cause, plus stack frames (where, not what): the lines a root cause
 # does not quote. Not all of _SUMMARY: "Job aborted due to stage failure: …" and "ERROR - Failed …" often go on to
 # name the cause (quoting by _SUMMARY instead lowered real dev fact recall from 80.9% to 79.5%)
@@ -378,7 +378,8 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
 _HEADER = re.compile(r"(?:(?:\S+ ){0,6}\S+:"
                      r"|(?:Runtime|Database|Compilation|Dependency|Parsing|Internal|Unhandled)? ?Error"
                      r"(?: in (?:model|test|seed|snapshot|macro|operation|sql \w+) \S+(?: \([^)]{1,300}\))?)?"
-                     r"|Run result unavailable: job failed with error message)$")
+                     r"|Run result unavailable: job failed with error message"
+                     r"|[^:]{1,80}: (?:Runtime|Database|Compilation) Error)$")   # dbt: `Failed to read package: Runtime Error`
 HEADER_PENALTY = 2.0
 _WORDY = re.compile(r"[A-Za-z]{3}")   # a message, not a value (`Command exit status:` / `255`)
 HEADER_REACH = 3
