@@ -81,13 +81,15 @@ _AWS_CODE = re.compile(r"An error occurred \((\w{3,60})\)|<Code>(\w{3,60})</Code
                        r"|(?:Error ?Code|\"code\"|\bcode)\W{1,4}(\w{3,60})")
 _PHRASE = re.compile(
     r"(?i)\b(?:failed|failure|cannot|can't|could not|couldn't|unable to|denied|refused|timed? ?out|not found"
-    r"|no such|does not exist|doesn't exist|(?:did|could|does) not find|invalid|missing|exceeded|killed|aborted|crashed|unreachable"
+    r"|no such|does not exist|doesn't exist|(?:did|could|does) not find|invalid|missing|exceeded|killed|aborted"
+    r"|crashed|unreachable"
     r"|rejected|violat\w*|not allowed|not permitted|unauthori[sz]ed|forbidden|out of memory|no space|errored"
     r"|exception|traceback|error|fail|mismatch\w*|differ\w*|not present|larger than|too (?:large|long|many|big)"
     r"|unsupported|not supported|incompatible|conflict\w*)\b")
 # a line without any of these (lowercased) substrings is not an error line: one Aho-Corasick pass per line
 _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "panic", "cannot", "can't", "could not",
-               "couldn't", "not find", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such", "not exist",
+               "couldn't", "not find", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such",
+               "not exist",
                "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable", "reject", "violat",
                "not allowed", "not permitted", "unauthori", "forbidden", "out of memory", "no space", "sig", "exit",
                "return code", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl", "quota", "limit",
@@ -379,7 +381,7 @@ _HEADER = re.compile(r"(?:(?:\S+ ){0,6}\S+:"
                      r"|(?:Runtime|Database|Compilation|Dependency|Parsing|Internal|Unhandled)? ?Error"
                      r"(?: in (?:model|test|seed|snapshot|macro|operation|sql \w+) \S+(?: \([^)]{1,300}\))?)?"
                      r"|Run result unavailable: job failed with error message"
-                     r"|[^:]{1,80}: (?:Runtime|Database|Compilation) Error)$")   # dbt: `Failed to read package: Runtime Error`
+                     r"|[^:]{1,80}: (?:Runtime|Database|Compilation) Error)$")   # `Failed to read package: Runtime Error`
 HEADER_PENALTY = 2.0
 _WORDY = re.compile(r"[A-Za-z]{3}")   # a message, not a value (`Command exit status:` / `255`)
 HEADER_REACH = 3
