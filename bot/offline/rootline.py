@@ -373,7 +373,8 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
     return ranked[:MAX_CANDIDATES]
 
 
-# a header whose message is on the lines under it: dbt's `Runtime Error` / `Database Error in model x (path)`,
+# a header whose message is on the lines under it: dbt's `Runtime Error` / `Database Error in model x (path)` /
+# `Failed to read package: Runtime Error`,
 # `Completed with 1 error and 0 warnings:`, Nextflow's `Command error:`, `Caused by:`, `Run result unavailable: job
 # failed with error message`. The header ranks below its message, which is a candidate even when it reads like
 # prose (`TEMPORARILY_UNAVAILABLE: Cluster … is temporarily unavailable`)
@@ -381,7 +382,7 @@ _HEADER = re.compile(r"(?:(?:\S+ ){0,6}\S+:"
                      r"|(?:Runtime|Database|Compilation|Dependency|Parsing|Internal|Unhandled)? ?Error"
                      r"(?: in (?:model|test|seed|snapshot|macro|operation|sql \w+) \S+(?: \([^)]{1,300}\))?)?"
                      r"|Run result unavailable: job failed with error message"
-                     r"|[^:]{1,80}: (?:Runtime|Database|Compilation) Error)$")   # `Failed to read package: Runtime Error`
+                     r"|[^:]{1,80}: (?:Runtime|Database|Compilation) Error)$")
 HEADER_PENALTY = 2.0
 _WORDY = re.compile(r"[A-Za-z]{3}")   # a message, not a value (`Command exit status:` / `255`)
 HEADER_REACH = 3
