@@ -222,3 +222,12 @@ def test_tilde_prefixed_error_chains_are_messages_and_the_innermost_wins():
     assert all("summary" not in c.marks for c in ranked if c.message.startswith("~ could not"))
     underline = candidates(lines("    total = a + b\n            ~~^~~\nTypeError: unsupported operand\n"))
     assert underline[0].message.startswith("TypeError")
+
+
+def test_a_mysql_client_error_keeps_its_code_when_error_reads_as_the_level():
+    """`ERROR 1114 (HY000) at line 8834: …` from the mysql client: the prefix pass takes `ERROR` for a level word,
+    and the code that decides it (1114: the table is full, i.e. the disk) was lost with it."""
+    ranked = candidates(lines("ERROR 1114 (HY000) at line 8834: The table 'orders' is full\n"))
+    assert Ident("vendor", "mysql:1114") in ranked[0].ids
+    c = classify(excerpt("ERROR 1114 (HY000) at line 8834: The table 'orders' is full\n"), Alert())
+    assert c.category == "infra", c.summary

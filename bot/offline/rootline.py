@@ -62,7 +62,9 @@ _SQLSTATE = re.compile(r"(?i:sql\s?state)\W{0,4}\[?([0-9A-Z]{5})\b|\(([0-9A-Z]{5
 _SNOWFLAKE = re.compile(r"\b(\d{6}) \(([0-9A-Z]{5})\)")
 _SNOWFLAKE_PY = re.compile(r"snowflake\.connector\.errors\.\w+: (\d{6}):")   # the Python connector: no SQLSTATE
 _ORACLE = re.compile(r"\bORA-(\d{5})\b")
-_MYSQL = re.compile(r"\bERROR (\d{4}) \(([0-9A-Z]{5})\)|\((\d{4}), [\"']|MySQL\w*Error\W+(\d{4})\b")
+# `ERROR 1114 (HY000)` also arrives as `1114 (HY000) …` once a logger prefix's level word is stripped
+_MYSQL = re.compile(r"\bERROR (\d{4}) \(([0-9A-Z]{5})\)|\((\d{4}), [\"']|MySQL\w*Error\W+(\d{4})\b"
+                    r"|^(\d{4}) \(([0-9A-Z]{5})\)[: ]")
 _MSSQL = re.compile(r"\bMsg (\d{1,6}), Level|\[SQL Server\][^()]{0,300}\((\d{2,6})\)")
 _BQ_REASON = re.compile(r"""['"]?reason['"]?\s*[:=]\s*['"]?([a-z][A-Za-z]{3,40})""")
 _SPARK_CLASS = re.compile(r"\[([A-Z][A-Z0-9]{2,}(?:_[A-Z0-9]+){1,8})(?:\.[A-Z_]+)?\]")
@@ -211,8 +213,8 @@ def identifiers(message: str, tax: Taxonomy | None = None, *, logged: bool = Fal
             add("vendor", f"snowflake:{m[1]}")
             add("sqlstate", m[2])
         for m in _MYSQL.finditer(text):
-            add("vendor", f"mysql:{m[1] or m[3] or m[4]}")
-            add("sqlstate", m[2])
+            add("vendor", f"mysql:{m[1] or m[3] or m[4] or m[5]}")
+            add("sqlstate", m[2] or m[6])
     if "msg " in low or "sql server" in low:
         for m in _MSSQL.finditer(text):
             add("vendor", f"mssql:{m[1] or m[2]}")
