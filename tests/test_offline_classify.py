@@ -853,3 +853,12 @@ def test_a_backtick_quoted_identifier_is_named_as_a_person_writes_it():
 def test_a_missing_key_or_element_leans_data_with_our_bug_as_the_runner_up(log):
     cls = classify(excerpt(log), Alert(job="scraper"))
     assert cls.category == "data" and [a.category for a in cls.alternatives][:1] == ["code"], cls
+
+
+def test_a_consumer_kicked_from_its_group_is_its_poll_settings_with_a_slow_sink_as_runner_up():
+    """The fix for `CommitFailedException … group has already rebalanced` is max.poll.records/max.poll.interval.ms
+    (both such threads on the real dev split were code); it was read as infra."""
+    c = classify(excerpt("org.apache.kafka.clients.consumer.CommitFailedException: Commit cannot be completed since "
+                         "the group has already rebalanced and assigned the partitions to another member.\n"), Alert())
+    assert (c.category, c.signature) == ("code", "kafka.rebalance")
+    assert [a.category for a in c.alternatives] == ["infra"] and "max.poll.interval.ms" in c.alternatives[0].decide
