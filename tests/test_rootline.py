@@ -231,3 +231,18 @@ def test_a_mysql_client_error_keeps_its_code_when_error_reads_as_the_level():
     assert Ident("vendor", "mysql:1114") in ranked[0].ids
     c = classify(excerpt("ERROR 1114 (HY000) at line 8834: The table 'orders' is full\n"), Alert())
     assert c.category == "infra", c.summary
+
+
+def test_a_yarn_application_reports_diagnostics_line_is_its_cause():
+    """A YARN report says why the application never started on its `diagnostics:` line, in prose with no error
+    word; before, the answer quoted the report's last field (`user: root`)."""
+    log = ("18/01/06 21:37:56 INFO yarn.Client: Application report for application_1515274638576_0001 (state: ACCEPTED)\n"
+           "         client token: N/A\n"
+           "         diagnostics: [Sat Jan 06 21:37:55 +0000 2018] Application is added to the scheduler and is not yet "
+           "activated. Skipping AM assignment as cluster resource is empty.\n"
+           "         queue: default\n         user: root\n")
+    assert candidates(lines(log))[0].message.startswith("diagnostics:")
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("infra", "spark.no_resources")
+    assert candidates(lines("         diagnostics: N/A\n")) == [] or \
+        all("phrase" not in c.marks for c in candidates(lines("         diagnostics: N/A\n")))

@@ -94,7 +94,7 @@ _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "pan
                "not exist",
                "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable", "reject", "violat",
                "not allowed", "not permitted", "unauthori", "forbidden", "out of memory", "no space", "sig", "exit",
-               "return code", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl", "quota", "limit",
+               "return code", "diagnostics: ", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl", "quota", "limit",
                "lost", "err", "status", "code", "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9")
 _GATE = ahocorasick.Automaton()
 for _w in _GATE_WORDS:
@@ -135,6 +135,9 @@ def names_no_cause(line: str) -> bool:
     return _NO_NEWS.match(line) is not None
 
 
+# YARN's application report gives the reason a job failed or never started on its `diagnostics:` line, in prose
+# ("Skipping AM assignment as cluster resource is empty")
+_DIAGNOSTICS = re.compile(r"\s*diagnostics: (?!N/A\s*$)\S")
 _CHAIN = re.compile(r"The above exception was the direct cause|During handling of the above exception")
 _NOT_ERROR = re.compile(r"(?i)\b(?:0 errors?|no errors?|errors?=0|error_count[=:]\s*0|without errors?|ERROR=0"
                         r"|warnings?|deprecat\w*|retry(?:ing)? in|succeeded|success(?:ful(?:ly)?)?)\b")
@@ -307,7 +310,7 @@ def _line_score(text: str, tax: Taxonomy) -> tuple[float, tuple[Ident, ...], tup
         score += 2.0
     elif level in ("WARN", "WARNING", "W", "INFO", "I", "DEBUG"):
         score -= 1.0 if level.startswith("W") else 0.3
-    if _PHRASE.search(message[:SCAN_CHARS]):
+    if _PHRASE.search(message[:SCAN_CHARS]) or _DIAGNOSTICS.match(message):
         marks.append("phrase")
         score += 1.5
     if score > 0 and _SUMMARY.search(message[:SCAN_CHARS]):
