@@ -236,10 +236,11 @@ def test_a_mysql_client_error_keeps_its_code_when_error_reads_as_the_level():
 def test_a_yarn_application_reports_diagnostics_line_is_its_cause():
     """A YARN report says why the application never started on its `diagnostics:` line, in prose with no error
     word; before, the answer quoted the report's last field (`user: root`)."""
-    log = ("18/01/06 21:37:56 INFO yarn.Client: Application report for application_1515274638576_0001 (state: ACCEPTED)\n"
+    log = ("18/01/06 21:37:56 INFO yarn.Client: Application report for application_1515274638576_0001 "
+           "(state: ACCEPTED)\n"
            "         client token: N/A\n"
-           "         diagnostics: [Sat Jan 06 21:37:55 +0000 2018] Application is added to the scheduler and is not yet "
-           "activated. Skipping AM assignment as cluster resource is empty.\n"
+           "         diagnostics: [Sat Jan 06 21:37:55 +0000 2018] Application is added to the scheduler and is not "
+           "yet activated. Skipping AM assignment as cluster resource is empty.\n"
            "         queue: default\n         user: root\n")
     assert candidates(lines(log))[0].message.startswith("diagnostics:")
     c = classify(excerpt(log), Alert())
