@@ -95,7 +95,8 @@ _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "pan
                "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable", "reject", "violat",
                "not allowed", "not permitted", "unauthori", "forbidden", "out of memory", "no space", "sig", "exit",
                "return code", "diagnostics: ", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl",
-               "quota", "limit", "lost", "err", "status", "code", "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9")
+               "quota", "limit", "lost", "err", "status", "code",
+               "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9")
 _GATE = ahocorasick.Automaton()
 for _w in _GATE_WORDS:
     _GATE.add_word(_w, _w)
