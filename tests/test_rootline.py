@@ -191,6 +191,9 @@ def test_a_header_ranks_below_the_message_under_it():
     nextflow = lines("Command exit status:\n  255\nCommand error:\n  [ERRO] reads_2.fastq.gz: unexpected EOF\n")
     assert "unexpected EOF" in candidates(nextflow)[0].message
     assert all(c.message != "255" for c in candidates(nextflow))   # a value under a header is not a message
+    gtfs = lines("[2020-11-19 10:17:17.249] ERROR: Could not parse input GTFS feed, reason was:\n"
+                 "gtfs/fr-sw_gtfs/stops.txt:10943: in field 'stop_name', expected non-empty string\n")
+    assert "expected non-empty string" in candidates(gtfs)[0].message   # a header of eight words
 
 
 def test_the_word_error_is_not_a_level_marker_but_error_levels_are():

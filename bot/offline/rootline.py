@@ -384,7 +384,7 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
 # `Completed with 1 error and 0 warnings:`, Nextflow's `Command error:`, `Caused by:`, `Run result unavailable: job
 # failed with error message`. The header ranks below its message, which is a candidate even when it reads like
 # prose (`TEMPORARILY_UNAVAILABLE: Cluster … is temporarily unavailable`)
-_HEADER = re.compile(r"(?:(?:\S+ ){0,6}\S+:"
+_HEADER = re.compile(r"(?:(?:\S+ ){0,9}\S+:"
                      r"|(?:Runtime|Database|Compilation|Dependency|Parsing|Internal|Unhandled)? ?Error"
                      r"(?: in (?:model|test|seed|snapshot|macro|operation|sql \w+) \S+(?: \([^)]{1,300}\))?)?"
                      r"|Run result unavailable: job failed with error message"
