@@ -250,3 +250,14 @@ def test_a_yarn_application_reports_diagnostics_line_is_its_cause():
     assert (c.category, c.signature) == ("infra", "spark.no_resources")
     assert candidates(lines("         diagnostics: N/A\n")) == [] or \
         all("phrase" not in c.marks for c in candidates(lines("         diagnostics: N/A\n")))
+
+
+def test_terraforms_diagnostic_box_is_a_prefix_and_its_quota_error_is_infra():
+    """Terraform draws `│ ` before every line of a diagnostic; the `Error:` after it is the level."""
+    assert strip_prefix("│ Error: Error creating Dataproc cluster")[0] == "Error: Error creating Dataproc cluster"
+    log = ("google_dataproc_cluster.spark: Creating...\n╷\n"
+           "│ Error: Error creating Dataproc cluster: googleapi: Error 400: Multiple validation errors:\n"
+           "│  - Insufficient 'CPUS' quota. Requested 6.0, available 4.0.\n│\n")
+    assert "level" in candidates(lines(log))[0].marks
+    c = classify(excerpt(log), Alert())
+    assert (c.category, c.signature) == ("infra", "cloud.quota") and "CPUS" in c.summary, c.summary

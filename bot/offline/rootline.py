@@ -32,9 +32,10 @@ HEAD_LINES = 30       # ... and from the start (the first error, when it is earl
 
 # orchestrator/logger prefixes: `[2024-01-01 10:00:00,123] {taskinstance.py:1937} ERROR - `,
 # `2024-01-01 10:00:00.123 ERROR 123 --- [main] o.a.s.Foo : `, `24/01/01 10:00:00 ERROR Executor: `,
-# `E1201 10:00:00.000 1 file.go:12] `, `[2024-01-01T10:00:00Z] ERROR: `, `ERROR:root:`, `12:00:01  `
+# `E1201 10:00:00.000 1 file.go:12] `, `[2024-01-01T10:00:00Z] ERROR: `, `ERROR:root:`, `12:00:01  `, and the box
+# Terraform draws around a diagnostic (`│ Error: …`)
 _PREFIX = re.compile(
-    r"^(?:\s*\[[^\]]{1,60}\])?\s*(?:\{[^}]{1,80}\}\s*)?"
+    r"^(?:│ ?)?(?:\s*\[[^\]]{1,60}\])?\s*(?:\{[^}]{1,80}\}\s*)?"
     r"(?:\d{2,4}[-/.]\d\d[-/.]\d\d[ T,]*[\d:.,]*(?:Z|[+-]\d\d:?\d\d| ?UTC)?\s*)?"
     r"(?:\d\d:\d\d:\d\d[.,\d]*\s*)?"
     r"(?:[-|]\s*(?:[\w.]{1,60}\s*[-|]\s*)?(?=(?:TRACE|DEBUG|INFO|WARNING|WARN|ERROR|FATAL|CRITICAL)\b))?"
