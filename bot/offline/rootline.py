@@ -391,6 +391,7 @@ _HEADER = re.compile(r"(?:(?:\S+ ){0,9}\S+:"
                      r"|Run result unavailable: job failed with error message"
                      r"|[^:]{1,80}: (?:Runtime|Database|Compilation) Error)$")
 HEADER_PENALTY = 2.0
+_HEADER_ENDS = (":", "Error", ")", "message")   # every _HEADER ends so: a cheap test before the regexes
 _WORDY = re.compile(r"[A-Za-z]{3}")   # a message, not a value (`Command exit status:` / `255`)
 HEADER_REACH = 3
 
@@ -399,7 +400,8 @@ def _under_headers(lines: list[Line], gated: list[int], n: int) -> set[int]:
     """Indexes of the first content line under each header among `gated` (through nested headers)."""
     out: set[int] = set()
     for i in gated:
-        if not _HEADER.match(strip_prefix(lines[i].text)[0].strip()):
+        text = lines[i].text.rstrip()
+        if not text.endswith(_HEADER_ENDS) or not _HEADER.match(strip_prefix(text)[0].strip()):
             continue
         j, reach = i + 1, i + 1 + HEADER_REACH
         while j < min(n, reach):
