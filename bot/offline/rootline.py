@@ -92,11 +92,10 @@ _PHRASE = re.compile(
 # a line without any of these (lowercased) substrings is not an error line: one Aho-Corasick pass per line
 _GATE_WORDS = ("error", "exception", "fail", "fatal", "critical", "severe", "panic", "cannot", "can't", "could not",
                "couldn't", "not find", "unable", "denied", "refused", "timed out", "timeout", "not found", "no such",
-               "not exist",
-               "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable", "reject", "violat",
-               "not allowed", "not permitted", "unauthori", "forbidden", "out of memory", "no space", "sig", "exit",
-               "return code", "diagnostics: ", "ora-", "sqlstate", "sql state", "caused by", "traceback", "throttl",
-               "quota", "limit", "lost", "err", "status", "code",
+               "not exist", "n't exist", "invalid", "missing", "exceed", "kill", "abort", "crash", "unreachable",
+               "reject", "violat", "not allowed", "not permitted", "unauthori", "forbidden", "out of memory",
+               "no space", "sig", "exit", "return code", "diagnostics: ", "ora-", "sqlstate", "sql state", "caused by",
+               "traceback", "throttl", "quota", "limit", "lost", "err", "status", "code",
                "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9")
 _GATE = ahocorasick.Automaton()
 for _w in _GATE_WORDS:
@@ -343,7 +342,7 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
              if _error_shaped(lines[i].text) or _EXC_OPENING.match(lines[i].text.lstrip())]
     if len(gated) > HEAD_LINES + TAIL_LINES:
         gated = gated[:HEAD_LINES] + gated[-TAIL_LINES:]
-    headed = _under_headers(lines, gated, n)
+    headers, headed = _headers(lines, gated, n)
     if headed:
         gated = sorted({*gated, *headed})
     for i in gated:
@@ -355,7 +354,7 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
                 chained_before.add(last_exception_idx)
             continue
         score, ids, marks, message = _line_score(text, tax)
-        if _HEADER.match(message.strip()):
+        if i in headers:
             marks, score = (*marks, "header"), score - HEADER_PENALTY
         elif i in headed:
             marks, score = (*marks, "under_header"), score + HEADER_PENALTY
@@ -381,10 +380,9 @@ def candidates(lines: list[Line], start: int = 0, tax: Taxonomy | None = None) -
 
 
 # a header whose message is on the lines under it: dbt's `Runtime Error` / `Database Error in model x (path)` /
-# `Failed to read package: Runtime Error`,
-# `Completed with 1 error and 0 warnings:`, Nextflow's `Command error:`, `Caused by:`, `Run result unavailable: job
-# failed with error message`. The header ranks below its message, which is a candidate even when it reads like
-# prose (`TEMPORARILY_UNAVAILABLE: Cluster … is temporarily unavailable`)
+# `Failed to read package: Runtime Error`, `Completed with 1 error and 0 warnings:`, Nextflow's `Command error:`,
+# `Caused by:`, `Run result unavailable: job failed with error message`. The header ranks below its message, which
+# is a candidate even when it reads like prose (`TEMPORARILY_UNAVAILABLE: Cluster … is temporarily unavailable`)
 _HEADER = re.compile(r"(?:(?:\S+ ){0,9}\S+:"
                      r"|(?:Runtime|Database|Compilation|Dependency|Parsing|Internal|Unhandled)? ?Error"
                      r"(?: in (?:model|test|seed|snapshot|macro|operation|sql \w+) \S+(?: \([^)]{1,300}\))?)?"
@@ -396,13 +394,15 @@ _WORDY = re.compile(r"[A-Za-z]{3}")   # a message, not a value (`Command exit st
 HEADER_REACH = 3
 
 
-def _under_headers(lines: list[Line], gated: list[int], n: int) -> set[int]:
-    """Indexes of the first content line under each header among `gated` (through nested headers)."""
+def _headers(lines: list[Line], gated: list[int], n: int) -> tuple[set[int], set[int]]:
+    """Indexes of the headers among `gated`, and of the first content line under each (through nested headers)."""
+    headers: set[int] = set()
     out: set[int] = set()
     for i in gated:
         text = lines[i].text.rstrip()
         if not text.endswith(_HEADER_ENDS) or not _HEADER.match(strip_prefix(text)[0].strip()):
             continue
+        headers.add(i)
         j, reach = i + 1, i + 1 + HEADER_REACH
         while j < min(n, reach):
             msg = strip_prefix(lines[j].text)[0].strip()
@@ -414,7 +414,7 @@ def _under_headers(lines: list[Line], gated: list[int], n: int) -> set[int]:
                 if _WORDY.search(msg) and not _FRAME.match(lines[j].text) and not _CHAIN.search(msg):
                     out.add(j)
                 break
-    return out
+    return headers, out
 
 
 # a client still retrying when the log ends ("Retrying connect to server: master/10.0.0.3:9000. Already tried
